@@ -1,0 +1,466 @@
+// The WebGPU runtime: one adapter and device per process, a buffer pool, a pipeline cache,
+// and a command recorder that packs many dispatches into one submit.
+//
+// Everything above this file talks to the GPU through `Gpu`: it never creates buffers,
+// pipelines or encoders itself. That keeps three promises in one place: the pool is the only
+// allocator (so leaks show up as pool growth), each shader+constants pair is compiled once,
+// and errors name the kernel that caused them.
+import { create, globals } from 'webgpu';
+
+Object.assign(globalThis, globals);
+
+export interface GpuOptions {
+  /** Dawn backend: 'vulkan', 'opengl', 'null', ... Defaults to $SRGAN_BACKEND, else Dawn's choice. */
+  backend?: string;
+  /** Adapter name substring as Dawn lists it. Defaults to $SRGAN_ADAPTER. */
+  adapter?: string;
+  powerPreference?: GPUPowerPreference;
+  /** Print the adapter in use on stderr (default true unless $SRGAN_QUIET is set). */
+  verbose?: boolean;
+}
+
+export class GpuError extends Error {
+  override name = 'GpuError';
+}
+
+export interface AdapterDescription {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  backend: string;
+  isFallback: boolean;
+  features: string[];
+  limits: Record<string, number>;
+}
+
+/** A storage binding: a pooled buffer, optionally a byte range of it. */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
+const UNIFORM_SLOTS = 512; // dispatches per submit before an automatic flush
+
+interface PipelineEntry {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  name: string;
+}
+
+export class Gpu {
+  readonly device: GPUDevice;
+  readonly adapter: GPUAdapter;
+  readonly info: AdapterDescription;
+  readonly limits: GPUSupportedLimits;
+  readonly hasF16: boolean;
+  readonly pool: BufferPool;
+
+  private pipelines = new Map<string, PipelineEntry>();
+  private shaderModules = new Map<string, GPUShaderModule>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private uniformData = new ArrayBuffer(UNIFORM_SLOT * UNIFORM_SLOTS);
+  private uniformBuffer: GPUBuffer;
+  private uniformCount = 0;
+  private lostReason: string | null = null;
+  private pendingError: string | null = null;
+  private lastKernel = '';
+  private destroyed = false;
+
+  /** Counters for benchmarks: reset them, run a step, read them. */
+  stats = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCompiled: 0, compileMs: 0 };
+
+  /**
+   * The Dawn instance. It must stay referenced for the device's whole life: if the GC collects it,
+   * Dawn frees the instance while its event loop still runs, and the process crashes at random.
+   */
+  private readonly instance: GPU;
+
+  constructor(instance: GPU, adapter: GPUAdapter, device: GPUDevice, backend: string) {
+    this.instance = instance;
+    this.adapter = adapter;
+    this.device = device;
+    this.limits = device.limits;
+    this.hasF16 = device.features.has('shader-f16');
+    const i = adapter.info;
+    const limits: Record<string, number> = {};
+    for (const k of [
+      'maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize',
+      'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
+      'maxComputeWorkgroupsPerDimension', 'maxStorageBuffersPerShaderStage',
+    ] as const) limits[k] = Number(device.limits[k]);
+    this.info = {
+      vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description,
+      backend, isFallback: Boolean((i as unknown as { isFallbackAdapter?: boolean }).isFallbackAdapter),
+      features: [...device.features].map(String).sort(), limits,
+    };
+    this.pool = new BufferPool(device);
+    this.uniformBuffer = device.createBuffer({
+      label: 'uniforms', size: this.uniformData.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    device.lost.then((l) => {
+      if (!this.destroyed) this.lostReason = `${l.reason}: ${l.message}`;
+    });
+    device.addEventListener('uncapturederror', (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      if (!this.pendingError) this.pendingError = `${e.message} (last kernel: ${this.lastKernel || 'none'})`;
+    });
+  }
+
+  /** A short line describing the adapter, for logs and benchmark headers. */
+  describe(): string {
+    const i = this.info;
+    const name = i.description || i.device || i.vendor || 'unknown adapter';
+    return `${name} [${i.backend}${i.architecture ? ', ' + i.architecture : ''}${i.isFallback ? ', software' : ''}]`;
+  }
+
+  /** Throws if the device was lost or an error was reported since the last check. */
+  check(): void {
+    if (this.lostReason) throw new GpuError(`GPU device lost (${this.lostReason}); last kernel: ${this.lastKernel}`);
+    if (this.pendingError) {
+      const e = this.pendingError;
+      this.pendingError = null;
+      throw new GpuError(`WebGPU error: ${e}`);
+    }
+  }
+
+  /**
+   * Compiles (once) and returns a compute pipeline. `name` names the kernel in errors;
+   * `constants` fill WGSL override declarations (tile sizes), and are part of the cache key.
+   */
+  pipeline(name: string, code: string, constants: Record<string, number> = {}, entryPoint = 'main'): PipelineEntry {
+    const key = `${name}|${entryPoint}|${JSON.stringify(constants)}`;
+    let p = this.pipelines.get(key);
+    if (p) return p;
+    const t0 = performance.now();
+    let module = this.shaderModules.get(name + '\0' + code);
+    if (!module) {
+      module = this.device.createShaderModule({ label: name, code });
+      this.shaderModules.set(name + '\0' + code, module);
+    }
+    // Errors arrive through 'uncapturederror' (labelled with the kernel) and are thrown at the next
+    // check(); pipelineChecked() gives a verdict up front when needed.
+    const compute: GPUProgrammableStage = { module, entryPoint };
+    if (Object.keys(constants).length) compute.constants = constants;
+    const pipeline = this.device.createComputePipeline({ label: name, layout: 'auto', compute });
+    p = { pipeline, layout: pipeline.getBindGroupLayout(0), name };
+    this.pipelines.set(key, p);
+    this.stats.pipelinesCompiled++;
+    this.stats.compileMs += performance.now() - t0;
+    return p;
+  }
+
+  /**
+   * Compiles a pipeline and waits for Dawn's verdict, throwing a GpuError naming the kernel if the
+   * WGSL does not compile. Tests and benchmarks use it to time compilation and surface errors early.
+   */
+  async pipelineChecked(name: string, code: string, constants: Record<string, number> = {}, entryPoint = 'main'): Promise<PipelineEntry> {
+    const key = `${name}|${entryPoint}|${JSON.stringify(constants)}`;
+    const cached = this.pipelines.get(key);
+    if (cached) return cached;
+    const module = this.device.createShaderModule({ label: name, code });
+    const info = await module.getCompilationInfo();
+    const errs = info.messages.filter((m) => m.type === 'error');
+    if (errs.length) {
+      throw new GpuError(`shader '${name}' failed to compile: ` +
+        errs.map((m) => `line ${m.lineNum}:${m.linePos} ${m.message}`).join('; '));
+    }
+    this.shaderModules.set(name + '\0' + code, module);
+    this.device.pushErrorScope('validation');
+    const p = this.pipeline(name, code, constants, entryPoint);
+    const e = await this.device.popErrorScope();
+    if (e) {
+      this.pipelines.delete(key);
+      throw new GpuError(`kernel '${name}' failed to build: ${e.message}`);
+    }
+    this.check();
+    return p;
+  }
+
+  private ensurePass(): GPUComputePassEncoder {
+    if (!this.pass) {
+      this.encoder ??= this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass();
+    }
+    return this.pass;
+  }
+
+  /**
+   * Records one dispatch. `uniforms` is the kernel's parameter block (u32/i32/f32 words, binding 0
+   * when present); `buffers` follow at bindings 1, 2, ... in the order the WGSL declares them.
+   */
+  dispatch(p: PipelineEntry, uniforms: ArrayBuffer | ArrayBufferView | null, buffers: Binding[],
+    workgroups: [number, number?, number?]): void {
+    if (this.destroyed) throw new GpuError('GPU runtime used after destroy()');
+    const [x, y = 1, z = 1] = workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxWg || y > maxWg || z > maxWg) {
+      throw new GpuError(`kernel '${p.name}': dispatch ${x}x${y}x${z} exceeds ${maxWg} workgroups per dimension`);
+    }
+    if (uniforms && this.uniformCount >= UNIFORM_SLOTS) this.flush();
+    const entries: GPUBindGroupEntry[] = [];
+    let binding = 0;
+    if (uniforms) {
+      const bytes = ArrayBuffer.isView(uniforms)
+        ? new Uint8Array(uniforms.buffer, uniforms.byteOffset, uniforms.byteLength)
+        : new Uint8Array(uniforms);
+      if (bytes.byteLength > UNIFORM_SLOT) throw new GpuError(`kernel '${p.name}': uniform block over ${UNIFORM_SLOT} bytes`);
+      const offset = this.uniformCount * UNIFORM_SLOT;
+      new Uint8Array(this.uniformData, offset, UNIFORM_SLOT).fill(0).set(bytes);
+      entries.push({ binding: binding++, resource: { buffer: this.uniformBuffer, offset, size: UNIFORM_SLOT } });
+      this.uniformCount++;
+    }
+    for (const b of buffers) {
+      const r = 'buffer' in b && !(b instanceof GPUBuffer) ? b : { buffer: b as GPUBuffer };
+      entries.push({ binding: binding++, resource: r as GPUBufferBinding });
+    }
+    const pass = this.ensurePass();
+    const group = this.device.createBindGroup({ layout: p.layout, entries });
+    pass.setPipeline(p.pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(x, y, z);
+    this.lastKernel = p.name;
+    this.stats.dispatches++;
+  }
+
+  /** Records a buffer-to-buffer copy (ends the current compute pass). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    if (size === 0) return;
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    this.endPass();
+    if (this.uniformCount) {
+      // The uniform buffer is reused by every batch: writeBuffer is ordered on the queue after the
+      // previous submit, so the previous batch has consumed its parameters before they change.
+      this.device.queue.writeBuffer(this.uniformBuffer, 0, new Uint8Array(this.uniformData, 0, this.uniformCount * UNIFORM_SLOT));
+      this.uniformCount = 0;
+    }
+    if (this.encoder) {
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+      this.stats.submits++;
+    }
+  }
+
+  /** Uploads data into a buffer (queue-ordered after everything recorded so far). */
+  write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.flush();
+    this.device.queue.writeBuffer(buffer, offset, new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength));
+  }
+
+  /** Waits for all submitted work; throws if anything failed. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  /** Reads `byteLength` bytes of a buffer back to the CPU. */
+  async read(buffer: GPUBuffer, byteLength: number, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(byteLength / 4) * 4;
+    const staging = this.pool.acquireStaging(size);
+    try {
+      this.copy(buffer, offset, staging, 0, size);
+      this.flush();
+      this.stats.readbacks++;
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+      const out = staging.getMappedRange(0, size).slice(0, byteLength);
+      staging.unmap();
+      this.check();
+      return out;
+    } catch (e) {
+      this.check();
+      throw e;
+    } finally {
+      this.pool.releaseStaging(staging);
+    }
+  }
+
+  /** Releases every GPU object so that the Node process can exit by itself. */
+  destroy(): void {
+    if (this.destroyed) return;
+    try { this.flush(); } catch { /* device may be lost already */ }
+    this.destroyed = true;
+    this.pool.destroyAll();
+    this.uniformBuffer.destroy();
+    this.pipelines.clear();
+    this.shaderModules.clear();
+    this.device.destroy();
+    if (current === this) current = null;
+  }
+}
+
+/**
+ * Storage buffers, recycled by size. A released buffer may be handed out again at once: every
+ * use is recorded on the one queue in order, so a later dispatch that overwrites it runs after
+ * the earlier readers. Sizes are rounded up to a 256-byte step below 64 KiB and to one of
+ * 8 steps per power of two above, so shapes that vary a little still share buffers.
+ */
+export class BufferPool {
+  private free = new Map<number, GPUBuffer[]>();
+  private freeStaging = new Map<number, GPUBuffer[]>();
+  private live = new Set<GPUBuffer>();
+  /** Bytes of all storage buffers created and not destroyed (in use or free). */
+  allocatedBytes = 0;
+  /** Bytes handed out and not yet released. */
+  inUseBytes = 0;
+  peakInUseBytes = 0;
+  peakAllocatedBytes = 0;
+
+  constructor(private device: GPUDevice) {}
+
+  static roundSize(bytes: number): number {
+    const b = Math.max(16, bytes);
+    if (b <= 65536) return Math.ceil(b / 256) * 256;
+    const p = 2 ** Math.floor(Math.log2(b));
+    const step = p / 8;
+    return Math.ceil(b / step) * step;
+  }
+
+  acquire(bytes: number, label?: string): GPUBuffer {
+    const size = BufferPool.roundSize(bytes);
+    const list = this.free.get(size);
+    let buf = list?.pop();
+    if (!buf) {
+      buf = this.device.createBuffer({
+        label, size,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      });
+      this.allocatedBytes += size;
+      this.peakAllocatedBytes = Math.max(this.peakAllocatedBytes, this.allocatedBytes);
+    }
+    this.live.add(buf);
+    this.inUseBytes += size;
+    this.peakInUseBytes = Math.max(this.peakInUseBytes, this.inUseBytes);
+    return buf;
+  }
+
+  release(buf: GPUBuffer): void {
+    if (!this.live.delete(buf)) throw new GpuError('buffer released twice or not from this pool');
+    this.inUseBytes -= buf.size;
+    let list = this.free.get(buf.size);
+    if (!list) this.free.set(buf.size, (list = []));
+    list.push(buf);
+  }
+
+  /** Destroys free buffers (e.g. after a phase change), returning their memory to the driver. */
+  trim(): void {
+    for (const list of this.free.values()) for (const b of list) { this.allocatedBytes -= b.size; b.destroy(); }
+    this.free.clear();
+    for (const list of this.freeStaging.values()) for (const b of list) b.destroy();
+    this.freeStaging.clear();
+  }
+
+  acquireStaging(size: number): GPUBuffer {
+    const s = BufferPool.roundSize(size);
+    const b = this.freeStaging.get(s)?.pop();
+    return b ?? this.device.createBuffer({ size: s, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  }
+
+  releaseStaging(b: GPUBuffer): void {
+    let list = this.freeStaging.get(b.size);
+    if (!list) this.freeStaging.set(b.size, (list = []));
+    list.push(b);
+  }
+
+  get liveCount(): number { return this.live.size; }
+
+  destroyAll(): void {
+    this.trim();
+    for (const b of this.live) b.destroy();
+    this.live.clear();
+    this.allocatedBytes = 0;
+    this.inUseBytes = 0;
+  }
+}
+
+let current: Gpu | null = null;
+let pending: Promise<Gpu> | null = null;
+
+function envOptions(o: GpuOptions): Required<Pick<GpuOptions, 'verbose'>> & GpuOptions {
+  return {
+    backend: o.backend ?? process.env.SRGAN_BACKEND ?? undefined,
+    adapter: o.adapter ?? process.env.SRGAN_ADAPTER ?? undefined,
+    powerPreference: o.powerPreference ?? 'high-performance',
+    verbose: o.verbose ?? !process.env.SRGAN_QUIET,
+  };
+}
+
+export const NO_ADAPTER_HELP =
+  'No WebGPU adapter found. On a machine without a GPU install Mesa\'s software Vulkan driver ' +
+  '(lavapipe, Mesa >= 24): on Debian bookworm run `sudo bash scripts/install-vulkan.sh`. ' +
+  'Set SRGAN_BACKEND (vulkan, opengl, ...) or SRGAN_ADAPTER to pick another adapter.';
+
+/** Creates the process-wide GPU runtime (or returns the existing one). */
+export async function getGpu(options: GpuOptions = {}): Promise<Gpu> {
+  if (current) return current;
+  if (pending) return pending;
+  pending = (async () => {
+    const o = envOptions(options);
+    if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
+    const flags: string[] = [];
+    if (o.backend) flags.push(`backend=${o.backend}`);
+    if (o.adapter) flags.push(`adapter=${o.adapter}`);
+    let gpu: GPU;
+    try {
+      gpu = create(flags);
+    } catch (e) {
+      throw new GpuError(`${NO_ADAPTER_HELP} (${(e as Error).message})`);
+    }
+    let adapter: GPUAdapter | null = null;
+    try {
+      adapter = await gpu.requestAdapter({ powerPreference: o.powerPreference });
+    } catch (e) {
+      throw new GpuError(`${NO_ADAPTER_HELP} (${(e as Error).message})`);
+    }
+    if (!adapter) throw new GpuError(NO_ADAPTER_HELP);
+    // Ask for the adapter's real limits: the defaults (128 MiB bindings, 16 KiB workgroup memory,
+    // 256 invocations) are lower than what most adapters offer.
+    const want = [
+      'maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize',
+      'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxComputeWorkgroupSizeY',
+      'maxComputeWorkgroupSizeZ', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupsPerDimension',
+    ] as const;
+    const requiredLimits: Record<string, number> = {};
+    for (const k of want) requiredLimits[k] = Number(adapter.limits[k]);
+    const requiredFeatures: GPUFeatureName[] = [];
+    for (const f of ['shader-f16', 'timestamp-query', 'subgroups'] as GPUFeatureName[]) {
+      if (adapter.features.has(f)) requiredFeatures.push(f);
+    }
+    const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+    const g = new Gpu(gpu, adapter, device, o.backend ?? ((adapter.info as unknown as { backend?: string }).backend) ?? 'default');
+    if (o.verbose) process.stderr.write(`WebGPU adapter: ${g.describe()}\n`);
+    current = g;
+    return g;
+  })();
+  try {
+    return await pending;
+  } finally {
+    pending = null;
+  }
+}
+
+/** The runtime created by getGpu(); throws if there is none yet. */
+export function gpu(): Gpu {
+  if (!current) throw new GpuError('GPU runtime not initialised: call await getGpu() first');
+  return current;
+}
+
+/** Destroys the process-wide runtime, if any. */
+export function destroyGpu(): void {
+  current?.destroy();
+  current = null;
+}

@@ -1,0 +1,48 @@
+// Loads WGSL sources from the package's shaders/ folder (one file per kernel family).
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+let shaderDir: string | null = null;
+
+function findShaderDir(): string {
+  // Walk up from this file (src/kernels or dist/.../kernels) to the folder holding package.json
+  // and shaders/: works from the TypeScript sources (vitest) and from every compiled layout.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    if (existsSync(join(dir, 'shaders')) && existsSync(join(dir, 'package.json'))) return join(dir, 'shaders');
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the shaders/ folder of srgan-webgpu');
+}
+
+const cache = new Map<string, string>();
+
+/** The text of shaders/<name>.wgsl (cached). */
+export function shaderSource(name: string): string {
+  let s = cache.get(name);
+  if (s === undefined) {
+    shaderDir ??= findShaderDir();
+    s = readFileSync(join(shaderDir, `${name}.wgsl`), 'utf8');
+    cache.set(name, s);
+  }
+  return s;
+}
+
+/** Packs a uniform block of 32-bit words: integers as u32/i32, `f` entries as f32. */
+export function uniforms(words: Array<number | { f: number }>): ArrayBuffer {
+  const buf = new ArrayBuffer(Math.max(16, Math.ceil(words.length / 4) * 16));
+  const u = new Uint32Array(buf);
+  const i32 = new Int32Array(buf);
+  const f = new Float32Array(buf);
+  words.forEach((w, i) => {
+    if (typeof w === 'number') {
+      if (!Number.isInteger(w)) throw new Error(`uniform word ${i} is not an integer: ${w}; wrap floats as {f: x}`);
+      if (w < 0) i32[i] = w; else u[i] = w;
+    } else f[i] = w.f;
+  });
+  return buf;
+}
+
+/** Workgroup count for `n` items at `per` items per workgroup. */
+export const groups = (n: number, per: number): number => Math.ceil(n / per);
