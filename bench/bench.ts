@@ -1,0 +1,181 @@
+// Kernel benchmark suite: `npm run bench [-- --filter conv --quick]`.
+// Prints the adapter, measures the engine's own ceilings (best f32 matmul, large buffer copy),
+// then every kernel at the shapes SRGAN runs: median of warm runs (compilation timed separately),
+// GFLOPS or GB/s from analytically counted work, % of the measured ceiling. Writes
+// bench/results/<adapter>.json so two runs can be compared.
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { getGpu, destroyGpu, type Gpu } from '../src/gpu/gpu.js';
+import * as conv from '../src/kernels/conv2d.js';
+import { matmul } from '../src/kernels/matmul.js';
+import { batchNormTrain, batchNormBackward } from '../src/kernels/batchnorm.js';
+import { prelu, preluBackward, activation } from '../src/kernels/activation.js';
+import { pixelShuffle } from '../src/kernels/pixel_shuffle.js';
+import { maxPool2 } from '../src/kernels/maxpool.js';
+import { adamStep } from '../src/kernels/adam.js';
+import { fill } from '../src/kernels/elementwise.js';
+import { Generator } from '../src/srgan/generator.js';
+import { FoldedGenerator } from '../src/srgan/inference.js';
+import { Adam } from '../src/nn/adam.js';
+import * as ops from '../src/nn/ops.js';
+import { backward, fromArray, tidy } from '../src/nn/tensor.js';
+
+const { values } = parseArgs({ options: { filter: { type: 'string' }, quick: { type: 'boolean' }, runs: { type: 'string' } } });
+const filter = values.filter ? new RegExp(values.filter) : null;
+const RUNS = Number(values.runs ?? (values.quick ? 3 : 5));
+
+interface Row { name: string; ms: number; compileMs: number; work: number; unit: 'GFLOPS' | 'GB/s'; rate: number; pct?: number; note?: string }
+const rows: Row[] = [];
+
+function median(a: number[]): number { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; }
+
+async function time(g: Gpu, fn: () => void, runs = RUNS): Promise<{ ms: number; compileMs: number }> {
+  const c0 = performance.now();
+  fn(); await g.sync(); // first run: pipeline compilation + warm-up
+  const compileMs = performance.now() - c0;
+  fn(); await g.sync();
+  const ts: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    await g.sync();
+    ts.push(performance.now() - t0);
+  }
+  return { ms: median(ts), compileMs };
+}
+
+function buf(g: Gpu, n: number): GPUBuffer {
+  const b = g.pool.acquire(n * 4);
+  fill(g, b, n, 0.01);
+  return b;
+}
+
+let ceiling = 0;
+async function bench(g: Gpu, name: string, work: number, unit: Row['unit'], fn: () => void, note?: string): Promise<void> {
+  if (filter && !filter.test(name)) return;
+  const { ms, compileMs } = await time(g, fn);
+  const rate = unit === 'GFLOPS' ? work / (ms / 1000) / 1e9 : work / (ms / 1000) / 1e9;
+  const row: Row = { name, ms, compileMs, work, unit, rate, note };
+  if (unit === 'GFLOPS' && ceiling > 0) row.pct = (100 * rate) / ceiling;
+  rows.push(row);
+  process.stdout.write(`${name.padEnd(52)} ${ms.toFixed(2).padStart(10)} ms ${rate.toFixed(2).padStart(8)} ${unit.padEnd(6)} ${row.pct !== undefined ? row.pct.toFixed(0).padStart(4) + '%' : '     '}  compile ${compileMs.toFixed(0)} ms${note ? '  ' + note : ''}\n`);
+}
+
+const g = await getGpu({ verbose: false });
+const info = g.info;
+process.stdout.write(`adapter: ${g.describe()}\n  vendor ${info.vendor}, architecture ${info.architecture}, device ${info.device}\n`);
+process.stdout.write(`  features: ${info.features.join(', ')}\n  limits: ${Object.entries(info.limits).map(([k, v]) => `${k}=${v}`).join(', ')}\n\n`);
+process.stdout.write(`${'kernel'.padEnd(52)} ${'median'.padStart(13)} ${'rate'.padStart(8)}\n`);
+
+// ---- ceilings ----
+{
+  const n = 1024;
+  const a = buf(g, n * n), b = buf(g, n * n), c = buf(g, n * n);
+  await bench(g, 'ceiling: matmul f32 1024^3', 2 * n ** 3, 'GFLOPS', () => matmul(g, a, b, c, n, n, n));
+  const r = rows.find((x) => x.name.startsWith('ceiling: matmul'));
+  if (r) ceiling = r.rate;
+  const bytes = 64 * 2 ** 20;
+  const s = g.pool.acquire(bytes), d = g.pool.acquire(bytes);
+  await bench(g, 'ceiling: buffer copy 64 MiB', 2 * bytes, 'GB/s', () => g.copy(s, 0, d, 0, bytes));
+}
+
+// ---- convolutions at SRGAN shapes ----
+interface ConvCase { name: string; s: conv.ConvShape }
+const convCases: ConvCase[] = [];
+for (const [N, H] of [[16, 24], [1, 128], ...(values.quick ? [] : [[16, 48], [16, 96]])]) {
+  convCases.push({ name: `G conv 3->64 9x9 ${N}x${H}x${H}`, s: { N, H, W: H, Cin: 3, Cout: 64, K: 9, stride: 1 } });
+  convCases.push({ name: `G conv 64->64 3x3 ${N}x${H}x${H}`, s: { N, H, W: H, Cin: 64, Cout: 64, K: 3, stride: 1 } });
+  convCases.push({ name: `G conv 64->256 3x3 ${N}x${H}x${H}`, s: { N, H, W: H, Cin: 64, Cout: 256, K: 3, stride: 1 } });
+  convCases.push({ name: `G conv 64->3 9x9 ${N}x${H}x${H}`, s: { N, H, W: H, Cin: 64, Cout: 3, K: 9, stride: 1 } });
+}
+if (!values.quick) {
+  for (const [cin, cout, st, hw] of [[64, 64, 2, 96], [128, 128, 2, 48], [256, 256, 2, 24], [512, 512, 2, 12]] as const) {
+    convCases.push({ name: `D conv ${cin}->${cout} 3x3 s${st} 16x${hw}x${hw}`, s: { N: 16, H: hw, W: hw, Cin: cin, Cout: cout, K: 3, stride: st } });
+  }
+  for (const [cin, cout, hw] of [[3, 64, 96], [64, 64, 96], [128, 128, 48], [256, 256, 24], [512, 512, 12], [512, 512, 6]] as const) {
+    convCases.push({ name: `VGG conv ${cin}->${cout} 3x3 16x${hw}x${hw}`, s: { N: 16, H: hw, W: hw, Cin: cin, Cout: cout, K: 3, stride: 1 } });
+  }
+}
+for (const { name, s } of convCases) {
+  if (filter && !filter.test(name)) continue;
+  const { Ho, Wo } = conv.convOutSize(s);
+  const flops = 2 * s.N * Ho * Wo * s.Cout * s.K * s.K * s.Cin;
+  const x = buf(g, s.N * s.H * s.W * s.Cin), w = buf(g, s.K * s.K * s.Cin * s.Cout), bias = buf(g, s.Cout);
+  const y = buf(g, s.N * Ho * Wo * s.Cout), dx = buf(g, s.N * s.H * s.W * s.Cin), dw = buf(g, s.K * s.K * s.Cin * s.Cout);
+  await bench(g, `${name} fwd`, flops, 'GFLOPS', () => conv.conv2dForward(g, s, x, w, y, { bias }));
+  await bench(g, `${name} bwd-input`, flops, 'GFLOPS', () => conv.conv2dBackwardInput(g, s, y, w, dx));
+  await bench(g, `${name} bwd-weight`, flops, 'GFLOPS', () => conv.conv2dBackwardWeight(g, s, x, y, dw));
+  for (const b of [x, w, bias, y, dx, dw]) g.pool.release(b);
+}
+
+// ---- memory-bound kernels ----
+{
+  const N = 16, H = 96, C = 64, M = N * H * H, n = M * C;
+  const x = buf(g, n), y = buf(g, n), dy = buf(g, n), dx = buf(g, n);
+  const c1 = buf(g, C), c2 = buf(g, C), c3 = buf(g, C), c4 = buf(g, C), c5 = buf(g, C), c6 = buf(g, C), c7 = buf(g, C);
+  await bench(g, `batchnorm train fwd 16x96x96x64`, 3 * n * 4, 'GB/s', () => batchNormTrain(g, x, y, c1, c2, c3, c4, c5, c6, M, C));
+  await bench(g, `batchnorm bwd 16x96x96x64`, 4 * n * 4, 'GB/s', () => batchNormBackward(g, x, dy, c1, c3, c4, dx, c7, c2, M, C));
+  await bench(g, `prelu fwd 16x96x96x64`, 2 * n * 4, 'GB/s', () => prelu(g, x, c1, y, n, C));
+  await bench(g, `prelu bwd 16x96x96x64`, 3 * n * 4, 'GB/s', () => preluBackward(g, x, c1, dy, dx, c2, n, C));
+  await bench(g, `leaky relu fwd 16x96x96x64`, 2 * n * 4, 'GB/s', () => activation(g, 'lrelu', x, y, n, 0.2));
+  await bench(g, `pixel shuffle 16x48x48x256`, 2 * n * 4, 'GB/s', () => pixelShuffle(g, x, y, 16, 48, 48, 256, 2));
+  await bench(g, `max-pool 2x2 16x96x96x64`, 1.25 * n * 4, 'GB/s', () => maxPool2(g, x, y, 16, 96, 96, 64));
+  for (const P of [1_548_419, 23_600_000]) {
+    const p = buf(g, P), gr = buf(g, P), m = buf(g, P), v = buf(g, P);
+    await bench(g, `adam ${(P / 1e6).toFixed(2)} M params`, 7 * P * 4, 'GB/s', () => adamStep(g, p, gr, m, v, P, { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3 }));
+    for (const b of [p, gr, m, v]) g.pool.release(b);
+  }
+  for (const b of [x, y, dy, dx, c1, c2, c3, c4, c5, c6, c7]) g.pool.release(b);
+}
+
+// ---- end to end ----
+async function e2e(name: string, flops: number, fn: () => Promise<void>): Promise<void> {
+  if (filter && !filter.test(name)) return;
+  await fn(); // warm-up + compile
+  const ts: number[] = [];
+  let disp = 0, subs = 0;
+  const runs = Math.max(1, Math.min(RUNS, 3));
+  for (let i = 0; i < runs; i++) {
+    const d0 = g.stats.dispatches, s0 = g.stats.submits;
+    const t0 = performance.now();
+    await fn();
+    ts.push(performance.now() - t0);
+    disp = g.stats.dispatches - d0; subs = g.stats.submits - s0;
+  }
+  const ms = median(ts);
+  const rate = flops / (ms / 1000) / 1e9;
+  rows.push({ name, ms, compileMs: 0, work: flops, unit: 'GFLOPS', rate, pct: ceiling ? (100 * rate) / ceiling : undefined, note: `${disp} dispatches, ${subs} submits, pool peak ${(g.pool.peakAllocatedBytes / 2 ** 20).toFixed(0)} MiB` });
+  process.stdout.write(`${name.padEnd(52)} ${ms.toFixed(0).padStart(10)} ms ${rate.toFixed(2).padStart(8)} GFLOPS  ${disp} dispatches, ${subs} submits, pool peak ${(g.pool.peakAllocatedBytes / 2 ** 20).toFixed(0)} MiB\n`);
+}
+{
+  const G = new Generator();
+  const F = await FoldedGenerator.fromGenerator(G);
+  const lr = new Float32Array(128 * 128 * 3).fill(0.5);
+  await e2e('generator inference 1x128x128 -> 512x512', 4.44e6 * 128 * 128, async () => {
+    const t = tidy(() => F.forward(fromArray(lr, [1, 128, 128, 3])));
+    await t.data(); t.dispose();
+  });
+  F.dispose();
+  const opt = new Adam(G.parameters(), { lr: 1e-4 });
+  const B = values.quick ? 4 : 16;
+  const lrB = new Float32Array(B * 24 * 24 * 3).fill(0.5), hrB = new Float32Array(B * 96 * 96 * 3).fill(0.1);
+  await e2e(`SRResNet step batch ${B} 96x96`, 3 * 2.56e9 * B, async () => {
+    const l = tidy(() => {
+      const loss = ops.mseLoss(G.forward(fromArray(lrB, [B, 24, 24, 3])), fromArray(hrB, [B, 96, 96, 3]));
+      G.zeroGrad(); backward(loss); opt.update();
+      return loss;
+    });
+    await l.item(); l.dispose();
+  });
+  opt.dispose(); G.dispose();
+}
+
+const out = { date: new Date().toISOString(), adapter: info, ceilingGflops: ceiling, runs: RUNS, rows };
+const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `${(info.description || info.device || 'adapter').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 60)}.json`);
+writeFileSync(file, JSON.stringify(out, null, 2));
+process.stdout.write(`\nwrote ${file}\n`);
+destroyGpu();

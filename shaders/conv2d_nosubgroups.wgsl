@@ -1,0 +1,10 @@
+// Prelude of the conv2d kernels on adapters without subgroups (or with fewer than 8 lanes): every
+// invocation loads the shared operand itself (SHARE = false); see conv2d_subgroups.wgsl.
+const SHARE = false;
+
+fn lane_value(v: vec4<f32>, k: u32) -> vec4<f32> { return v; }  // unused when SHARE is false
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  kernel(wid, lid, 0u);
+}

@@ -1,0 +1,167 @@
+// The SR papers' evaluation protocol: PSNR and SSIM on the Y channel (ITU-R BT.601, MATLAB's
+// rgb2ycbcr on [0, 1] input, scaled to 0..255), HR mod-cropped to the scale, `scale` pixels shaved
+// off every side. SSIM is Wang et al.'s: 11x11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03,
+// L = 255, 'valid' filtering (as MATLAB's ssim_index and BasicSR's calculate_ssim).
+// Everything is float64; Y is not rounded to integers.
+import { type Image, cropImage, toRGB } from './image.js';
+
+/** Y on the 0..255 scale, in [16, 235]: Y = 16 + 65.481 R + 128.553 G + 24.966 B, R, G, B in [0, 1]. Gray counts as R = G = B. */
+export function rgb2y(img: Image): Float64Array {
+  const { width, height, channels: c, data } = img;
+  const n = width * height;
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    // Gray is spelt out as R = G = B so that it gives bit-identical Y to its RGB copy.
+    const r = data[i * c];
+    const g = c >= 3 ? data[i * c + 1] : r;
+    const b = c >= 3 ? data[i * c + 2] : r;
+    y[i] = 16 + 65.481 * r + 128.553 * g + 24.966 * b;
+  }
+  return y;
+}
+
+/** Colour channels (alpha dropped, gray replicated) on the 0..255 scale, interleaved RGB. */
+export function rgb255(img: Image): Float64Array {
+  const { rgb } = toRGB(img);
+  const out = new Float64Array(rgb.length);
+  for (let i = 0; i < rgb.length; i++) out[i] = rgb[i] * 255;
+  return out;
+}
+
+/** PSNR in dB of two equally long arrays on a 0..peak scale; Infinity when identical. */
+export function psnr(a: ArrayLike<number>, b: ArrayLike<number>, peak = 255): number {
+  if (a.length !== b.length) throw new Error(`psnr: lengths differ (${a.length} vs ${b.length})`);
+  if (a.length === 0) throw new Error('psnr: empty input');
+  let se = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = a[i] - b[i];
+    se += d * d;
+  }
+  const mse = se / a.length;
+  return mse === 0 ? Infinity : 10 * Math.log10((peak * peak) / mse);
+}
+
+/** The normalised 1-D Gaussian (its outer product is the 2-D window; MATLAB's fspecial('gaussian', 11, 1.5)). */
+export function gaussian1d(size = 11, sigma = 1.5): Float64Array {
+  const g = new Float64Array(size);
+  const r = (size - 1) / 2;
+  let s = 0;
+  for (let i = 0; i < size; i++) {
+    g[i] = Math.exp(-((i - r) ** 2) / (2 * sigma * sigma));
+    s += g[i];
+  }
+  for (let i = 0; i < size; i++) g[i] /= s;
+  return g;
+}
+
+/** 'valid' 2-D correlation with the separable window g x g: output (h - k + 1) x (w - k + 1). */
+function filterValid(src: Float64Array, width: number, height: number, g: Float64Array): Float64Array {
+  const k = g.length;
+  const ow = width - k + 1;
+  const oh = height - k + 1;
+  const tmp = new Float64Array(oh * width);
+  for (let y = 0; y < oh; y++) {
+    for (let j = 0; j < k; j++) {
+      const w = g[j];
+      const s = (y + j) * width;
+      for (let x = 0; x < width; x++) tmp[y * width + x] += w * src[s + x];
+    }
+  }
+  const out = new Float64Array(oh * ow);
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      let acc = 0;
+      const s = y * width + x;
+      for (let j = 0; j < k; j++) acc += g[j] * tmp[s + j];
+      out[y * ow + x] = acc;
+    }
+  }
+  return out;
+}
+
+/** Mean SSIM of two single-channel images on a 0..L scale (Wang et al. 2004, MATLAB ssim_index defaults). */
+export function ssim(a: ArrayLike<number>, b: ArrayLike<number>, width: number, height: number, L = 255): number {
+  const n = width * height;
+  if (a.length !== n || b.length !== n) throw new Error(`ssim: want ${width}x${height} = ${n} values, got ${a.length} and ${b.length}`);
+  const g = gaussian1d(11, 1.5);
+  if (width < g.length || height < g.length) throw new Error(`ssim: image ${width}x${height} is smaller than the 11x11 window`);
+  const C1 = (0.01 * L) ** 2;
+  const C2 = (0.03 * L) ** 2;
+  const A = Float64Array.from(a);
+  const B = Float64Array.from(b);
+  const AA = new Float64Array(n);
+  const BB = new Float64Array(n);
+  const AB = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    AA[i] = A[i] * A[i];
+    BB[i] = B[i] * B[i];
+    AB[i] = A[i] * B[i];
+  }
+  const mu1 = filterValid(A, width, height, g);
+  const mu2 = filterValid(B, width, height, g);
+  const s11 = filterValid(AA, width, height, g);
+  const s22 = filterValid(BB, width, height, g);
+  const s12 = filterValid(AB, width, height, g);
+  let sum = 0;
+  for (let i = 0; i < mu1.length; i++) {
+    const m1 = mu1[i], m2 = mu2[i];
+    const v1 = s11[i] - m1 * m1;
+    const v2 = s22[i] - m2 * m2;
+    const cov = s12[i] - m1 * m2;
+    sum += ((2 * m1 * m2 + C1) * (2 * cov + C2)) / ((m1 * m1 + m2 * m2 + C1) * (v1 + v2 + C2));
+  }
+  return sum / mu1.length;
+}
+
+/** Removes `border` pixels from every side of interleaved HWC data. */
+export function shave(data: ArrayLike<number>, width: number, height: number, channels: number, border: number): { data: Float64Array; width: number; height: number } {
+  const w = width - 2 * border;
+  const h = height - 2 * border;
+  if (border < 0 || w <= 0 || h <= 0) throw new Error(`shave: cannot remove ${border} px from each side of ${width}x${height}`);
+  const out = new Float64Array(w * h * channels);
+  for (let y = 0; y < h; y++) {
+    const s = ((y + border) * width + border) * channels;
+    for (let i = 0; i < w * channels; i++) out[y * w * channels + i] = data[s + i];
+  }
+  return { data: out, width: w, height: h };
+}
+
+/** The top-left part whose sides are multiples of `scale` (MATLAB's modcrop). */
+export function modcrop(img: Image, scale: number): Image {
+  const w = img.width - (img.width % scale);
+  const h = img.height - (img.height % scale);
+  if (w === img.width && h === img.height) return img;
+  return cropImage(img, 0, 0, w, h);
+}
+
+export interface PairScores {
+  psnrY: number;
+  ssimY: number;
+  psnrRGB: number;
+}
+
+/**
+ * Scores an SR result against its HR ground truth with the papers' protocol. The HR image is
+ * mod-cropped to `scale` if it is not already the SR size; `scale` pixels are shaved from every side.
+ * Values are used as given: quantise the SR image first (as saving it to PNG would) to match
+ * published numbers.
+ */
+export function evaluatePair(sr: Image, hr: Image, scale: number): PairScores {
+  let ref = hr;
+  if (sr.width !== hr.width || sr.height !== hr.height) {
+    ref = modcrop(hr, scale);
+    if (sr.width !== ref.width || sr.height !== ref.height) {
+      throw new Error(`evaluatePair: SR is ${sr.width}x${sr.height}, HR is ${hr.width}x${hr.height} (mod-${scale} crop ${ref.width}x${ref.height})`);
+    }
+  }
+  const { width, height } = sr;
+  const ys = shave(rgb2y(sr), width, height, 1, scale);
+  const yh = shave(rgb2y(ref), width, height, 1, scale);
+  const cs = shave(rgb255(sr), width, height, 3, scale);
+  const ch = shave(rgb255(ref), width, height, 3, scale);
+  return {
+    psnrY: psnr(ys.data, yh.data),
+    ssimY: ssim(ys.data, yh.data, ys.width, ys.height),
+    psnrRGB: psnr(cs.data, ch.data),
+  };
+}

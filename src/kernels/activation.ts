@@ -1,0 +1,80 @@
+// Activations (shaders/activation.wgsl): relu, leaky relu, tanh, sigmoid and per-channel PReLU,
+// forward and backward, over flat NHWC float32 tensors.
+import type { Gpu } from '../gpu/gpu.js';
+import { shaderSource, uniforms } from './shader.js';
+import { grid, checkVec4 } from './elementwise.js';
+
+export type ActivationKind = 'relu' | 'lrelu' | 'tanh' | 'sigmoid';
+
+const KIND: Record<ActivationKind, number> = { relu: 0, lrelu: 1, tanh: 2, sigmoid: 3 };
+const WG = 256;
+const WG_PRELU_BWD = 64;
+
+function kindCode(kind: ActivationKind): number {
+  const k = KIND[kind];
+  if (k === undefined) throw new Error(`activation: unknown kind '${kind}'`);
+  return k;
+}
+
+function pipe(g: Gpu, entry: string) {
+  return g.pipeline(`activation.${entry}`, shaderSource('activation'), {}, entry);
+}
+
+/** y = f(x); alpha is leaky relu's negative slope (default 0.2). */
+export function activation(g: Gpu, kind: ActivationKind, x: GPUBuffer, y: GPUBuffer, n: number, alpha = 0.2): void {
+  checkVec4('activation', n, x, y);
+  const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
+  g.dispatch(pipe(g, 'forward'), uniforms([n, stride, kindCode(kind), { f: alpha }]), [x, y], [wx, wy]);
+}
+
+/** dx = dy * f'(.): from x for relu / lrelu (gradient where x > 0), from y for tanh / sigmoid. */
+export function activationBackward(g: Gpu, kind: ActivationKind, x: GPUBuffer, y: GPUBuffer, dy: GPUBuffer,
+  dx: GPUBuffer, n: number, alpha = 0.2): void {
+  const src = kind === 'relu' || kind === 'lrelu' ? x : y;
+  checkVec4('activationBackward', n, src, dy, dx);
+  const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
+  g.dispatch(pipe(g, 'backward'), uniforms([n, stride, kindCode(kind), { f: alpha }]), [src, dy, dx], [wx, wy]);
+}
+
+function checkChannels(op: string, n: number, C: number): void {
+  if (!Number.isInteger(C) || C < 1 || n % C !== 0) throw new Error(`${op}: ${n} elements are not rows of ${C} channels`);
+}
+
+/** y = x > 0 ? x : slope[c] * x, with c = index % C. */
+export function prelu(g: Gpu, x: GPUBuffer, slope: GPUBuffer, y: GPUBuffer, n: number, C: number): void {
+  checkChannels('prelu', n, C);
+  checkVec4('prelu', n, x, y);
+  if (slope.size < C * 4) throw new Error(`prelu: slope buffer too small for ${C} channels`);
+  const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
+  g.dispatch(pipe(g, 'prelu_forward'), uniforms([n, stride, 0, { f: 0 }, C]), [x, slope, y], [wx, wy]);
+}
+
+/**
+ * Rows per partial sum of the slope gradient: about sqrt(rows), so that both passes are short.
+ * It depends on the shape only, which keeps the summation order (and the bits) fixed.
+ */
+export function preluBlock(rows: number): number {
+  return Math.max(32, Math.ceil(Math.sqrt(rows)));
+}
+
+/**
+ * dx = x > 0 ? dy : slope[c] * dy, and dslope[c] = sum of dy * x over the elements of channel c
+ * with x <= 0 (overwritten). Two passes, fixed order: per-block partial sums, then one sum per channel.
+ */
+export function preluBackward(g: Gpu, x: GPUBuffer, slope: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer,
+  dslope: GPUBuffer, n: number, C: number): void {
+  checkChannels('preluBackward', n, C);
+  checkVec4('preluBackward', n, x, dy, dx);
+  if (slope.size < C * 4 || dslope.size < C * 4) throw new Error(`preluBackward: slope buffers too small for ${C} channels`);
+  const rows = n / C;
+  const block = preluBlock(rows);
+  const blocks = Math.ceil(rows / block);
+  const partial = g.pool.acquire(blocks * C * 4, 'prelu partial sums');
+  // Four channels per invocation when C allows (vec4 loads along channels); same sums either way.
+  const vec = C % 4 === 0;
+  const { wx, wy, stride } = grid(blocks * (vec ? C / 4 : C), WG_PRELU_BWD);
+  const params = [n, stride, 0, { f: 0 }, C, rows, block, blocks];
+  g.dispatch(pipe(g, vec ? 'prelu_backward4' : 'prelu_backward'), uniforms(params), [x, slope, dy, dx, partial], [wx, wy]);
+  g.dispatch(pipe(g, 'prelu_slope'), uniforms(params), [partial, dslope], [Math.ceil(C / 64)]);
+  g.pool.release(partial);
+}

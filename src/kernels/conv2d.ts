@@ -1,0 +1,194 @@
+// Launchers of the conv2d kernel family (shaders/conv2d_*.wgsl): forward with a fused epilogue, and
+// the input, weight and bias gradients. Activations NHWC, weights HWIO [K, K, Cin, Cout], zero 'same'
+// padding (K-1)/2, stride S: PyTorch's Conv2d(padding=(K-1)/2, stride=S).
+//
+// The kernels want channel counts that are multiples of 4 (every load a vec4). When a count is not,
+// the launcher first copies the tensor into a zero-padded temporary (conv2d_util.wgsl `pad`); that
+// only happens for thin tensors (RGB images, the 3-channel output), so the copy is cheap.
+import type { Gpu } from '../gpu/gpu.js';
+import { GpuError } from '../gpu/gpu.js';
+import { shaderSource, uniforms } from './shader.js';
+
+export type Act = 'none' | 'relu' | 'lrelu' | 'prelu' | 'tanh';
+export interface ConvShape { N: number; H: number; W: number; Cin: number; Cout: number; K: number; stride: number; }
+
+const ACT_CODE: Record<Act, number> = { none: 0, relu: 1, lrelu: 2, prelu: 3, tanh: 4 };
+const MAX_GROUPS = 65535;
+
+/**
+ * Tile sizes (WGSL override constants), tuned on lavapipe. TM: pixels per invocation, VN: vec4s of
+ * channels per invocation, WG: invocations per workgroup, SPLIT: target number of workgroups for
+ * the split-K reductions. Exposed so that benchmarks can try others.
+ */
+export const conv2dTiles = {
+  /** Share weights through subgroups when the adapter allows (see shaders/conv2d_subgroups.wgsl). */
+  subgroups: true,
+  fwd: { TM: 4, VN: 2, WG: 64 },
+  bwdInput: { TM: 4, VN: 2, WG: 64 },
+  bwdWeight: { VN: 2, WG: 32, SPLIT: 64 },
+};
+
+export function convOutSize(s: ConvShape): { Ho: number; Wo: number } {
+  const pad = (s.K - 1) / 2;
+  return {
+    Ho: Math.floor((s.H + 2 * pad - s.K) / s.stride) + 1,
+    Wo: Math.floor((s.W + 2 * pad - s.K) / s.stride) + 1,
+  };
+}
+
+function checkShape(s: ConvShape): void {
+  for (const k of ['N', 'H', 'W', 'Cin', 'Cout', 'K', 'stride'] as const) {
+    if (!Number.isInteger(s[k]) || s[k] < 1) throw new GpuError(`conv2d: ${k} must be a positive integer, got ${s[k]}`);
+  }
+  if (s.K % 2 !== 1) throw new GpuError(`conv2d: kernel size must be odd ('same' padding), got ${s.K}`);
+}
+
+function checkSize(what: string, b: GPUBuffer, floats: number): void {
+  if (b.size < floats * 4) throw new GpuError(`conv2d: ${what} holds ${b.size} bytes, needs ${floats * 4}`);
+}
+
+const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
+
+/** Splits a workgroup count over x and a second dimension when it passes the per-dimension limit. */
+function fold(groups: number): [number, number] {
+  const gx = Math.min(groups, MAX_GROUPS);
+  return [gx, ceilDiv(groups, gx)];
+}
+
+/** Whether subgroup operations can share loads: the feature, and subgroups of at least 8 lanes. */
+function canShare(g: Gpu): boolean {
+  const info = g.adapter.info as unknown as { subgroupMinSize?: number };
+  return conv2dTiles.subgroups && g.device.features.has('subgroups') && (info.subgroupMinSize ?? 0) >= 8;
+}
+
+/** A conv kernel: its prelude (entry point, subgroup helpers), then shaders/<name>.wgsl. */
+function kernel(g: Gpu, name: string, constants: Record<string, number>) {
+  const share = canShare(g);
+  const prelude = share ? 'conv2d_subgroups' : 'conv2d_nosubgroups';
+  return g.pipeline(`${name}${share ? '' : '_plain'}`, shaderSource(prelude) + '\n' + shaderSource(name), constants);
+}
+
+const util = (g: Gpu, entry: 'pad' | 'reduce' | 'bias_partial') =>
+  g.pipeline(`conv2d_${entry}`, shaderSource('conv2d_util'), { WG: 64 }, entry);
+
+/**
+ * `src` viewed as [A, B, C], as a zero-padded [A, Bp, Cp] temporary (pushed on `temps`); `src` itself
+ * when no padding is needed.
+ */
+function padded(g: Gpu, src: GPUBuffer, A: number, B: number, C: number, Bp: number, Cp: number, temps: GPUBuffer[]): GPUBuffer {
+  if (B === Bp && C === Cp) return src;
+  const total = A * Bp * Cp;
+  const dst = g.pool.acquire(total * 4, 'conv2d pad');
+  temps.push(dst);
+  const [gx, gy] = fold(ceilDiv(total, 64));
+  g.dispatch(util(g, 'pad'), uniforms([A, B, C, Bp, Cp, total, gx]), [src, dst], [gx, gy]);
+  return dst;
+}
+
+/** Sums `S` partial slices (each [A, Bp, Cp], `stride` floats apart) into dst [A, B, C], in slice order. */
+function reduceSlices(g: Gpu, part: GPUBuffer, dst: GPUBuffer, S: number, stride: number,
+  A: number, B: number, C: number, Bp: number, Cp: number): void {
+  const total = A * B * C;
+  const [gx, gy] = fold(ceilDiv(total, 64));
+  g.dispatch(util(g, 'reduce'), uniforms([A, B, C, Bp, Cp, total, gx, S, stride]), [part, dst], [gx, gy]);
+}
+
+export function conv2dForward(g: Gpu, s: ConvShape, x: GPUBuffer, w: GPUBuffer, out: GPUBuffer, opts: {
+  bias?: GPUBuffer; act?: Act; slope?: GPUBuffer; alpha?: number; residual?: GPUBuffer;
+} = {}): void {
+  checkShape(s);
+  const { N, H, W, Cin, Cout, K, stride } = s;
+  const { Ho, Wo } = convOutSize(s);
+  const M = N * Ho * Wo;
+  const act = opts.act ?? 'none';
+  if (!(act in ACT_CODE)) throw new GpuError(`conv2d: unknown activation '${act}'`);
+  if (act === 'prelu' && !opts.slope) throw new GpuError('conv2d: prelu needs a slope buffer');
+  checkSize('x', x, N * H * W * Cin); checkSize('w', w, K * K * Cin * Cout); checkSize('out', out, M * Cout);
+  if (opts.bias) checkSize('bias', opts.bias, Cout);
+  if (opts.slope) checkSize('slope', opts.slope, Cout);
+  if (opts.residual) checkSize('residual', opts.residual, M * Cout);
+
+  const Ci4 = ceilDiv(Cin, 4), Co4 = ceilDiv(Cout, 4);
+  const temps: GPUBuffer[] = [];
+  const xp = padded(g, x, N * H * W, 1, Cin, 1, Ci4 * 4, temps);
+  const wp = padded(g, w, K * K, Cin, Cout, Ci4 * 4, Co4 * 4, temps);
+  // Absent optional inputs are bound to distinct 16-byte dummies (the kernel never reads them).
+  const dummy = () => { const b = g.pool.acquire(16, 'conv2d dummy'); temps.push(b); return b; };
+  const bias = opts.bias ?? dummy();
+  const slope = act === 'prelu' ? opts.slope! : dummy();
+  const res = opts.residual ?? dummy();
+
+  const { TM, WG } = conv2dTiles.fwd;
+  const VN = Math.min(conv2dTiles.fwd.VN, Co4);
+  const [gx, gz] = fold(ceilDiv(M, TM * WG));
+  const pipe = kernel(g, 'conv2d_fwd', { TM, VN, WG });
+  g.dispatch(pipe, uniforms([N, H, W, Ci4, Ho, Wo, Cout, Co4, K, stride, (K - 1) / 2, M, gx, { f: opts.alpha ?? 0.2 },
+    ACT_CODE[act], opts.bias ? 1 : 0, opts.residual ? 1 : 0]),
+    [xp, wp, out, bias, slope, res], [gx, ceilDiv(Co4, VN), gz]);
+  for (const b of temps) g.pool.release(b);
+}
+
+export function conv2dBackwardInput(g: Gpu, s: ConvShape, dy: GPUBuffer, w: GPUBuffer, dx: GPUBuffer): void {
+  checkShape(s);
+  const { N, H, W, Cin, Cout, K, stride } = s;
+  const { Ho, Wo } = convOutSize(s);
+  checkSize('dy', dy, N * Ho * Wo * Cout); checkSize('w', w, K * K * Cin * Cout); checkSize('dx', dx, N * H * W * Cin);
+  const Ci4 = ceilDiv(Cin, 4), Co4 = ceilDiv(Cout, 4);
+  const temps: GPUBuffer[] = [];
+  const dyp = padded(g, dy, N * Ho * Wo, 1, Cout, 1, Co4 * 4, temps);
+  const wp = padded(g, w, K * K, Cin, Cout, Ci4 * 4, Co4 * 4, temps);
+
+  const { TM, WG } = conv2dTiles.bwdInput;
+  const VN = Math.min(conv2dTiles.bwdInput.VN, Ci4);
+  const classes = stride * stride;
+  // The largest phase class (hi % S == 0, wi % S == 0) sets the grid; smaller classes mask the rest.
+  const Mc = N * ceilDiv(H, stride) * ceilDiv(W, stride);
+  const [gx, gf] = fold(ceilDiv(Mc, TM * WG));
+  if (gf * classes > MAX_GROUPS) throw new GpuError('conv2d: backward-input grid too large');
+  const pipe = g.pipeline('conv2d_bwd_input', shaderSource('conv2d_bwd_input'), { TM, VN, WG });
+  g.dispatch(pipe, uniforms([N, H, W, Cin, Ho, Wo, Ci4, Co4, K, stride, (K - 1) / 2, gx]),
+    [dyp, wp, dx], [gx, ceilDiv(Ci4, VN), gf * classes]);
+  for (const b of temps) g.pool.release(b);
+}
+
+export function conv2dBackwardWeight(g: Gpu, s: ConvShape, x: GPUBuffer, dy: GPUBuffer, dw: GPUBuffer): void {
+  checkShape(s);
+  const { N, H, W, Cin, Cout, K, stride } = s;
+  const { Ho, Wo } = convOutSize(s);
+  checkSize('x', x, N * H * W * Cin); checkSize('dy', dy, N * Ho * Wo * Cout); checkSize('dw', dw, K * K * Cin * Cout);
+  const Ci4 = ceilDiv(Cin, 4), Co4 = ceilDiv(Cout, 4);
+  const temps: GPUBuffer[] = [];
+  const xp = padded(g, x, N * H * W, 1, Cin, 1, Ci4 * 4, temps);
+  const dyp = padded(g, dy, N * Ho * Wo, 1, Cout, 1, Co4 * 4, temps);
+
+  const { WG, SPLIT } = conv2dTiles.bwdWeight;
+  const VN = Math.min(conv2dTiles.bwdWeight.VN, Co4);
+  const R4 = K * K * Ci4;
+  const gx = ceilDiv(R4, WG), gy = ceilDiv(Co4, VN);
+  // Split the N*Ho output rows into enough chunks to keep every core busy; each chunk's partial
+  // sum is a slice of `part`, added up in slice order by the reduce pass.
+  const rows = N * Ho;
+  const chunk = ceilDiv(rows, Math.max(1, Math.min(rows, ceilDiv(SPLIT, gx * gy))));
+  const S = ceilDiv(rows, chunk);
+  const slice = R4 * 4 * Co4 * 4;
+  const part = g.pool.acquire(S * slice * 4, 'conv2d dw partials');
+  temps.push(part);
+  const pipe = g.pipeline('conv2d_bwd_weight', shaderSource('conv2d_bwd_weight'), { VN, WG });
+  g.dispatch(pipe, uniforms([N, H, W, Ci4, Ho, Wo, Co4, K, stride, (K - 1) / 2, rows, chunk, R4]),
+    [xp, dyp, part], [gx, gy, S]);
+  reduceSlices(g, part, dw, S, slice, K * K, Cin, Cout, Ci4 * 4, Co4 * 4);
+  for (const b of temps) g.pool.release(b);
+}
+
+export function conv2dBackwardBias(g: Gpu, s: ConvShape, dy: GPUBuffer, db: GPUBuffer): void {
+  checkShape(s);
+  const { Ho, Wo } = convOutSize(s);
+  const M = s.N * Ho * Wo, C = s.Cout;
+  checkSize('dy', dy, M * C); checkSize('db', db, C);
+  const S = Math.min(M, 32);
+  const chunk = ceilDiv(M, S);
+  const part = g.pool.acquire(S * C * 4, 'conv2d db partials');
+  g.dispatch(util(g, 'bias_partial'), uniforms([M, C, chunk]), [dy, part], [ceilDiv(C, 64), S]);
+  reduceSlices(g, part, db, S, C, 1, 1, C, 1, C);
+  g.pool.release(part);
+}

@@ -1,0 +1,84 @@
+// Dense matmul launcher: C[M,N] = op(A)·op(B) (+ bias[N]) (+ C), row-major.
+//   transA: A stored [K,M];  transB: B stored [N,K].
+// Picks the vec4 kernel when M, N, K are multiples of 4, and deterministic split-K when the
+// output is too small to keep the device busy but K is long (dense forward: M=16, K=18432).
+import type { Gpu } from '../gpu/gpu.js';
+import { shaderSource, uniforms, groups } from './shader.js';
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+  bias?: GPUBuffer;
+  /** C += result (C is read, so it must hold valid data). */
+  accumulate?: boolean;
+  /** Force a number of K splits (tests); by default chosen from the shape. */
+  splits?: number;
+}
+
+// Tile sizes (WGSL overrides). Measured on lavapipe: see the numbers in the report of this file's
+// author; TM=4 with 8x8 invocations (a 32x32 tile per workgroup) was best there.
+export const MATMUL_TILE = { TM: 4, WG_X: 8, WG_Y: 8 };
+const WG_R = 256;
+const MAX_WG = 65535;
+// Split K when the grid has fewer invocations than this...
+const SPLIT_BELOW_INVOCATIONS = 16384;
+// ...into ranges of at least this many k (a multiple of 4).
+const MIN_K_PER_SPLIT = 256;
+
+/** Number of K splits chosen for a shape (exported for tests and benchmarks). */
+export function matmulSplits(M: number, N: number, K: number): number {
+  const inv = Math.ceil(M / MATMUL_TILE.TM) * Math.ceil(N / 4);
+  if (inv >= SPLIT_BELOW_INVOCATIONS || K < 2 * MIN_K_PER_SPLIT) return 1;
+  return Math.max(1, Math.min(Math.ceil(SPLIT_BELOW_INVOCATIONS / inv), Math.floor(K / MIN_K_PER_SPLIT), 64));
+}
+
+export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: number, N: number, K: number,
+  opts: MatmulOptions = {}): void {
+  if (!(M > 0 && N > 0 && K > 0) || ![M, N, K].every(Number.isInteger)) {
+    throw new Error(`matmul: bad shape M=${M} N=${N} K=${K}`);
+  }
+  const { transA = false, transB = false, bias, accumulate = false } = opts;
+  const distinct = new Set([a, b, c, bias].filter(Boolean));
+  if (distinct.size !== (bias ? 4 : 3)) throw new Error('matmul: a, b, c and bias must be different buffers');
+  const vec4 = M % 4 === 0 && N % 4 === 0 && K % 4 === 0;
+  const { TM, WG_X, WG_Y } = MATMUL_TILE;
+  const constants = { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, WG_X, WG_Y };
+  const src = shaderSource('matmul');
+  const entry = (vec4 ? 'mm_vec4' : 'mm_gen') + (bias ? '_bias' : '');
+
+  let S = opts.splits ?? matmulSplits(M, N, K);
+  // Split ranges are multiples of 4 (the vec4 loop steps by 4) and all non-empty.
+  const kPer = S > 1 ? Math.ceil(K / S / 4) * 4 : K;
+  S = Math.ceil(K / kPer);
+
+  const gx = groups(groups(N, 4), WG_X);
+  if (gx > MAX_WG) throw new Error(`matmul: N=${N} too large for one grid row`);
+  const rowsPerDispatch = MAX_WG * WG_Y * TM;
+
+  if (S === 1) {
+    const pipe = g.pipeline('matmul', src, constants, entry);
+    for (let r0 = 0; r0 < M; r0 += rowsPerDispatch) {
+      const rows = Math.min(rowsPerDispatch, M - r0);
+      const u = uniforms([M, N, K, K, r0, Number(accumulate), 0, 1, 0]);
+      g.dispatch(pipe, u, bias ? [a, b, c, bias] : [a, b, c], [gx, groups(groups(rows, TM), WG_Y), 1]);
+    }
+    return;
+  }
+
+  // Split-K: slabs [S, M, N] of partial sums, then one pass adds them in slab order.
+  if (S > MAX_WG) throw new Error('matmul: too many K splits');
+  const MN = M * N;
+  const partial = g.pool.acquire(S * MN * 4, 'matmul.splitK');
+  const pipe = g.pipeline('matmul', src, constants, vec4 ? 'mm_vec4' : 'mm_gen');
+  for (let r0 = 0; r0 < M; r0 += rowsPerDispatch) {
+    const rows = Math.min(rowsPerDispatch, M - r0);
+    const u = uniforms([M, N, K, kPer, r0, 0, MN, S, 0]);
+    g.dispatch(pipe, u, [a, b, partial], [gx, groups(groups(rows, TM), WG_Y), S]);
+  }
+  const total = groups(MN, WG_R);
+  const x = Math.min(total, MAX_WG);
+  const y = Math.ceil(total / x);
+  const red = g.pipeline('matmul', src, { WG_R }, bias ? 'splitk_reduce_bias' : 'splitk_reduce');
+  g.dispatch(red, uniforms([M, N, K, kPer, 0, Number(accumulate), MN, S, x * WG_R]), bias ? [partial, c, bias] : [partial, c], [x, y]);
+  g.pool.release(partial);
+}

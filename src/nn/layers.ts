@@ -1,0 +1,102 @@
+// Layers: each owns its parameters and calls one differentiable op from ops.ts.
+import { Module, uniformInit, constant } from './module.js';
+import { Tensor, fromArray } from './tensor.js';
+import * as ops from './ops.js';
+import { Rng } from './random.js';
+
+let initRng = new Rng(1234);
+/** Seeds parameter initialisation (call before building a model for reproducible weights). */
+export function setInitSeed(seed: number): void {
+  initRng = new Rng(seed);
+}
+const nextSeed = (): number => Math.floor(initRng.next() * 2 ** 32);
+
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly cin: number, readonly cout: number, readonly k: number,
+    readonly opts: { stride?: number; bias?: boolean } = {}) {
+    super();
+    const fanIn = cin * k * k;
+    this.weight = this.param('weight', uniformInit([k, k, cin, cout], fanIn, nextSeed()), { kind: 'conv' });
+    this.bias = opts.bias === false ? null : this.param('bias', uniformInit([cout], fanIn, nextSeed()));
+  }
+  get stride(): number { return this.opts.stride ?? 1; }
+  forward(x: Tensor): Tensor {
+    return ops.conv2d(x, this.weight, this.bias, this.stride);
+  }
+}
+
+export class BatchNorm2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  constructor(readonly channels: number, readonly momentum = 0.1, readonly eps = 1e-5) {
+    super();
+    this.weight = this.param('weight', constant([channels], 1));
+    this.bias = this.param('bias', constant([channels], 0));
+    this.runningMean = this.buffer('running_mean', constant([channels], 0));
+    this.runningVar = this.buffer('running_var', constant([channels], 1));
+  }
+  forward(x: Tensor): Tensor {
+    return ops.batchNorm(x, {
+      gamma: this.weight, beta: this.bias, runningMean: this.runningMean, runningVar: this.runningVar,
+      momentum: this.momentum, eps: this.eps,
+    }, this.training);
+  }
+}
+
+export class PReLU extends Module {
+  readonly weight: Tensor;
+  constructor(readonly channels: number, init = 0.25) {
+    super();
+    this.weight = this.param('weight', constant([channels], init));
+  }
+  forward(x: Tensor): Tensor {
+    return ops.prelu(x, this.weight);
+  }
+}
+
+export class LeakyReLU extends Module {
+  constructor(readonly alpha = 0.2) { super(); }
+  forward(x: Tensor): Tensor { return ops.leakyRelu(x, this.alpha); }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor { return ops.relu(x); }
+}
+
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor { return ops.tanh(x); }
+}
+
+export class PixelShuffle extends Module {
+  constructor(readonly r: number) { super(); }
+  forward(x: Tensor): Tensor { return ops.pixelShuffle(x, this.r); }
+}
+
+export class MaxPool2 extends Module {
+  forward(x: Tensor): Tensor { return ops.maxPool2(x); }
+}
+
+/**
+ * y = x·W + b with W stored [in, out] in the engine and [out, in] on disk. When the input is an
+ * NHWC feature map flattened per sample, pass `chw` = [C, H, W] so that the checkpoint uses
+ * PyTorch's (c, h, w) feature order.
+ */
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly inF: number, readonly outF: number, opts: { bias?: boolean; chw?: [number, number, number] } = {}) {
+    super();
+    this.weight = this.param('weight', uniformInit([inF, outF], inF, nextSeed()),
+      opts.chw ? { kind: 'dense-chw', chw: opts.chw } : { kind: 'dense' });
+    this.bias = opts.bias === false ? null : this.param('bias', uniformInit([outF], inF, nextSeed()));
+  }
+  forward(x: Tensor): Tensor {
+    return ops.linear(x, this.weight, this.bias);
+  }
+}
+
+export { fromArray };

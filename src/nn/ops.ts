@@ -1,0 +1,285 @@
+// Differentiable ops: each launches its forward kernel and records its backward rule.
+// The kernels (src/kernels) know bindings and dispatch sizes; this file knows the calculus.
+import { gpu } from '../gpu/gpu.js';
+import * as conv from '../kernels/conv2d.js';
+import * as ew from '../kernels/elementwise.js';
+import * as act from '../kernels/activation.js';
+import * as ps from '../kernels/pixel_shuffle.js';
+import * as pool from '../kernels/maxpool.js';
+import * as loss from '../kernels/loss.js';
+import * as bn from '../kernels/batchnorm.js';
+import * as mm from '../kernels/matmul.js';
+import * as red from '../kernels/reduce.js';
+import { broadcastScalar } from '../kernels/broadcast.js';
+import { Tensor, empty, needsGrad, record } from './tensor.js';
+
+type ActKind = 'relu' | 'lrelu' | 'tanh' | 'sigmoid';
+
+function sameShape(a: Tensor, b: Tensor, op: string): void {
+  if (a.size !== b.size || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new Error(`${op}: shapes [${a.shape}] and [${b.shape}] differ`);
+  }
+}
+
+function nhwc(x: Tensor, op: string): [number, number, number, number] {
+  if (x.shape.length !== 4) throw new Error(`${op}: expected an NHWC tensor, got [${x.shape}]`);
+  return x.shape as [number, number, number, number];
+}
+
+// ---- elementwise -----------------------------------------------------------------------------
+
+export function add(a: Tensor, b: Tensor): Tensor {
+  sameShape(a, b, 'add');
+  const y = empty(a.shape);
+  ew.add(gpu(), a.buffer, b.buffer, y.buffer, a.size);
+  if (needsGrad(a, b)) record({ name: 'add', inputs: [a, b], output: y, backward: (g) => [g, g] });
+  return y;
+}
+
+export function sub(a: Tensor, b: Tensor): Tensor {
+  sameShape(a, b, 'sub');
+  const y = empty(a.shape);
+  ew.addScaled(gpu(), a.buffer, b.buffer, y.buffer, a.size, 1, -1);
+  if (needsGrad(a, b)) record({ name: 'sub', inputs: [a, b], output: y, backward: (g) => [g, scale(g, -1)] });
+  return y;
+}
+
+export function mul(a: Tensor, b: Tensor): Tensor {
+  sameShape(a, b, 'mul');
+  const y = empty(a.shape);
+  ew.mul(gpu(), a.buffer, b.buffer, y.buffer, a.size);
+  if (needsGrad(a, b)) {
+    record({
+      name: 'mul', inputs: [a, b], output: y,
+      backward: (g) => [a.requiresGrad ? mul(g, b) : null, b.requiresGrad ? mul(g, a) : null],
+    });
+  }
+  return y;
+}
+
+export function scale(a: Tensor, s: number): Tensor {
+  const y = empty(a.shape);
+  ew.scale(gpu(), a.buffer, y.buffer, a.size, s);
+  if (needsGrad(a)) record({ name: 'scale', inputs: [a], output: y, backward: (g) => [scale(g, s)] });
+  return y;
+}
+
+// ---- activations -----------------------------------------------------------------------------
+
+function pointwise(kind: ActKind, x: Tensor, alpha?: number): Tensor {
+  const y = empty(x.shape);
+  act.activation(gpu(), kind, x.buffer, y.buffer, x.size, alpha);
+  if (needsGrad(x)) {
+    record({
+      name: kind, inputs: [x], output: y,
+      backward: (g) => {
+        const dx = empty(x.shape);
+        act.activationBackward(gpu(), kind, x.buffer, y.buffer, g.buffer, dx.buffer, x.size, alpha);
+        return [dx];
+      },
+    });
+  }
+  return y;
+}
+
+export const relu = (x: Tensor): Tensor => pointwise('relu', x);
+export const leakyRelu = (x: Tensor, alpha = 0.2): Tensor => pointwise('lrelu', x, alpha);
+export const tanh = (x: Tensor): Tensor => pointwise('tanh', x);
+export const sigmoid = (x: Tensor): Tensor => pointwise('sigmoid', x);
+
+/** PReLU with one slope per channel (the last dimension). */
+export function prelu(x: Tensor, slope: Tensor): Tensor {
+  const C = x.shape[x.shape.length - 1];
+  if (slope.size !== C) throw new Error(`prelu: ${slope.size} slopes for ${C} channels`);
+  const y = empty(x.shape);
+  act.prelu(gpu(), x.buffer, slope.buffer, y.buffer, x.size, C);
+  if (needsGrad(x, slope)) {
+    record({
+      name: 'prelu', inputs: [x, slope], output: y,
+      backward: (g) => {
+        const dx = empty(x.shape);
+        const ds = empty(slope.shape);
+        act.preluBackward(gpu(), x.buffer, slope.buffer, g.buffer, dx.buffer, ds.buffer, x.size, C);
+        return [dx, ds];
+      },
+    });
+  }
+  return y;
+}
+
+// ---- convolution -----------------------------------------------------------------------------
+
+/** 2-D convolution, NHWC input, HWIO weight [K,K,Cin,Cout], 'same' zero padding. */
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, stride = 1): Tensor {
+  const [N, H, W, Cin] = nhwc(x, 'conv2d');
+  const [K, K2, wCin, Cout] = w.shape;
+  if (w.shape.length !== 4 || K !== K2 || K % 2 !== 1) throw new Error(`conv2d: weight [${w.shape}] is not [K,K,Cin,Cout] with odd K`);
+  if (wCin !== Cin) throw new Error(`conv2d: input has ${Cin} channels, weight expects ${wCin}`);
+  if (b && b.size !== Cout) throw new Error(`conv2d: bias has ${b.size} values for ${Cout} channels`);
+  const s: conv.ConvShape = { N, H, W, Cin, Cout, K, stride };
+  const { Ho, Wo } = conv.convOutSize(s);
+  const y = empty([N, Ho, Wo, Cout]);
+  conv.conv2dForward(gpu(), s, x.buffer, w.buffer, y.buffer, b ? { bias: b.buffer } : {});
+  if (needsGrad(x, w, b)) {
+    record({
+      name: 'conv2d', inputs: b ? [x, w, b] : [x, w], output: y,
+      backward: (g) => {
+        let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
+        if (x.requiresGrad) { dx = empty(x.shape); conv.conv2dBackwardInput(gpu(), s, g.buffer, w.buffer, dx.buffer); }
+        if (w.requiresGrad) { dw = empty(w.shape); conv.conv2dBackwardWeight(gpu(), s, x.buffer, g.buffer, dw.buffer); }
+        if (b?.requiresGrad) { db = empty(b.shape); conv.conv2dBackwardBias(gpu(), s, g.buffer, db.buffer); }
+        return b ? [dx, dw, db] : [dx, dw];
+      },
+    });
+  }
+  return y;
+}
+
+// ---- batch norm ------------------------------------------------------------------------------
+
+export interface BatchNormState {
+  gamma: Tensor; beta: Tensor; runningMean: Tensor; runningVar: Tensor; momentum: number; eps: number;
+}
+
+/** Batch norm over N,H,W per channel; training mode uses (and updates) batch statistics. */
+export function batchNorm(x: Tensor, st: BatchNormState, training: boolean): Tensor {
+  const C = x.shape[x.shape.length - 1];
+  const M = x.size / C;
+  const y = empty(x.shape);
+  const g = gpu();
+  if (!training) {
+    bn.batchNormInfer(g, x.buffer, y.buffer, st.gamma.buffer, st.beta.buffer, st.runningMean.buffer, st.runningVar.buffer, M, C, st.eps);
+    if (needsGrad(x, st.gamma, st.beta)) throw new Error('batchNorm: backward through inference mode is not supported');
+    return y;
+  }
+  const mean = empty([C]);
+  const invStd = empty([C]);
+  bn.batchNormTrain(g, x.buffer, y.buffer, st.gamma.buffer, st.beta.buffer, mean.buffer, invStd.buffer,
+    st.runningMean.buffer, st.runningVar.buffer, M, C, { momentum: st.momentum, eps: st.eps });
+  if (needsGrad(x, st.gamma, st.beta)) {
+    record({
+      name: 'batchnorm', inputs: [x, st.gamma, st.beta], output: y,
+      backward: (gy) => {
+        const dx = empty(x.shape), dg = empty([C]), db = empty([C]);
+        bn.batchNormBackward(g, x.buffer, gy.buffer, st.gamma.buffer, mean.buffer, invStd.buffer, dx.buffer, dg.buffer, db.buffer, M, C);
+        return [dx, dg, db];
+      },
+    });
+  }
+  return y;
+}
+
+// ---- reshaping -------------------------------------------------------------------------------
+
+export function pixelShuffle(x: Tensor, r: number): Tensor {
+  const [N, H, W, C] = nhwc(x, 'pixelShuffle');
+  if (C % (r * r)) throw new Error(`pixelShuffle: ${C} channels not divisible by ${r * r}`);
+  const y = empty([N, H * r, W * r, C / (r * r)]);
+  ps.pixelShuffle(gpu(), x.buffer, y.buffer, N, H, W, C, r);
+  if (needsGrad(x)) {
+    record({
+      name: 'pixelShuffle', inputs: [x], output: y,
+      backward: (g) => {
+        const dx = empty(x.shape);
+        ps.pixelShuffleBackward(gpu(), g.buffer, dx.buffer, N, H, W, C, r);
+        return [dx];
+      },
+    });
+  }
+  return y;
+}
+
+export function maxPool2(x: Tensor): Tensor {
+  const [N, H, W, C] = nhwc(x, 'maxPool2');
+  const y = empty([N, Math.floor(H / 2), Math.floor(W / 2), C]);
+  pool.maxPool2(gpu(), x.buffer, y.buffer, N, H, W, C);
+  if (needsGrad(x)) {
+    record({
+      name: 'maxPool2', inputs: [x], output: y,
+      backward: (g) => {
+        const dx = empty(x.shape);
+        pool.maxPool2Backward(gpu(), x.buffer, g.buffer, dx.buffer, N, H, W, C);
+        return [dx];
+      },
+    });
+  }
+  return y;
+}
+
+// ---- dense -----------------------------------------------------------------------------------
+
+/** y[B,out] = x[B,in]·W[in,out] + b. x of any shape [B, ...] is read as [B, in]. */
+export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  const [inF, outF] = w.shape;
+  const B = x.shape[0];
+  if (x.size !== B * inF) throw new Error(`linear: input [${x.shape}] does not have ${inF} features per sample`);
+  const y = empty([B, outF]);
+  const g = gpu();
+  mm.matmul(g, x.buffer, w.buffer, y.buffer, B, outF, inF, b ? { bias: b.buffer } : {});
+  if (needsGrad(x, w, b)) {
+    record({
+      name: 'linear', inputs: b ? [x, w, b] : [x, w], output: y,
+      backward: (gy) => {
+        let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
+        if (x.requiresGrad) { dx = empty(x.shape); mm.matmul(g, gy.buffer, w.buffer, dx.buffer, B, inF, outF, { transB: true }); }
+        if (w.requiresGrad) { dw = empty(w.shape); mm.matmul(g, x.buffer, gy.buffer, dw.buffer, inF, outF, B, { transA: true }); }
+        if (b?.requiresGrad) { db = empty(b.shape); red.sumRows(g, gy.buffer, db.buffer, B, outF); }
+        return b ? [dx, dw, db] : [dx, dw];
+      },
+    });
+  }
+  return y;
+}
+
+// ---- reductions and losses ---------------------------------------------------------------
+
+export function mean(x: Tensor): Tensor {
+  const y = empty([1]);
+  red.sumAll(gpu(), x.buffer, y.buffer, x.size, 1 / x.size);
+  if (needsGrad(x)) {
+    record({
+      name: 'mean', inputs: [x], output: y,
+      backward: (g) => {
+        const dx = empty(x.shape);
+        broadcastScalar(gpu(), g.buffer, dx.buffer, x.size, 1 / x.size);
+        return [dx];
+      },
+    });
+  }
+  return y;
+}
+
+/** mean((a - b)^2). Gradients flow to whichever inputs need them. */
+export function mseLoss(a: Tensor, b: Tensor): Tensor {
+  sameShape(a, b, 'mseLoss');
+  const y = empty([1]);
+  loss.mseLoss(gpu(), a.buffer, b.buffer, y.buffer, a.size);
+  if (needsGrad(a, b)) {
+    record({
+      name: 'mseLoss', inputs: [a, b], output: y,
+      backward: (g) => {
+        const da = empty(a.shape);
+        loss.mseLossBackward(gpu(), a.buffer, b.buffer, g.buffer, da.buffer, a.size);
+        return [a.requiresGrad ? da : null, b.requiresGrad ? scale(da, -1) : null];
+      },
+    });
+  }
+  return y;
+}
+
+/** mean BCE of sigmoid(logits) against a constant target, computed stably from the logits. */
+export function bceWithLogits(logits: Tensor, target: number): Tensor {
+  const y = empty([1]);
+  loss.bceWithLogits(gpu(), logits.buffer, target, y.buffer, logits.size);
+  if (needsGrad(logits)) {
+    record({
+      name: 'bceWithLogits', inputs: [logits], output: y,
+      backward: (g) => {
+        const dz = empty(logits.shape);
+        loss.bceWithLogitsBackward(gpu(), logits.buffer, target, g.buffer, dz.buffer, logits.size);
+        return [dz];
+      },
+    });
+  }
+  return y;
+}

@@ -1,0 +1,127 @@
+// Saving and loading a module's parameters and buffers as safetensors, in PyTorch's conventions
+// (conv OIHW, dense [out, in] with inputs in C,H,W order), under PyTorch-style dotted names.
+import { readFile, rename, writeFile, unlink } from 'node:fs/promises';
+import { gpu } from '../gpu/gpu.js';
+import type { DiskLayout, Entry, Module } from './module.js';
+import {
+  parseSafetensors, serializeSafetensors, toFloat32, fromFloat32, hwioToOihw, oihwToHwio, transpose2d,
+  type StTensor,
+} from './safetensors.js';
+import type { Tensor } from './tensor.js';
+
+/** The on-disk shape of an engine tensor. */
+export function diskShape(t: Tensor, layout: DiskLayout): number[] {
+  const s = [...t.shape];
+  switch (layout.kind) {
+    case 'conv': return [s[3], s[2], s[0], s[1]];
+    case 'dense': case 'dense-chw': return [s[1], s[0]];
+    default: return s;
+  }
+}
+
+export function toDisk(data: Float32Array, t: Tensor, layout: DiskLayout): Float32Array {
+  const s = t.shape;
+  switch (layout.kind) {
+    case 'conv': return hwioToOihw(data, s[0], s[2], s[3]);
+    case 'dense': return transpose2d(data, s[0], s[1]);
+    case 'dense-chw': {
+      const [C, H, W] = layout.chw;
+      const outF = s[1];
+      const res = new Float32Array(data.length);
+      for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) for (let c = 0; c < C; c++) {
+        const e = (h * W + w) * C + c, d = (c * H + h) * W + w;
+        for (let o = 0; o < outF; o++) res[o * H * W * C + d] = data[e * outF + o];
+      }
+      return res;
+    }
+    default: return data;
+  }
+}
+
+export function fromDisk(data: Float32Array, t: Tensor, layout: DiskLayout): Float32Array {
+  const s = t.shape;
+  switch (layout.kind) {
+    case 'conv': return oihwToHwio(data, s[0], s[2], s[3]);
+    case 'dense': return transpose2d(data, s[1], s[0]);
+    case 'dense-chw': {
+      const [C, H, W] = layout.chw;
+      const outF = s[1];
+      const res = new Float32Array(data.length);
+      for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) for (let c = 0; c < C; c++) {
+        const e = (h * W + w) * C + c, d = (c * H + h) * W + w;
+        for (let o = 0; o < outF; o++) res[e * outF + o] = data[o * H * W * C + d];
+      }
+      return res;
+    }
+    default: return data;
+  }
+}
+
+/** Reads back every parameter and buffer as disk tensors (names prefixed with `prefix`). */
+export async function stateTensors(entries: Array<[string, Entry]>, prefix = '', dtype: 'F32' | 'F16' = 'F32'): Promise<Array<[string, StTensor]>> {
+  const out: Array<[string, StTensor]> = [];
+  for (const [name, e] of entries) {
+    const data = await e.tensor.data();
+    const isBuffer = e.layout.kind === 'plain' && !e.tensor.requiresGrad;
+    // running statistics stay float32 even in an f16 file: they are few and precision-sensitive
+    out.push([prefix + name, fromFloat32(toDisk(data, e.tensor, e.layout), diskShape(e.tensor, e.layout), isBuffer ? 'F32' : dtype)]);
+  }
+  return out;
+}
+
+/** Writes tensors into the given entries, checking names and shapes. */
+export function loadTensors(entries: Array<[string, Entry]>, tensors: Map<string, StTensor>, file: string, prefix = ''): void {
+  const want = new Set(entries.map(([n]) => prefix + n));
+  for (const [name, e] of entries) {
+    const key = prefix + name;
+    const st = tensors.get(key);
+    if (!st) throw new Error(`${file}: tensor '${key}' is missing (is this a checkpoint of the same model configuration?)`);
+    const shape = diskShape(e.tensor, e.layout);
+    if (st.shape.length !== shape.length || st.shape.some((d, i) => d !== shape[i])) {
+      throw new Error(`${file}: tensor '${key}' has shape [${st.shape}], the model expects [${shape}]`);
+    }
+    if (st.dtype !== 'F32' && st.dtype !== 'F16' && st.dtype !== 'BF16') {
+      throw new Error(`${file}: tensor '${key}' has dtype ${st.dtype}, expected F32 or F16`);
+    }
+    const data = fromDisk(toFloat32(st, key), e.tensor, e.layout);
+    gpu().write(e.tensor.buffer, data);
+  }
+  if (prefix === '') {
+    const extra = [...tensors.keys()].filter((k) => !want.has(k));
+    if (extra.length) throw new Error(`${file}: unexpected tensor '${extra[0]}'${extra.length > 1 ? ` (and ${extra.length - 1} more)` : ''} not in the model`);
+  }
+}
+
+/** Writes bytes to a temporary file beside `path`, then renames it into place. */
+export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+export async function saveModule(path: string, m: Module, metadata: Record<string, string> = {}, dtype: 'F32' | 'F16' = 'F32'): Promise<void> {
+  const tensors = await stateTensors(m.stateEntries(), '', dtype);
+  await writeAtomic(path, serializeSafetensors(tensors, metadata));
+}
+
+export async function readSafetensors(path: string): Promise<{ tensors: Map<string, StTensor>; metadata: Record<string, string> }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${path}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  return parseSafetensors(bytes, path);
+}
+
+export async function loadModule(path: string, m: Module): Promise<Record<string, string>> {
+  const { tensors, metadata } = await readSafetensors(path);
+  loadTensors(m.stateEntries(), tensors, path);
+  return metadata;
+}

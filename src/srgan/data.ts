@@ -1,0 +1,146 @@
+// Training data: a folder of photographs -> batches of (LR, HR) crops.
+// HR: random crops (default 96x96) from distinct images, random flips and 90-degree rotations.
+// LR: MATLAB-style bicubic x4 downsampling with antialiasing, rounded to 8 bits like a real input.
+// LR in [0,1], HR in [-1,1]. Each batch's randomness derives from (seed, step) alone, so a run
+// that resumes at step k draws exactly the batches an uninterrupted run would.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, extname } from 'node:path';
+import { mat3 } from 'wgpu-matrix';
+import { decodeImage } from '../image/image.js';
+import { imresize } from '../image/resize.js';
+import { Rng } from '../nn/random.js';
+
+export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.bmp']);
+
+/** Image files under a folder, recursively, sorted (a stable order makes runs reproducible). */
+export async function listImages(dir: string): Promise<string[]> {
+  const st = await stat(dir).catch(() => null);
+  if (!st) throw new Error(`${dir}: no such folder`);
+  if (!st.isDirectory()) {
+    if (IMAGE_EXTENSIONS.has(extname(dir).toLowerCase())) return [dir];
+    throw new Error(`${dir}: not a folder or an image`);
+  }
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push(p);
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** An 8-bit RGB image kept in memory (3 bytes a pixel). */
+export interface RgbImage { name: string; width: number; height: number; rgb: Uint8Array }
+
+/** Decodes any supported image to 8-bit RGB (gray replicated, alpha dropped). */
+export function toRgb8(bytes: Uint8Array, name: string): RgbImage {
+  const img = decodeImage(bytes, name);
+  const { width, height, channels, data } = img;
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < 3; c++) {
+      const src = channels >= 3 ? data[i * channels + c] : data[i * channels];
+      rgb[i * 3 + c] = Math.round(Math.min(1, Math.max(0, src)) * 255);
+    }
+  }
+  return { name, width, height, rgb };
+}
+
+export interface LoadOptions { minSize: number; warn?: (msg: string) => void }
+
+/** Loads every usable image of a folder; unreadable or too-small files are skipped with a warning. */
+export async function loadImages(dir: string, opts: LoadOptions): Promise<RgbImage[]> {
+  const warn = opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+  const files = await listImages(dir);
+  if (!files.length) throw new Error(`${dir}: no images (.png, .jpg, .jpeg, .bmp) found`);
+  const out: RgbImage[] = [];
+  for (const f of files) {
+    try {
+      const img = toRgb8(new Uint8Array(await readFile(f)), f);
+      if (img.width < opts.minSize || img.height < opts.minSize) {
+        warn(`${f}: ${img.width}x${img.height} is smaller than the ${opts.minSize}x${opts.minSize} crop, skipped`);
+        continue;
+      }
+      out.push(img);
+    } catch (e) {
+      warn(`${(e as Error).message.split('\n')[0]}, skipped`);
+    }
+  }
+  if (!out.length) throw new Error(`${dir}: none of the ${files.length} images is usable`);
+  return out;
+}
+
+export interface Batch {
+  n: number; crop: number; scale: number;
+  lr: Float32Array; // [n, crop/scale, crop/scale, 3] in [0,1]
+  hr: Float32Array; // [n, crop, crop, 3] in [-1,1]
+}
+
+/** Mixes a seed and a step into a 32-bit generator state. */
+export function batchSeed(seed: number, step: number): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  h = Math.imul(h ^ (step >>> 0), 0x85ebca6b) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * The affine map (as a wgpu-matrix 3x3) from crop pixel coordinates to source pixel coordinates:
+ * one of the 8 flips/rotations about the crop centre, then a translation to the crop's corner.
+ */
+export function cropTransform(x0: number, y0: number, crop: number, flip: boolean, rot: number): Float32Array {
+  const c = (crop - 1) / 2;
+  let m = mat3.translation([x0 + c, y0 + c]);
+  m = mat3.rotate(m, (rot * Math.PI) / 2);
+  if (flip) m = mat3.scale(m, [-1, 1]);
+  return mat3.multiply(m, mat3.translation([-c, -c])) as Float32Array;
+}
+
+/** Cuts one augmented HR crop (8-bit RGB, crop x crop) out of an image. */
+export function augmentedCrop(img: RgbImage, crop: number, rng: Rng): Uint8Array {
+  const x0 = rng.int(img.width - crop + 1);
+  const y0 = rng.int(img.height - crop + 1);
+  const flip = rng.next() < 0.5;
+  const rot = rng.int(4);
+  const m = cropTransform(x0, y0, crop, flip, rot);
+  const out = new Uint8Array(crop * crop * 3);
+  // wgpu-matrix mat3 is column-major with 4-float columns: x' = m0 x + m4 y + m8, y' = m1 x + m5 y + m9
+  for (let y = 0; y < crop; y++) {
+    for (let x = 0; x < crop; x++) {
+      const sx = Math.round(m[0] * x + m[4] * y + m[8]);
+      const sy = Math.round(m[1] * x + m[5] * y + m[9]);
+      const s = (sy * img.width + sx) * 3, d = (y * crop + x) * 3;
+      out[d] = img.rgb[s]; out[d + 1] = img.rgb[s + 1]; out[d + 2] = img.rgb[s + 2];
+    }
+  }
+  return out;
+}
+
+/** MATLAB-style bicubic downscale of an 8-bit RGB crop, rounded back to 8 bits (0..1 floats). */
+export function downscale(rgb: Uint8Array, w: number, h: number, scale: number): Float32Array {
+  const f = new Float32Array(rgb.length);
+  for (let i = 0; i < rgb.length; i++) f[i] = rgb[i] / 255;
+  const lr = imresize(f, w, h, 3, Math.round(w / scale), Math.round(h / scale));
+  for (let i = 0; i < lr.length; i++) lr[i] = Math.round(Math.min(1, Math.max(0, lr[i])) * 255) / 255;
+  return lr;
+}
+
+/** Builds the batch of a given step: `n` distinct images (when there are enough). */
+export function makeBatch(images: RgbImage[], n: number, crop: number, scale: number, seed: number, step: number): Batch {
+  const rng = new Rng(batchSeed(seed, step));
+  const order = images.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) { const j = rng.int(i + 1); [order[i], order[j]] = [order[j], order[i]]; }
+  const lrSize = crop / scale;
+  const lr = new Float32Array(n * lrSize * lrSize * 3);
+  const hr = new Float32Array(n * crop * crop * 3);
+  for (let k = 0; k < n; k++) {
+    const img = images[order[k % order.length]];
+    const c = augmentedCrop(img, crop, rng);
+    for (let i = 0; i < c.length; i++) hr[k * c.length + i] = (c[i] / 255) * 2 - 1;
+    lr.set(downscale(c, crop, crop, scale), k * lrSize * lrSize * 3);
+  }
+  return { n, crop, scale, lr, hr };
+}

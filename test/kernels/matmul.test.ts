@@ -1,0 +1,98 @@
+// Dense matmul: GPU vs the float64 reference at awkward shapes, every transpose combination, bias,
+// accumulate, the vec4 path, and deterministic split-K.
+// Tolerance: |got - want| <= 4e-7 * sum_k |a_mk b_kn| + 1e-6 (a few float32 ulps of the terms'
+// magnitude: a bound on the dot product's rounding, independent of cancellation in the result).
+import { describe, it, expect } from 'vitest';
+import { testGpu, randn, upload, download } from '../helpers.js';
+import { matmul, matmulSplits, type MatmulOptions } from '../../src/kernels/matmul.js';
+import { matmulRef } from '../../src/kernels/ref/matmul.js';
+
+const g = await testGpu();
+
+interface Case { M: number; N: number; K: number; transA?: boolean; transB?: boolean; bias?: boolean; accumulate?: boolean; splits?: number }
+
+async function check({ M, N, K, transA = false, transB = false, bias = false, accumulate = false, splits }: Case): Promise<void> {
+  const live = g.pool.liveCount;
+  const seed = M * 1000 + N * 10 + K + (transA ? 7 : 0) + (transB ? 13 : 0);
+  const a = randn(M * K, seed), b = randn(K * N, seed + 1), c0 = randn(M * N, seed + 2), bv = randn(N, seed + 3);
+  const want = Float64Array.from(c0);
+  matmulRef(a, b, want, M, N, K, { transA, transB, bias: bias ? bv : undefined, accumulate });
+  const mag = new Float64Array(M * N);
+  matmulRef(a.map(Math.abs), b.map(Math.abs), mag, M, N, K, { transA, transB });
+
+  const ab = upload(g, a), bb = upload(g, b), cb = upload(g, c0), biasb = bias ? upload(g, bv) : undefined;
+  const opts: MatmulOptions = { transA, transB, bias: biasb, accumulate, splits };
+  matmul(g, ab, bb, cb, M, N, K, opts);
+  const got = await download(g, cb, M * N);
+  for (let i = 0; i < M * N; i++) {
+    const tol = 4e-7 * (mag[i] + (accumulate ? Math.abs(c0[i]) : 0) + (bias ? 1 : 0)) + 1e-6;
+    if (!(Math.abs(got[i] - want[i]) <= tol)) {
+      throw new Error(`C[${Math.floor(i / N)},${i % N}]: got ${got[i]}, want ${want[i]} (tol ${tol})`);
+    }
+  }
+  for (const buf of [ab, bb, cb, biasb]) if (buf) g.pool.release(buf);
+  expect(g.pool.liveCount).toBe(live);
+}
+
+const name = (c: Case) => `${c.M}x${c.N}x${c.K}${c.transA ? ' transA' : ''}${c.transB ? ' transB' : ''}` +
+  `${c.bias ? ' +bias' : ''}${c.accumulate ? ' accumulate' : ''}${c.splits ? ` splits=${c.splits}` : ''}`;
+
+const combos = [[false, false], [true, false], [false, true], [true, true]];
+
+describe('matmul, general path (shapes not multiples of 4)', () => {
+  const shapes = [[7, 5, 9], [13, 6, 3], [33, 17, 65], [1, 1, 1]];
+  for (const [transA, transB] of combos) {
+    for (const [k, [M, N, K]] of shapes.entries()) {
+      const c: Case = { M, N, K, transA, transB, bias: k % 2 === 0, accumulate: k === 1 || k === 3 };
+      it(name(c), () => check(c));
+    }
+  }
+});
+
+describe('matmul, vec4 path (M, N, K multiples of 4)', () => {
+  // 36 rows: the last workgroup's tile is part-filled; 4x4x4: a single tile.
+  const shapes = [[36, 12, 20], [4, 4, 4], [68, 40, 8]];
+  for (const [transA, transB] of combos) {
+    for (const [k, [M, N, K]] of shapes.entries()) {
+      const c: Case = { M, N, K, transA, transB, bias: k !== 1, accumulate: k === 1 };
+      it(name(c), () => check(c));
+    }
+  }
+});
+
+describe('matmul, split-K', () => {
+  it('is chosen for a tiny output with a long K (dense forward) and not for the weight gradient', () => {
+    expect(matmulSplits(16, 1024, 18432)).toBeGreaterThan(1);
+    expect(matmulSplits(18432, 1024, 16)).toBe(1);
+    expect(matmulSplits(1024, 1024, 1024)).toBe(1);
+  });
+  const cases: Case[] = [
+    { M: 5, N: 7, K: 1001, splits: 3, bias: true },                      // general path, ragged last split
+    { M: 5, N: 7, K: 1001, splits: 4, accumulate: true, transA: true, transB: true },
+    { M: 16, N: 64, K: 2048, bias: true },                                // vec4, chosen automatically
+    { M: 16, N: 256, K: 4608, bias: true, accumulate: true },             // the dense forward, scaled down
+    { M: 16, N: 4608, K: 256, transB: true },                             // its input gradient
+    { M: 4608, N: 256, K: 16, transA: true },                             // its weight gradient
+  ];
+  for (const c of cases) it(name(c), () => check(c));
+
+  it('gives the same bits twice', async () => {
+    const [M, N, K] = [12, 40, 3000];
+    expect(matmulSplits(M, N, K)).toBeGreaterThan(1);
+    const ab = upload(g, randn(M * K, 1)), bb = upload(g, randn(K * N, 2)), c1 = g.pool.acquire(M * N * 4), c2 = g.pool.acquire(M * N * 4);
+    matmul(g, ab, bb, c1, M, N, K);
+    matmul(g, ab, bb, c2, M, N, K);
+    expect(new Uint32Array(await g.read(c1, M * N * 4))).toEqual(new Uint32Array(await g.read(c2, M * N * 4)));
+    for (const buf of [ab, bb, c1, c2]) g.pool.release(buf);
+  });
+});
+
+describe('matmul arguments', () => {
+  it('rejects aliased buffers and bad shapes', () => {
+    const a = g.pool.acquire(64), b = g.pool.acquire(64);
+    expect(() => matmul(g, a, b, a, 2, 2, 2)).toThrow(/different/);
+    expect(() => matmul(g, a, b, b, 2, 0, 2)).toThrow(/bad shape/);
+    g.pool.release(a);
+    g.pool.release(b);
+  });
+});

@@ -1,0 +1,123 @@
+// Training on tiny configurations: one step of each phase, overfitting, exact resume, bad inputs.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testGpu, rng } from '../helpers.js';
+import { encodePng } from '../../src/image/image.js';
+import { resolveConfig } from '../../src/srgan/config.js';
+import { Trainer } from '../../src/srgan/trainer.js';
+import { makeBatch } from '../../src/srgan/data.js';
+import { loadGenerator } from '../../src/srgan/model.js';
+
+const VGG = fileURLToPath(new URL('../../../shared/weights/vgg19_tfjs_fp32_partial', import.meta.url));
+
+/** A folder of smooth random colour images (and the odd one out, if asked). */
+function makeData(n: number, size = 48): string {
+  const dir = mkdtempSync(join(tmpdir(), 'srgan-data-'));
+  const r = rng(99);
+  for (let k = 0; k < n; k++) {
+    const w = size + k * 3, h = size + 5;
+    const data = new Float32Array(w * h * 3);
+    const f = [r() * 0.3, r() * 0.3, r() * 0.3], p = [r() * 6, r() * 6, r() * 6];
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) {
+      data[(y * w + x) * 3 + c] = 0.5 + 0.4 * Math.sin(f[c] * x + p[c]) * Math.cos(f[(c + 1) % 3] * y);
+    }
+    writeFileSync(join(dir, `img${k}.png`), encodePng({ width: w, height: h, channels: 3, bitDepth: 8, data }));
+  }
+  return dir;
+}
+
+const tinyCfg = (over: Record<string, unknown> = {}) => resolveConfig({
+  generator: { channels: 8, blocks: 1, scale: 4 }, discriminator: { channels: 4, denseUnits: 8 },
+  batch: 2, crop: 32, phase1Steps: 2, phase2Steps: 2, vggLayer: 'vgg22', checkpointEvery: 100,
+  previewEvery: 0, logEvery: 1, seed: 5, ...over,
+});
+
+beforeAll(async () => { await testGpu(); });
+
+describe('trainer', () => {
+  it('runs both phases, checkpoints, and a resumed run ends with the same weights as an uninterrupted one', async () => {
+    const data = makeData(3);
+    const outA = mkdtempSync(join(tmpdir(), 'srgan-runA-'));
+    const outB = mkdtempSync(join(tmpdir(), 'srgan-runB-'));
+    const a = new Trainer(tinyCfg(), { dataDir: data, outDir: outA, resume: false, vggPath: VGG, quiet: true });
+    await a.init();
+    await a.run();
+    expect(a.step).toBe(4);
+    a.dispose();
+    const b1 = new Trainer(tinyCfg(), { dataDir: data, outDir: outB, resume: false, vggPath: VGG, quiet: true, stopAfter: 3 });
+    await b1.init();
+    await b1.run();
+    expect(b1.step).toBe(3);
+    b1.dispose();
+    const b2 = new Trainer(tinyCfg(), { dataDir: data, outDir: outB, resume: true, vggPath: VGG, quiet: true });
+    await b2.init();
+    expect(b2.step).toBe(3);
+    await b2.run();
+    b2.dispose();
+    const ga = readFileSync(join(outA, 'generator.safetensors'));
+    const gb = readFileSync(join(outB, 'generator.safetensors'));
+    expect(gb.equals(ga)).toBe(true);
+    expect(readFileSync(join(outB, 'checkpoint.safetensors')).equals(readFileSync(join(outA, 'checkpoint.safetensors')))).toBe(true);
+    const log = readFileSync(join(outA, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.map((r) => r.phase)).toEqual([1, 1, 2, 2]);
+    for (const k of ['content', 'adversarial', 'loss_d', 'd_hr', 'd_sr']) expect(Number.isFinite(log[3][k])).toBe(true);
+    // the generator alone loads for upscaling
+    const G = await loadGenerator(join(outA, 'generator.safetensors'));
+    expect(G.config).toEqual({ channels: 8, blocks: 1, scale: 4 });
+    G.dispose();
+  });
+
+  it('phase 1 overfits a single batch: the MSE falls at least 10x', async () => {
+    const data = makeData(2);
+    const out = mkdtempSync(join(tmpdir(), 'srgan-overfit-'));
+    const cfg = tinyCfg({ phase1Steps: 1000, phase2Steps: 0, lr1: 3e-3, generator: { channels: 16, blocks: 1, scale: 4 } });
+    const t = new Trainer(cfg, { dataDir: data, outDir: out, resume: false, quiet: true });
+    await t.init();
+    const imgs = (t as unknown as { images: Parameters<typeof makeBatch>[0] }).images;
+    const batch = makeBatch(imgs, 2, 32, 4, 1, 0);
+    const first = (await t.trainStep(batch)).mse!;
+    let last = first;
+    for (let i = 0; i < 150 && last > first / 10; i++) last = (await t.trainStep(batch)).mse!;
+    expect(last).toBeLessThan(first / 10);
+    t.dispose();
+  });
+
+  it('bad inputs give clear errors', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'srgan-empty-'));
+    const out = mkdtempSync(join(tmpdir(), 'srgan-out-'));
+    const t1 = new Trainer(tinyCfg({ phase2Steps: 0 }), { dataDir: empty, outDir: out, resume: false, quiet: true });
+    await expect(t1.init()).rejects.toThrow(/no images/);
+    t1.dispose();
+    await expect(new Trainer(tinyCfg({ phase2Steps: 0 }), { dataDir: join(empty, 'nope'), outDir: out, resume: false, quiet: true }).init()).rejects.toThrow(/no such folder/);
+    // a corrupt image is skipped with a warning naming it
+    const data = makeData(2);
+    writeFileSync(join(data, 'broken.png'), Buffer.from('\x89PNG\r\n\x1a\nnot really'));
+    const warnings: string[] = [];
+    const orig = process.stderr.write.bind(process.stderr);
+    (process.stderr as unknown as { write: (s: string) => boolean }).write = (s: string) => { warnings.push(String(s)); return true; };
+    const t2 = new Trainer(tinyCfg({ phase2Steps: 0 }), { dataDir: data, outDir: out, resume: false, quiet: true });
+    try { await t2.init(); } finally { (process.stderr as unknown as { write: typeof orig }).write = orig; }
+    expect(warnings.join('')).toMatch(/broken\.png/);
+    t2.dispose();
+    // missing VGG weights
+    const t3 = new Trainer(tinyCfg(), { dataDir: data, outDir: mkdtempSync(join(tmpdir(), 'srgan-o-')), resume: false, quiet: true, vggPath: join(empty, 'novgg') });
+    await expect(t3.init()).rejects.toThrow(/novgg/);
+    t3.dispose();
+    // VGG54 from a file that only has the first three blocks
+    const t4 = new Trainer(tinyCfg({ vggLayer: 'vgg54' }), { dataDir: data, outDir: mkdtempSync(join(tmpdir(), 'srgan-o-')), resume: false, quiet: true, vggPath: VGG });
+    await expect(t4.init()).rejects.toThrow(/incomplete/);
+    t4.dispose();
+    // a checkpoint from another configuration
+    const run = mkdtempSync(join(tmpdir(), 'srgan-run-'));
+    const t5 = new Trainer(tinyCfg({ phase2Steps: 0, phase1Steps: 1 }), { dataDir: data, outDir: run, resume: false, quiet: true });
+    await t5.init(); await t5.run(); t5.dispose();
+    expect(existsSync(join(run, 'checkpoint.safetensors'))).toBe(true);
+    const t6 = new Trainer(tinyCfg({ phase2Steps: 0, phase1Steps: 2, generator: { channels: 12, blocks: 1, scale: 4 } }), { dataDir: data, outDir: run, resume: true, quiet: true });
+    await expect(t6.init()).rejects.toThrow(/another model configuration/);
+    t6.dispose();
+    mkdirSync(join(out, 'x'), { recursive: true });
+  });
+});
