@@ -8,8 +8,9 @@
 // (hi % S, wi % S), one class per workgroup z slice: inside a class the taps are the same for every
 // pixel (kh = kh0, kh0 + S, ...), loops stay uniform, and no work is spent on the skipped taps.
 //
-// Same register-tile scheme as conv2d_fwd.wgsl: TM pixels x 4*VN input channels per invocation,
-// the channel block uniform per workgroup (weight loads become broadcasts), no workgroup memory.
+// Same register-tile scheme as conv2d_fwd.wgsl: TM pixels x 4*VN input channels per invocation, the
+// channel block uniform per workgroup, weights loaded once per subgroup and broadcast (SHARE), no
+// workgroup memory.
 
 struct Params {
   N: u32, H: u32, W: u32, Cin: u32,      // dx shape; Cin real (stores)
@@ -29,8 +30,8 @@ override WG: u32 = 64u;
 const MAX_TM = 8u;
 const MAX_VN = 4u;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+// Entry point `main` comes from the prelude (conv2d_subgroups.wgsl or conv2d_nosubgroups.wgsl).
+fn kernel(wid: vec3<u32>, lid: u32, lane: u32) {
   let cls = wid.z % (p.S * p.S);
   let blk = wid.x + (wid.z / (p.S * p.S)) * p.gx;
   let cb = wid.y;
@@ -78,12 +79,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var c = 0u; c < p.Co4; c++) {
         var yv: array<vec4<f32>, MAX_TM>;
         for (var t = 0u; t < TM; t++) { yv[t] = select(vec4<f32>(0.0), dy[yb[t] + c], ok[t]); }
+        // wk[v] columns: w[kh, kw, ci, 4c..4c+3] for the 4 input channels ci of block v, so that
+        // yv * wk[v] is the vector of their dot products with dy's 4 output channels.
+        var wk: array<mat4x4<f32>, MAX_VN>;
+        if (SHARE) {
+          var mine: array<vec4<f32>, 2>;   // the 4*VN <= 16 weight vec4s, 8 per subgroup-wide load
+          for (var k = 0u; k < (4u * VN + 7u) / 8u; k++) {
+            let e = min(k * 8u + lane, 4u * VN - 1u);
+            mine[k] = w[(wb + min(cb * VN * 4u + e, p.Ci4 * 4u - 1u)) * p.Co4 + c];
+          }
+          for (var v = 0u; v < VN; v++) {
+            wk[v] = mat4x4<f32>(lane_value(mine[v / 2u], (4u * v) % 8u), lane_value(mine[v / 2u], (4u * v + 1u) % 8u),
+                                lane_value(mine[v / 2u], (4u * v + 2u) % 8u), lane_value(mine[v / 2u], (4u * v + 3u) % 8u));
+          }
+        } else {
+          for (var v = 0u; v < VN; v++) {
+            wk[v] = mat4x4<f32>(w[(wb + row[4u * v]) * p.Co4 + c], w[(wb + row[4u * v + 1u]) * p.Co4 + c],
+                                w[(wb + row[4u * v + 2u]) * p.Co4 + c], w[(wb + row[4u * v + 3u]) * p.Co4 + c]);
+          }
+        }
         for (var v = 0u; v < VN; v++) {
-          // Columns: w[kh, kw, ci, 4c..4c+3] for the 4 input channels ci of block v; yv * wm is the
-          // vector of their dot products with dy's 4 output channels.
-          let wm = mat4x4<f32>(w[(wb + row[4u * v]) * p.Co4 + c], w[(wb + row[4u * v + 1u]) * p.Co4 + c],
-                               w[(wb + row[4u * v + 2u]) * p.Co4 + c], w[(wb + row[4u * v + 3u]) * p.Co4 + c]);
-          for (var t = 0u; t < TM; t++) { acc[t][v] += yv[t] * wm; }
+          for (var t = 0u; t < TM; t++) { acc[t][v] += yv[t] * wk[v]; }
         }
       }
     }

@@ -4,9 +4,10 @@
 // slice of `part`; conv2d_util.wgsl's `reduce` then adds the slices in a fixed order (deterministic,
 // no float atomics).
 //
-// Each invocation owns 4 weight rows (kh, kw, 4 input channels) x 4*VN output channels. The output-
-// channel block is uniform per workgroup, so dy loads are broadcasts and only x is gathered; all
-// invocations walk the same pixels, so the loops are uniform. Channel counts padded to 4 (zeros).
+// Each invocation owns 4 weight rows (kh, kw, 4 input channels) x 4*VN output channels. Every
+// invocation walks the same pixels, so the loops are uniform and dy is the same for the whole
+// workgroup: with SHARE it is loaded once per subgroup, PX = 8 / VN pixels at a time, and broadcast;
+// only x is gathered per invocation. Channel counts are padded to multiples of 4 (zeros).
 
 struct Params {
   N: u32, H: u32, W: u32, Ci4: u32,
@@ -15,8 +16,9 @@ struct Params {
   R4: u32,                                    // K*K*Ci4 weight row groups
 }
 
-override VN: u32 = 2u;
-override WG: u32 = 64u;
+override VN: u32 = 2u;        // vec4s of output channels per invocation: 1, 2 or 4
+override WG: u32 = 32u;
+override PX: u32 = 8u / VN;   // pixels per step: one subgroup-wide load of dy covers PX x VN vec4s
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
@@ -25,8 +27,8 @@ override WG: u32 = 64u;
 
 const MAX_VN = 4u;
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+// Entry point `main` comes from the prelude (conv2d_subgroups.wgsl or conv2d_nosubgroups.wgsl).
+fn kernel(wid: vec3<u32>, lid: u32, lane: u32) {
   let r4 = wid.x * WG + lid;
   let live = r4 < p.R4;
   let rr = min(r4, p.R4 - 1u);
@@ -37,6 +39,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let cb = wid.y;
   var col: array<u32, MAX_VN>;
   for (var v = 0u; v < VN; v++) { col[v] = min(cb * VN + v, p.Co4 - 1u); }
+  let lane_col = min(cb * VN + lane % VN, p.Co4 - 1u);   // the dy column this lane loads with SHARE
+  let lane_px = lane / VN;                               // and its pixel within the step
 
   // acc[j][v]: weight row 4*c4 + j, output channels of column col[v].
   var acc: array<array<vec4<f32>, MAX_VN>, 4>;
@@ -50,20 +54,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let hi = i32(ho * p.S) - i32(p.pad) + kh;
     let rowok = live && hi >= 0 && hi < i32(p.H);
     let xrow = (n * p.H + u32(max(hi, 0))) * p.W;
-    var yb = r * p.Wo * p.Co4;
-    var wi = kw - i32(p.pad);
-    for (var wo = 0u; wo < p.Wo; wo++) {
-      let ok = rowok && wi >= 0 && wi < i32(p.W);
-      let xv = select(vec4<f32>(0.0), x[select(0u, (xrow + u32(wi)) * p.Ci4 + c4, ok)], ok);
-      for (var v = 0u; v < VN; v++) {
-        let dv = dy[yb + col[v]];
-        acc[0][v] += xv.x * dv;
-        acc[1][v] += xv.y * dv;
-        acc[2][v] += xv.z * dv;
-        acc[3][v] += xv.w * dv;
+    let yrow = r * p.Wo;
+    for (var wo0 = 0u; wo0 < p.Wo; wo0 += PX) {
+      var mine = vec4<f32>(0.0);
+      if (SHARE) { mine = dy[(yrow + min(wo0 + lane_px, p.Wo - 1u)) * p.Co4 + lane_col]; }
+      for (var q = 0u; q < PX; q++) {
+        let wo = wo0 + q;
+        let wi = i32(wo * p.S) + kw - i32(p.pad);
+        // Pixels past the row end (last step) read a clamped dy and a zero x.
+        let ok = rowok && wo < p.Wo && wi >= 0 && wi < i32(p.W);
+        let xv = select(vec4<f32>(0.0), x[select(0u, (xrow + u32(wi)) * p.Ci4 + c4, ok)], ok);
+        for (var v = 0u; v < VN; v++) {
+          var dv: vec4<f32>;
+          if (SHARE) { dv = lane_value(mine, q * VN + v); }
+          else { dv = dy[(yrow + min(wo, p.Wo - 1u)) * p.Co4 + col[v]]; }
+          acc[0][v] += xv.x * dv;
+          acc[1][v] += xv.y * dv;
+          acc[2][v] += xv.z * dv;
+          acc[3][v] += xv.w * dv;
+        }
       }
-      yb += p.Co4;
-      wi += i32(p.S);
     }
   }
 

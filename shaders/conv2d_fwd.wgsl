@@ -5,10 +5,14 @@
 // Why this shape (lavapipe, i.e. LLVM running 8 invocations per SIMD register):
 // - no workgroup memory and no barriers: each invocation keeps a TM pixels x 4*VN channels tile
 //   in registers;
-// - the output-channel block is the workgroup's y id, so weight addresses are the same in every
-//   invocation: llvmpipe turns such loads into one scalar load and a broadcast, and only the x loads
-//   are real gathers. That is also why the main loop has no divergent branch: out-of-range pixels
-//   load from a clamped address and are masked with select(), and only the stores are guarded.
+// - loads, not FMAs, are what costs on lavapipe (each is a per-lane loop of scalar loads, even when
+//   every lane reads the same address). The output-channel block is the workgroup's y id, so all
+//   invocations need the same weights: with SHARE (the subgroup prelude) each step's weight block is
+//   loaded once per subgroup, spread over 8 lanes, and broadcast. Measured 2-3x faster than every
+//   invocation loading it. Only the x loads are per-invocation gathers, TM per step.
+// - subgroup operations need all lanes active, so the main loop has no divergent branch:
+//   out-of-range pixels load from a clamped address and are masked with select(); only the stores
+//   are guarded.
 // - the epilogue (bias, activation, residual) is chosen by uniforms, not override constants: it costs
 //   next to nothing per output, and one pipeline then serves every conv layer (compiles are slow).
 // - one invocation's TM pixels are WG apart, so the 8 lanes of a SIMD register read neighbouring

@@ -1,8 +1,8 @@
 // Prelude of the conv2d kernels on adapters with subgroups of at least 8 invocations (lavapipe: 8).
 // The launcher puts it (or conv2d_nosubgroups.wgsl) before the kernel, which declares `kernel`.
 //
-// Why: on lavapipe every storage-buffer load is a per-invocation loop of scalar loads, even when all
-// invocations read the same address, and loads are what conv time goes to. The operand that is the
+// Why: on lavapipe (Mesa 25.0) a storage-buffer load costs about the same whether or not every
+// invocation reads the same address (measured), and loads are what conv time goes to. The operand that is the
 // same for the whole workgroup (weights, or dy for the weight gradient) is therefore loaded once per
 // subgroup, spread over lanes 0..7 (lane l loads element l of an 8-vec4 block), and handed to every
 // lane by subgroupBroadcast, which costs a register shuffle. Needs all lanes active: the kernels keep

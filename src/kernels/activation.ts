@@ -2,7 +2,7 @@
 // forward and backward, over flat NHWC float32 tensors.
 import type { Gpu } from '../gpu/gpu.js';
 import { shaderSource, uniforms } from './shader.js';
-import { grid, checkVec4 } from './elementwise.js';
+import { grid, checkVec4, checkNoAlias } from './elementwise.js';
 
 export type ActivationKind = 'relu' | 'lrelu' | 'tanh' | 'sigmoid';
 
@@ -22,18 +22,22 @@ function pipe(g: Gpu, entry: string) {
 
 /** y = f(x); alpha is leaky relu's negative slope (default 0.2). */
 export function activation(g: Gpu, kind: ActivationKind, x: GPUBuffer, y: GPUBuffer, n: number, alpha = 0.2): void {
+  const k = kindCode(kind);
   checkVec4('activation', n, x, y);
+  checkNoAlias('activation', [y], [x]);
   const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
-  g.dispatch(pipe(g, 'forward'), uniforms([n, stride, kindCode(kind), { f: alpha }]), [x, y], [wx, wy]);
+  g.dispatch(pipe(g, 'forward'), uniforms([n, stride, k, { f: alpha }]), [x, y], [wx, wy]);
 }
 
 /** dx = dy * f'(.): from x for relu / lrelu (gradient where x > 0), from y for tanh / sigmoid. */
 export function activationBackward(g: Gpu, kind: ActivationKind, x: GPUBuffer, y: GPUBuffer, dy: GPUBuffer,
   dx: GPUBuffer, n: number, alpha = 0.2): void {
+  const k = kindCode(kind);
   const src = kind === 'relu' || kind === 'lrelu' ? x : y;
   checkVec4('activationBackward', n, src, dy, dx);
+  checkNoAlias('activationBackward', [dx], [src, dy]);
   const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
-  g.dispatch(pipe(g, 'backward'), uniforms([n, stride, kindCode(kind), { f: alpha }]), [src, dy, dx], [wx, wy]);
+  g.dispatch(pipe(g, 'backward'), uniforms([n, stride, k, { f: alpha }]), [src, dy, dx], [wx, wy]);
 }
 
 function checkChannels(op: string, n: number, C: number): void {
@@ -45,6 +49,7 @@ export function prelu(g: Gpu, x: GPUBuffer, slope: GPUBuffer, y: GPUBuffer, n: n
   checkChannels('prelu', n, C);
   checkVec4('prelu', n, x, y);
   if (slope.size < C * 4) throw new Error(`prelu: slope buffer too small for ${C} channels`);
+  checkNoAlias('prelu', [y], [x, slope]);
   const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
   g.dispatch(pipe(g, 'prelu_forward'), uniforms([n, stride, 0, { f: 0 }, C]), [x, slope, y], [wx, wy]);
 }
@@ -66,6 +71,7 @@ export function preluBackward(g: Gpu, x: GPUBuffer, slope: GPUBuffer, dy: GPUBuf
   checkChannels('preluBackward', n, C);
   checkVec4('preluBackward', n, x, dy, dx);
   if (slope.size < C * 4 || dslope.size < C * 4) throw new Error(`preluBackward: slope buffers too small for ${C} channels`);
+  checkNoAlias('preluBackward', [dx, dslope], [x, slope, dy]);
   const rows = n / C;
   const block = preluBlock(rows);
   const blocks = Math.ceil(rows / block);

@@ -54,7 +54,7 @@ export function batchNormTrain(g: Gpu, x: GPUBuffer, y: GPUBuffer, gamma: GPUBuf
   const w = { M, C, R, P, momentum, eps };
   run(g, 'stats_partial', w, [x, part], P * C);
   run(g, 'train_finalize', w, [part, gamma, beta, saveMean, saveInvStd, runMean, runVar, coef], C);
-  run(g, 'apply', w, [x, coef, y], applyInvocations(M, C));
+  run(g, C % 4 === 0 && !process.env.BN_SCALAR ? 'apply4' : 'apply', w, [x, coef, y], applyInvocations(M, C));
   g.pool.release(part);
   g.pool.release(coef);
 }

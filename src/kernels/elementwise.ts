@@ -26,8 +26,23 @@ export function checkVec4(kernel: string, n: number, ...bufs: GPUBuffer[]): void
   }
 }
 
+/**
+ * A buffer written by a dispatch may not be bound again in it (WebGPU forbids read + write use
+ * of one buffer in one dispatch): catch it here with a clear message rather than as an
+ * asynchronous validation error. Read-only inputs may repeat (add(x, x, out) is fine).
+ */
+export function checkNoAlias(kernel: string, written: GPUBuffer[], read: GPUBuffer[]): void {
+  const all = [...written, ...read];
+  for (const w of written) {
+    if (all.indexOf(w) !== all.lastIndexOf(w)) throw new Error(`${kernel}: an output buffer is also bound as another argument (no in-place use)`);
+  }
+}
+
 function launch(g: Gpu, entry: string, n: number, alpha: number, beta: number, op: number, bufs: GPUBuffer[]): void {
   checkVec4(`elementwise.${entry}`, n, ...bufs);
+  // the output is the last buffer, except for accumulate (acc, x) where it is the first
+  const out = entry === 'accumulate' ? 0 : bufs.length - 1;
+  checkNoAlias(`elementwise.${entry}`, [bufs[out]], bufs.filter((_, i) => i !== out));
   const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
   g.dispatch(g.pipeline(`elementwise.${entry}`, shaderSource('elementwise'), {}, entry),
     uniforms([n, stride, { f: alpha }, { f: beta }, op]), bufs, [wx, wy]);

@@ -2,7 +2,7 @@
 // Outputs and upstream gradients are 1-element GPU buffers, so a training step never reads back.
 import type { Gpu } from '../gpu/gpu.js';
 import { shaderSource, uniforms } from './shader.js';
-import { grid, checkVec4 } from './elementwise.js';
+import { grid, checkVec4, checkNoAlias } from './elementwise.js';
 
 const WG_PARTIAL = 64;
 const WG = 256;
@@ -24,6 +24,7 @@ export function lossSplit(n: number): { chunk: number; parts: number } {
 function meanOf(g: Gpu, op: string, entry: string, inputs: GPUBuffer[], out: GPUBuffer, n: number, target: number): void {
   if (!(n >= 1)) throw new Error(`${op}: needs at least one element, got ${n}`);
   checkVec4(op, n, ...inputs);
+  checkNoAlias(op, [out], inputs);
   const { chunk, parts } = lossSplit(n);
   const partial = g.pool.acquire(parts * 4, `${op} partial sums`);
   const { wx, wy, stride } = grid(parts, WG_PARTIAL);
@@ -41,6 +42,7 @@ export function mseLoss(g: Gpu, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, n: n
 /** da = dOut[0] * 2 (a - b) / n */
 export function mseLossBackward(g: Gpu, a: GPUBuffer, b: GPUBuffer, dOut: GPUBuffer, da: GPUBuffer, n: number): void {
   checkVec4('mseLossBackward', n, a, b, da);
+  checkNoAlias('mseLossBackward', [da], [a, b, dOut]);
   const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
   g.dispatch(pipe(g, 'mse_backward'), uniforms([n, stride, 0, 0, { f: 0 }]), [a, b, dOut, da], [wx, wy]);
 }
@@ -53,6 +55,7 @@ export function bceWithLogits(g: Gpu, logits: GPUBuffer, target: number, out: GP
 /** dz = dOut[0] * (sigmoid(z) - t) / n */
 export function bceWithLogitsBackward(g: Gpu, logits: GPUBuffer, target: number, dOut: GPUBuffer, dz: GPUBuffer, n: number): void {
   checkVec4('bceWithLogitsBackward', n, logits, dz);
+  checkNoAlias('bceWithLogitsBackward', [dz], [logits, dOut]);
   const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
   g.dispatch(pipe(g, 'bce_backward'), uniforms([n, stride, 0, 0, { f: target }]), [logits, dOut, dz], [wx, wy]);
 }

@@ -17,7 +17,7 @@ export interface MatmulOptions {
 
 // Tile sizes (WGSL overrides). Measured on lavapipe: see the numbers in the report of this file's
 // author; TM=4 with 8x8 invocations (a 32x32 tile per workgroup) was best there.
-export const MATMUL_TILE = { TM: 4, WG_X: 8, WG_Y: 8 };
+export const MATMUL_TILE = { TM: 8, WG_X: 8, WG_Y: 8 };
 const WG_R = 256;
 const MAX_WG = 65535;
 // Split K when the grid has fewer invocations than this...

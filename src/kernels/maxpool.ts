@@ -1,13 +1,14 @@
 // 2x2 / stride 2 max pooling (shaders/maxpool.wgsl), NHWC, floor for odd sizes (PyTorch MaxPool2d(2)).
 import type { Gpu } from '../gpu/gpu.js';
 import { shaderSource, uniforms } from './shader.js';
-import { grid } from './elementwise.js';
+import { grid, checkNoAlias } from './elementwise.js';
 
 const WG = 64;
 
 function launch(g: Gpu, op: string, entry: string, N: number, H: number, W: number, C: number,
   windowsH: number, windowsW: number, bufs: GPUBuffer[], counts: number[]): void {
   if (![N, H, W, C].every((v) => Number.isInteger(v) && v >= 1)) throw new Error(`${op}: bad shape ${[N, H, W, C]}`);
+  checkNoAlias(op, bufs.slice(-1), bufs.slice(0, -1));
   bufs.forEach((b, i) => {
     if (b.size < counts[i] * 4) throw new Error(`${op}: buffer ${i} too small for ${counts[i]} floats`);
   });

@@ -2,7 +2,7 @@
 // PyTorch's PixelShuffle channel order.
 import type { Gpu } from '../gpu/gpu.js';
 import { shaderSource, uniforms } from './shader.js';
-import { grid } from './elementwise.js';
+import { grid, checkNoAlias } from './elementwise.js';
 
 const WG = 64;
 
@@ -10,6 +10,7 @@ function launch(g: Gpu, src: GPUBuffer, dst: GPUBuffer, N: number, H: number, W:
   const op = backward ? 'pixelShuffleBackward' : 'pixelShuffle';
   if (![N, H, W, Cin, r].every((v) => Number.isInteger(v) && v >= 1)) throw new Error(`${op}: bad shape ${[N, H, W, Cin, r]}`);
   if (Cin % (r * r) !== 0) throw new Error(`${op}: ${Cin} channels are not a multiple of r*r = ${r * r}`);
+  checkNoAlias(op, [dst], [src]);
   const count = N * H * W * Cin;
   if (src.size < count * 4 || dst.size < count * 4) throw new Error(`${op}: buffers too small for ${count} floats`);
   // Four output channels per invocation when they divide (see shaders/pixel_shuffle.wgsl).

@@ -24,7 +24,8 @@ export async function listImages(dir: string): Promise<string[]> {
   const walk = async (d: string): Promise<void> => {
     for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
+      const isDir = e.isDirectory() || (e.isSymbolicLink() && (await stat(p).catch(() => null))?.isDirectory());
+      if (isDir) await walk(p);
       else if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push(p);
     }
   };

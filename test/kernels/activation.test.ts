@@ -105,11 +105,12 @@ describe('activation', () => {
     expectClose(dslope, finiteDiff(lossS, slope, [0, 1, 2, 3, 4]), 1e-6, 1e-8, 'prelu dslope FD');
   });
 
-  test('rejects unknown kinds and ragged channel counts', async () => {
+  test('rejects unknown kinds, ragged channel counts, in-place use', async () => {
     const g = await testGpu();
-    const b = g.pool.acquire(64);
-    expect(() => act.activation(g, 'gelu' as ActivationKind, b, b, 4)).toThrow(/unknown kind/);
-    expect(() => act.prelu(g, b, b, b, 10, 3)).toThrow(/channels/);
-    g.pool.release(b);
+    const b = g.pool.acquire(64), c = g.pool.acquire(64), d = g.pool.acquire(64);
+    expect(() => act.activation(g, 'gelu' as ActivationKind, b, c, 4)).toThrow(/unknown kind/);
+    expect(() => act.prelu(g, b, c, d, 10, 3)).toThrow(/channels/);
+    expect(() => act.activation(g, 'relu', b, b, 4)).toThrow(/in-place/);
+    for (const B of [b, c, d]) g.pool.release(B);
   });
 });

@@ -8,7 +8,7 @@
 import { describe, it, expect } from 'vitest';
 import { testGpu, randn, upload, download, expectClose, finiteDiff } from '../helpers.js';
 import {
-  conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, convOutSize,
+  conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, convOutSize, conv2dTiles,
   type ConvShape, type Act,
 } from '../../src/kernels/conv2d.js';
 import {
@@ -57,29 +57,39 @@ describe('conv2d output size', () => {
   });
 });
 
+/** Runs all four kernels on one shape and compares with the reference (bias on even k). */
+async function checkAll(s: ConvShape, k: number): Promise<void> {
+  const d = data(s, 100 * k + 1);
+  const live = g.pool.liveCount;
+  const x = upload(g, d.x), w = upload(g, d.w), b = upload(g, d.b), dy = upload(g, d.dy);
+  const y = g.pool.acquire(d.M * s.Cout * 4), dx = g.pool.acquire(d.x.length * 4);
+  const dw = g.pool.acquire(d.w.length * 4), db = g.pool.acquire(s.Cout * 4);
+  const withBias = k % 2 === 0;
+  conv2dForward(g, s, x, w, y, withBias ? { bias: b } : {});
+  conv2dBackwardInput(g, s, dy, w, dx);
+  conv2dBackwardWeight(g, s, x, dy, dw);
+  conv2dBackwardBias(g, s, dy, db);
+  expect(g.pool.liveCount).toBe(live + 8); // launchers released their temporaries
+  const KK = s.K * s.K;
+  expectClose(await download(g, y, d.M * s.Cout), conv2dForwardRef(s, d.x, d.w, withBias ? { bias: d.b } : {}),
+    RTOL, atol(KK * s.Cin), 'forward');
+  expectClose(await download(g, dx, d.x.length), conv2dBackwardInputRef(s, d.dy, d.w), RTOL, atol(KK * s.Cout), 'dx');
+  expectClose(await download(g, dw, d.w.length), conv2dBackwardWeightRef(s, d.x, d.dy), RTOL, atol(d.M), 'dw');
+  expectClose(await download(g, db, s.Cout), conv2dBackwardBiasRef(s, d.dy), RTOL, atol(d.M), 'db');
+  for (const buf of [x, w, b, dy, y, dx, dw, db]) g.pool.release(buf);
+}
+
 describe('conv2d GPU vs reference', () => {
-  SHAPES.forEach((s, k) => {
-    it(name(s), async () => {
-      const d = data(s, 100 * k + 1);
-      const live = g.pool.liveCount;
-      const x = upload(g, d.x), w = upload(g, d.w), b = upload(g, d.b), dy = upload(g, d.dy);
-      const y = g.pool.acquire(d.M * s.Cout * 4), dx = g.pool.acquire(d.x.length * 4);
-      const dw = g.pool.acquire(d.w.length * 4), db = g.pool.acquire(s.Cout * 4);
-      const withBias = k % 2 === 0;
-      conv2dForward(g, s, x, w, y, withBias ? { bias: b } : {});
-      conv2dBackwardInput(g, s, dy, w, dx);
-      conv2dBackwardWeight(g, s, x, dy, dw);
-      conv2dBackwardBias(g, s, dy, db);
-      expect(g.pool.liveCount).toBe(live + 8); // launchers released their temporaries
-      const KK = s.K * s.K;
-      expectClose(await download(g, y, d.M * s.Cout), conv2dForwardRef(s, d.x, d.w, withBias ? { bias: d.b } : {}),
-        RTOL, atol(KK * s.Cin), 'forward');
-      expectClose(await download(g, dx, d.x.length), conv2dBackwardInputRef(s, d.dy, d.w), RTOL, atol(KK * s.Cout), 'dx');
-      expectClose(await download(g, dw, d.w.length), conv2dBackwardWeightRef(s, d.x, d.dy), RTOL, atol(d.M), 'dw');
-      expectClose(await download(g, db, s.Cout), conv2dBackwardBiasRef(s, d.dy), RTOL, atol(d.M), 'db');
-      for (const buf of [x, w, b, dy, y, dx, dw, db]) g.pool.release(buf);
+  SHAPES.forEach((s, k) => it(name(s), () => checkAll(s, k)));
+});
+
+describe('conv2d without subgroups (the fallback for adapters that lack them)', () => {
+  for (const k of [0, 3, 5]) {
+    it(name(SHAPES[k]), async () => {
+      conv2dTiles.subgroups = false;
+      try { await checkAll(SHAPES[k], k); } finally { conv2dTiles.subgroups = true; }
     });
-  });
+  }
 });
 
 describe('conv2d fused epilogue', () => {

@@ -43,6 +43,9 @@ describe('elementwise kernels', () => {
     ref.accumulateRef(acc, b, n); ref.accumulateRef(acc, b, n);
     await check(acc, 'accumulate');
 
+    // one buffer as both (read-only) inputs is allowed
+    ew.mul(g, A, A, out, n); await check(ref.mulRef(a, a, n), 'mul(a, a)');
+
     for (const buf of [A, B, out]) g.pool.release(buf);
   });
 
@@ -53,6 +56,15 @@ describe('elementwise kernels', () => {
     expect(g2.wy).toBe(2);
     expect(g2.wx * g2.wy * 256).toBeGreaterThanOrEqual(65536 * 256 + 7);
     expect(ew.grid(0, 256).wy).toBe(0);
+  });
+
+  test('rejects in-place use of an output', async () => {
+    const g = await testGpu();
+    const a = g.pool.acquire(256), b = g.pool.acquire(256);
+    expect(() => ew.add(g, a, b, a, 8)).toThrow(/in-place/);
+    expect(() => ew.scale(g, a, a, 8, 2)).toThrow(/in-place/);
+    expect(() => ew.accumulate(g, a, a, 8)).toThrow(/in-place/);
+    g.pool.release(a); g.pool.release(b);
   });
 
   test('rejects buffers too small for the vec4 path', async () => {
