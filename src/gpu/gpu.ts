@@ -158,8 +158,10 @@ export class Gpu {
     const key = `${name}|${entryPoint}|${JSON.stringify(constants)}`;
     const cached = this.pipelines.get(key);
     if (cached) return cached;
+    this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: name, code });
     const info = await module.getCompilationInfo();
+    await this.device.popErrorScope(); // the messages below say it better
     const errs = info.messages.filter((m) => m.type === 'error');
     if (errs.length) {
       throw new GpuError(`shader '${name}' failed to compile: ` +

@@ -1,5 +1,6 @@
 // Batch norm 2d launchers: x NHWC viewed as [M = N*H*W, C], statistics per channel.
-// partials over row chunks -> per-channel finalize -> one fused apply (shaders/batchnorm.wgsl).
+// partials over row chunks -> per-channel finalize -> one fused apply (shaders/batchnorm.wgsl);
+// vec4 variants of the partial and apply passes when C is a multiple of 4.
 import type { Gpu } from '../gpu/gpu.js';
 import { shaderSource, uniforms, groups } from './shader.js';
 
@@ -52,9 +53,10 @@ export function batchNormTrain(g: Gpu, x: GPUBuffer, y: GPUBuffer, gamma: GPUBuf
   const part = g.pool.acquire((2 * P + 1) * C * 4, 'batchnorm.partials');
   const coef = g.pool.acquire(3 * C * 4, 'batchnorm.coef');
   const w = { M, C, R, P, momentum, eps };
-  run(g, 'stats_partial', w, [x, part], P * C);
+  const v4 = C % 4 === 0;
+  run(g, v4 ? 'stats_partial4' : 'stats_partial', w, [x, part], P * (v4 ? C / 4 : C));
   run(g, 'train_finalize', w, [part, gamma, beta, saveMean, saveInvStd, runMean, runVar, coef], C);
-  run(g, C % 4 === 0 && !process.env.BN_SCALAR ? 'apply4' : 'apply', w, [x, coef, y], applyInvocations(M, C));
+  run(g, v4 ? 'apply4' : 'apply', w, [x, coef, y], applyInvocations(M, C));
   g.pool.release(part);
   g.pool.release(coef);
 }
@@ -66,7 +68,7 @@ export function batchNormInfer(g: Gpu, x: GPUBuffer, y: GPUBuffer, gamma: GPUBuf
   const coef = g.pool.acquire(3 * C * 4, 'batchnorm.coef');
   const w = { M, C, R: M, P: 1, eps };
   run(g, 'infer_finalize', w, [gamma, beta, runMean, runVar, coef], C);
-  run(g, 'apply', w, [x, coef, y], applyInvocations(M, C));
+  run(g, C % 4 === 0 ? 'apply4' : 'apply', w, [x, coef, y], applyInvocations(M, C));
   g.pool.release(coef);
 }
 
@@ -78,9 +80,10 @@ export function batchNormBackward(g: Gpu, x: GPUBuffer, dy: GPUBuffer, gamma: GP
   const part = g.pool.acquire(2 * P * C * 4, 'batchnorm.partials');
   const coef = g.pool.acquire(4 * C * 4, 'batchnorm.coef');
   const w = { M, C, R, P };
-  run(g, 'backward_partial', w, [x, dy, saveMean, part], P * C);
+  const v4 = C % 4 === 0;
+  run(g, v4 ? 'backward_partial4' : 'backward_partial', w, [x, dy, saveMean, part], P * (v4 ? C / 4 : C));
   run(g, 'backward_finalize', w, [part, gamma, saveMean, saveInvStd, dgamma, dbeta, coef], C);
-  run(g, 'apply_backward', w, [x, dy, coef, dx], applyInvocations(M, C));
+  run(g, v4 ? 'apply_backward4' : 'apply_backward', w, [x, dy, coef, dx], applyInvocations(M, C));
   g.pool.release(part);
   g.pool.release(coef);
 }
