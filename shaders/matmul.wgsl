@@ -4,7 +4,8 @@
 // Register tiles without workgroup memory: each invocation owns TM rows x 4 columns of C and
 // keeps them in registers for the whole K loop. On lavapipe (CPU Vulkan) barriers are expensive
 // and the CPU caches already do what workgroup memory would, so this style is ~10x faster there
-// than shared-memory tiles. Each output is summed by one invocation in increasing k: the same
+// than shared-memory tiles. What costs there is loads (llvmpipe turns each storage access into a
+// per-lane scalar loop), hence vec4 loads and TM x 4 outputs per invocation. Each output is summed by one invocation in increasing k: the same
 // inputs give the same bits.
 //
 // Split-K (tiny M·N, huge K): grid z picks a K range; each split writes its own partial slab and
@@ -26,7 +27,7 @@ struct Params {
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
-override TM: u32 = 4;   // rows per invocation: 4 or 8 (a multiple of 4, at most 8)
+override TM: u32 = 8;   // rows per invocation, at most 8 (a multiple of 4 for the vec4 path)
 override WG_X: u32 = 8; // invocations along N (4 columns each)
 override WG_Y: u32 = 8; // invocations along M (TM rows each)
 override WG_R: u32 = 256; // splitk_reduce
