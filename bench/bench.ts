@@ -20,7 +20,9 @@ import { Generator } from '../src/srgan/generator.js';
 import { FoldedGenerator } from '../src/srgan/inference.js';
 import { Adam } from '../src/nn/adam.js';
 import * as ops from '../src/nn/ops.js';
-import { backward, fromArray, tidy } from '../src/nn/tensor.js';
+import { backward, fromArray, noGrad, tidy } from '../src/nn/tensor.js';
+import { Discriminator } from '../src/srgan/discriminator.js';
+import { VGG19Features } from '../src/srgan/vgg19.js';
 
 const { values } = parseArgs({ options: { filter: { type: 'string' }, quick: { type: 'boolean' }, runs: { type: 'string' } } });
 const filter = values.filter ? new RegExp(values.filter) : null;
@@ -169,6 +171,28 @@ async function e2e(name: string, flops: number, fn: () => Promise<void>): Promis
     });
     await l.item(); l.dispose();
   });
+  // SRGAN step: G update (VGG54 content + adversarial) then D update; VGG weights random (timing only)
+  const D = new Discriminator({ channels: 64, inputSize: 96, denseUnits: 1024 });
+  const vgg = new VGG19Features('vgg54');
+  const optD = new Adam(D.parameters(), { lr: 1e-4 });
+  const perSample = 3 * 2.56e9 + 8 * 1.77e9 + 3 * 7.17e9;
+  await e2e(`SRGAN step batch ${B} 96x96 (VGG54)`, perSample * B, async () => {
+    const outs = tidy(() => {
+      const lr = fromArray(lrB, [B, 24, 24, 3]), hr = fromArray(hrB, [B, 96, 96, 3]);
+      D.setRequiresGrad(false);
+      const sr = G.forward(lr);
+      const fHr = noGrad(() => vgg.forward(hr));
+      const content = ops.scale(ops.mseLoss(vgg.forward(sr), fHr), 1 / 12.75 ** 2);
+      const lossG = ops.add(content, ops.scale(ops.bceWithLogits(D.forward(sr), 1), 1e-3));
+      G.zeroGrad(); backward(lossG); opt.update();
+      D.setRequiresGrad(true);
+      const lossD = ops.add(ops.bceWithLogits(D.forward(hr), 1), ops.bceWithLogits(D.forward(sr.detach()), 0));
+      D.zeroGrad(); backward(lossD); optD.update();
+      return [lossG, lossD];
+    });
+    await outs[0].item(); await outs[1].item(); outs.forEach((t) => t.dispose());
+  });
+  optD.dispose(); D.dispose(); vgg.dispose();
   opt.dispose(); G.dispose();
 }
 
