@@ -2,17 +2,8 @@
 import { afterAll } from 'vitest';
 import { getGpu, destroyGpu, type Gpu } from '../src/gpu/gpu.js';
 
-/** Mulberry32: small, seeded, reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../src/nn/random.js';
+import { rng } from '../src/nn/random.js';
 
 /** n values uniform in [lo, hi), never all zero. */
 export function randn(n: number, seed: number, lo = -1, hi = 1): Float64Array {

@@ -1,17 +1,7 @@
 // Helpers for the image tests. Kept apart from test/helpers.ts, which starts the GPU.
 import { expect } from 'vitest';
 
-/** Mulberry32: small, seeded, reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from '../../src/nn/random.js';
 
 /** n random integers in [0, max]. */
 export function randInts(n: number, max: number, seed: number): number[] {

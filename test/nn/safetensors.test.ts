@@ -5,17 +5,7 @@ import {
   toFloat32, transpose2d, type StTensor,
 } from '../../src/nn/safetensors.js';
 
-/** Mulberry32 (local: test/helpers.ts starts a GPU). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../src/nn/random.js';
 
 function randomBytes(n: number, seed: number): Uint8Array {
   const r = rng(seed);
