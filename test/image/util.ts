@@ -1,7 +1,8 @@
 // Helpers for the image tests. Kept apart from test/helpers.ts, which starts the GPU.
 import { expect } from 'vitest';
 
-export { rng } from '../../src/nn/random.js';
+import { rng } from '../../src/nn/random.js';
+export { rng };
 
 /** n random integers in [0, max]. */
 export function randInts(n: number, max: number, seed: number): number[] {
