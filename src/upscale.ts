@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // node dist/upscale.js in.png [-o out.png|out.jpg] [--model M] [--tile N] ...
 import { parseArgs } from 'node:util';
-import { stat, readFile, mkdir, unlink } from 'node:fs/promises';
+import { stat, readFile, mkdir } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { getGpu, gpu } from './gpu/gpu.js';
 import { runCli } from './cli.js';
@@ -126,12 +126,8 @@ await runCli(async () => {
     const out: Image = { width: W, height: H, channels: outCh as Image['channels'], bitDepth: img.bitDepth, data };
     const ext = extname(job.output).toLowerCase();
     const bytes = ext === '.png' ? encodePng(out) : encodeJpeg({ ...out, bitDepth: 8 }, quality);
-    try {
-      await writeFileAtomic(job.output, bytes);
-    } catch (e) {
-      await unlink(job.output + '.tmp').catch(() => undefined);
-      throw new Error(`${job.output}: cannot write (${(e as Error).message})`);
-    }
+    // writeFileAtomic removes its temporary file itself when the write fails
+    await writeFileAtomic(job.output, bytes).catch((e) => { throw new Error(`${job.output}: cannot write (${(e as Error).message})`); });
     if (!values.quiet) process.stderr.write(`\n${job.input} -> ${job.output} (${W}x${H})\n`);
   }
   F.dispose();

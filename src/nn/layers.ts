@@ -1,6 +1,6 @@
 // Layers: each owns its parameters and calls one differentiable op from ops.ts.
 import { Module, uniformInit, constant } from './module.js';
-import { Tensor, fromArray } from './tensor.js';
+import type { Tensor } from './tensor.js';
 import * as ops from './ops.js';
 import { Rng } from './random.js';
 
@@ -99,4 +99,3 @@ export class Linear extends Module {
   }
 }
 
-export { fromArray };

@@ -4,7 +4,7 @@ import { mkdir, appendFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gpu } from '../gpu/gpu.js';
 import { Adam } from '../nn/adam.js';
-import type { Entry, Module } from '../nn/module.js';
+import type { Entry } from '../nn/module.js';
 import * as ops from '../nn/ops.js';
 import { backward, fromArray, noGrad, tidy, type Tensor } from '../nn/tensor.js';
 import { loadTensors, readSafetensors, stateTensors, writeAtomic, saveModule } from '../nn/state.js';
@@ -340,4 +340,3 @@ export function generatorMetadata(cfg: TrainConfig, step: number): Record<string
   };
 }
 
-export type { Module };
