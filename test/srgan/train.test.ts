@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testGpu, rng } from '../helpers.js';
+import { gpu } from '../../src/gpu/gpu.js';
 import { encodePng } from '../../src/image/image.js';
 import { resolveConfig } from '../../src/srgan/config.js';
 import { Trainer } from '../../src/srgan/trainer.js';
@@ -119,5 +120,31 @@ describe('trainer', () => {
     await expect(t6.init()).rejects.toThrow(/another model configuration/);
     t6.dispose();
     mkdirSync(join(out, 'x'), { recursive: true });
+  });
+
+  it('a NaN loss stops the run naming the step and the term, and leaves the last checkpoint intact', async () => {
+    const data = makeData(2);
+    const run = mkdtempSync(join(tmpdir(), 'srgan-nan-'));
+    const cfg = tinyCfg({ phase1Steps: 6, phase2Steps: 0, checkpointEvery: 2 });
+    const t = new Trainer(cfg, { dataDir: data, outDir: run, resume: false, quiet: true, stopAfter: 2 });
+    await t.init();
+    await t.run();
+    expect(t.step).toBe(2);
+    const ckpt = readFileSync(join(run, 'checkpoint.safetensors'));
+    const gen = readFileSync(join(run, 'generator.safetensors'));
+    t.opts.stopAfter = undefined;
+    // the weights go bad (as after a divergent update): the next loss is NaN
+    gpu().write(t.G.convOut.bias!.buffer, new Float32Array(3).fill(NaN));
+    await expect(t.run()).rejects.toThrow(/step 3: loss_g is NaN.*last checkpoint, step 2, is intact/);
+    t.dispose();
+    expect(readFileSync(join(run, 'checkpoint.safetensors')).equals(ckpt)).toBe(true);
+    expect(readFileSync(join(run, 'generator.safetensors')).equals(gen)).toBe(true);
+    // and it resumes from there
+    const t2 = new Trainer(cfg, { dataDir: data, outDir: run, resume: true, quiet: true, stopAfter: 1 });
+    await t2.init();
+    expect(t2.step).toBe(2);
+    await t2.run();
+    expect(t2.step).toBe(3);
+    t2.dispose();
   });
 });

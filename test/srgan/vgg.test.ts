@@ -7,6 +7,11 @@ import { VGG19Features, VGG19_CONVS } from '../../src/srgan/vgg19.js';
 import { loadTfjsModel } from '../../src/srgan/tfjs.js';
 import { readImage } from '../../src/image/image.js';
 import { fromArray, noGrad, tidy } from '../../src/nn/tensor.js';
+import { serializeSafetensors, fromFloat32, type StTensor } from '../../src/nn/safetensors.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randn } from '../helpers.js';
 
 const U8 = fileURLToPath(new URL('../../../shared/weights/vgg19_tfjs_uint8/model.json', import.meta.url));
 const BABY = fileURLToPath(new URL('../../../shared/data/Set5/baby.png', import.meta.url));
@@ -44,6 +49,42 @@ function vggRef(img: Float64Array, H: number, W: number, w: Map<string, { shape:
   throw new Error(upTo);
 }
 
+/**
+ * Float64 torchvision-convention VGG19 up to conv2_2 (after its ReLU): RGB in [0,1] normalised by
+ * ImageNet mean/std, weights [out, in, kh, kw] read straight from the file's layout.
+ */
+function torchRef(img: Float64Array, H: number, W: number, w: Map<number, { weight: Float32Array; bias: Float32Array }>): Float64Array {
+  const mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225];
+  let C = 3;
+  let x = new Float64Array(H * W * 3);
+  for (let i = 0; i < H * W; i++) for (let c = 0; c < 3; c++) x[i * 3 + c] = ((img[i * 3 + c] + 1) / 2 - mean[c]) / std[c];
+  for (const idx of [0, 2, 4, 5, 7]) {
+    if (idx === 4) { // features.4 is the first max-pool
+      const h2 = Math.floor(H / 2), w2 = Math.floor(W / 2), y = new Float64Array(h2 * w2 * C);
+      for (let i = 0; i < h2; i++) for (let j = 0; j < w2; j++) for (let c = 0; c < C; c++) {
+        y[(i * w2 + j) * C + c] = Math.max(x[((2 * i) * W + 2 * j) * C + c], x[((2 * i) * W + 2 * j + 1) * C + c],
+          x[((2 * i + 1) * W + 2 * j) * C + c], x[((2 * i + 1) * W + 2 * j + 1) * C + c]);
+      }
+      x = y; H = h2; W = w2;
+      continue;
+    }
+    const { weight: K, bias: B } = w.get(idx)!;
+    const cout = B.length;
+    const y = new Float64Array(H * W * cout);
+    for (let i = 0; i < H; i++) for (let j = 0; j < W; j++) for (let o = 0; o < cout; o++) {
+      let s = B[o];
+      for (let c = 0; c < C; c++) for (let kh = 0; kh < 3; kh++) for (let kw = 0; kw < 3; kw++) {
+        const ii = i + kh - 1, jj = j + kw - 1;
+        if (ii < 0 || jj < 0 || ii >= H || jj >= W) continue;
+        s += x[(ii * W + jj) * C + c] * K[((o * C + c) * 3 + kh) * 3 + kw];
+      }
+      y[(i * W + j) * cout + o] = Math.max(0, s);
+    }
+    x = y; C = cout;
+  }
+  return x;
+}
+
 beforeAll(async () => { await testGpu(); });
 
 describe('VGG19 feature extractor', () => {
@@ -68,4 +109,52 @@ describe('VGG19 feature extractor', () => {
     }
     vgg.dispose();
   });
+
+  it('loads torchvision-named safetensors (OIHW, RGB with mean/std) and matches a float64 reference at conv2_2', async () => {
+    // random He-scaled weights in torchvision's layout, one layer stored as F16
+    const layers: Array<[number, number, number]> = [[0, 3, 64], [2, 64, 64], [5, 64, 128], [7, 128, 128]];
+    let seed = 1234;
+    const byIdx = new Map<number, { weight: Float32Array; bias: Float32Array }>();
+    const entries: Array<[string, StTensor]> = [];
+    for (const [idx, cin, cout] of layers) {
+      const weight = Float32Array.from(randn(cout * cin * 9, seed++), (v) => v * Math.sqrt(6 / (cin * 9)));
+      const bias = Float32Array.from(randn(cout, seed++), (v) => 0.1 * v);
+      const dtype = idx === 2 ? 'F16' : 'F32';
+      const st = fromFloat32(weight, [cout, cin, 3, 3], dtype);
+      // the reference sees exactly the stored values (F16 rounding included)
+      byIdx.set(idx, { weight: dtype === 'F16' ? Float32Array.from(weight, (v) => Math.fround(f16Round(v))) : weight, bias });
+      entries.push([`features.${idx}.weight`, st], [`features.${idx}.bias`, fromFloat32(bias, [cout])]);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'srgan-vggst-'));
+    const file = join(dir, 'vgg19.safetensors');
+    writeFileSync(file, serializeSafetensors(entries));
+    const H = 13, W = 10;
+    const img = randn(H * W * 3, seed++);
+    const vgg = new VGG19Features('vgg22');
+    await vgg.load(file);
+    const t = noGrad(() => tidy(() => vgg.forward(fromArray(img, [1, H, W, 3]))));
+    const got = await t.data();
+    t.dispose();
+    vgg.dispose();
+    const want = torchRef(img, H, W, byIdx);
+    expect(got.length).toBe(6 * 5 * 128);
+    const peak = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(peak).toBeGreaterThan(0);
+    expectClose(got, want, 1e-3, 1e-4 * peak, 'conv2_2');
+    // a file without one of the needed tensors is a clear error, not a silently random layer
+    writeFileSync(file, serializeSafetensors(entries.filter(([n]) => n !== 'features.7.bias')));
+    const v2 = new VGG19Features('vgg22');
+    await expect(v2.load(file)).rejects.toThrow(/incomplete: no features\.7\.bias/);
+    v2.dispose();
+  });
 });
+
+/** Rounds to the nearest float16 value (round half to even), independently of the product's encoder. */
+function f16Round(v: number): number {
+  if (v === 0 || !Number.isFinite(v)) return v;
+  const e = Math.max(Math.floor(Math.log2(Math.abs(v))), -14);
+  const ulp = 2 ** (e - 10);
+  const q = v / ulp, fl = Math.floor(q), d = q - fl;
+  const n = d > 0.5 || (d === 0.5 && fl % 2 !== 0) ? fl + 1 : fl;
+  return n * ulp;
+}
