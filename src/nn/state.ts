@@ -19,40 +19,41 @@ export function diskShape(t: Tensor, layout: DiskLayout): number[] {
   }
 }
 
+/**
+ * Dense weights whose inputs are a C,H,W feature map: the engine stores [H*W*C (NHWC order), out],
+ * the file [out, C*H*W] (PyTorch's flatten order). `toFile` picks the direction.
+ */
+function permuteDenseChw(data: Float32Array, chw: [number, number, number], outF: number, toFile: boolean): Float32Array {
+  const [C, H, W] = chw;
+  const res = new Float32Array(data.length);
+  for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) for (let c = 0; c < C; c++) {
+    const e = (h * W + w) * C + c, d = (c * H + h) * W + w;
+    for (let o = 0; o < outF; o++) {
+      const eng = e * outF + o, file = o * H * W * C + d;
+      if (toFile) res[file] = data[eng]; else res[eng] = data[file];
+    }
+  }
+  return res;
+}
+
+/** Engine layout -> file layout (PyTorch conventions). */
 export function toDisk(data: Float32Array, t: Tensor, layout: DiskLayout): Float32Array {
   const s = t.shape;
   switch (layout.kind) {
     case 'conv': return hwioToOihw(data, s[0], s[2], s[3]);
     case 'dense': return transpose2d(data, s[0], s[1]);
-    case 'dense-chw': {
-      const [C, H, W] = layout.chw;
-      const outF = s[1];
-      const res = new Float32Array(data.length);
-      for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) for (let c = 0; c < C; c++) {
-        const e = (h * W + w) * C + c, d = (c * H + h) * W + w;
-        for (let o = 0; o < outF; o++) res[o * H * W * C + d] = data[e * outF + o];
-      }
-      return res;
-    }
+    case 'dense-chw': return permuteDenseChw(data, layout.chw, s[1], true);
     default: return data;
   }
 }
 
+/** File layout -> engine layout; the inverse of toDisk. */
 export function fromDisk(data: Float32Array, t: Tensor, layout: DiskLayout): Float32Array {
   const s = t.shape;
   switch (layout.kind) {
     case 'conv': return oihwToHwio(data, s[0], s[2], s[3]);
     case 'dense': return transpose2d(data, s[1], s[0]);
-    case 'dense-chw': {
-      const [C, H, W] = layout.chw;
-      const outF = s[1];
-      const res = new Float32Array(data.length);
-      for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) for (let c = 0; c < C; c++) {
-        const e = (h * W + w) * C + c, d = (c * H + h) * W + w;
-        for (let o = 0; o < outF; o++) res[e * outF + o] = data[o * H * W * C + d];
-      }
-      return res;
-    }
+    case 'dense-chw': return permuteDenseChw(data, layout.chw, s[1], false);
     default: return data;
   }
 }

@@ -6,6 +6,8 @@ import {
 } from '../../src/nn/safetensors.js';
 
 import { rng } from '../../src/nn/random.js';
+import { toDisk, fromDisk, diskShape } from '../../src/nn/state.js';
+import type { Tensor } from '../../src/nn/tensor.js';
 
 function randomBytes(n: number, seed: number): Uint8Array {
   const r = rng(seed);
@@ -352,5 +354,18 @@ describe('layout helpers', () => {
     expect(Array.from(transpose2d(t, 3, 7))).toEqual(Array.from(w));
     expect(Array.from(transpose2d(new Float32Array([1, 2, 3, 4, 5, 6]), 2, 3))).toEqual([1, 4, 2, 5, 3, 6]);
     expect(() => transpose2d(new Float32Array(5), 2, 3)).toThrow();
+  });
+
+  it("dense-chw (the discriminator's dense1): file[o, (c*H + h)*W + w] = engine[(h*W + w)*C + c, o], and back", () => {
+    const [C, H, W, O] = [3, 2, 5, 4];
+    const t = { shape: [H * W * C, O] } as unknown as Tensor; // only the shape is read
+    const layout = { kind: 'dense-chw' as const, chw: [C, H, W] as [number, number, number] };
+    const eng = Float32Array.from({ length: H * W * C * O }, (_, i) => i * 0.5 - 7);
+    const file = toDisk(eng, t, layout);
+    expect(diskShape(t, layout)).toEqual([O, C * H * W]);
+    for (let o = 0; o < O; o++) for (let c = 0; c < C; c++) for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) {
+      expect(file[o * C * H * W + (c * H + h) * W + w]).toBe(eng[((h * W + w) * C + c) * O + o]);
+    }
+    expect(Array.from(fromDisk(file, t, layout))).toEqual(Array.from(eng));
   });
 });
