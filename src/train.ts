@@ -16,6 +16,8 @@ usage: node dist/train.js --data DIR --out RUNDIR [options]
   --resume            continue the run in RUNDIR exactly where its checkpoint left off
   --config FILE       JSON config; entries as below (nested: "generator": {"channels": 64})
   --max-time T        stop cleanly after a wall-clock budget (8h, 45m, 90s)
+  --init-generator F  start a new run's generator from F (a generator.safetensors, e.g. phase 1's
+                      result): with --set phase1Steps=0 this trains phase 2 (SRGAN) from there
   --vgg PATH          ImageNet VGG19: a TensorFlow.js model folder/model.json or torchvision safetensors
   --vgg random        experiments only: a random VGG19 (announced loudly)
   --val DIR           validation images (e.g. Set5): PSNR/SSIM every validateEvery steps
@@ -32,7 +34,7 @@ await runCli(async () => {
   const { values } = parseArgs({
     options: {
       data: { type: 'string' }, out: { type: 'string' }, config: { type: 'string' },
-      resume: { type: 'boolean' }, 'max-time': { type: 'string' }, vgg: { type: 'string' },
+      resume: { type: 'boolean' }, 'init-generator': { type: 'string' }, 'max-time': { type: 'string' }, vgg: { type: 'string' },
       val: { type: 'string' }, set: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' },
       quiet: { type: 'boolean' },
     },
@@ -63,7 +65,7 @@ await runCli(async () => {
     vggPath: values.vgg && values.vgg !== 'random' ? values.vgg : undefined,
     vggRandom: values.vgg === 'random', valDir: values.val,
     maxTimeSec: values['max-time'] ? parseDuration(values['max-time']) : undefined,
-    quiet: values.quiet,
+    quiet: values.quiet, initGenerator: values['init-generator'],
   });
   await trainer.init();
   await trainer.run();

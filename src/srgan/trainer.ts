@@ -27,6 +27,11 @@ export interface TrainOptions {
   valDir?: string;
   maxTimeSec?: number;
   quiet?: boolean;
+  /**
+   * A new run starts its generator from this generator.safetensors (e.g. a phase-1 result, to go
+   * straight to phase 2 with phase1Steps 0). Ignored on --resume (the checkpoint has the weights).
+   */
+  initGenerator?: string;
   /** Stop after this many steps in this process (tests: N steps, then resume). */
   stopAfter?: number;
 }
@@ -99,6 +104,16 @@ export class Trainer {
       this.say(`resumed from ${ckpt} at step ${this.step}`);
     } else if (await stat(ckpt).catch(() => null)) {
       throw new Error(`${ckpt} exists: pass --resume to continue that run, or choose another --out`);
+    } else if (this.opts.initGenerator) {
+      const path = this.opts.initGenerator;
+      const { tensors, metadata } = await readSafetensors(path);
+      if (!metadata.generator) throw new Error(`${path}: not a generator written by train.js (no 'generator' metadata)`);
+      const want = JSON.stringify(this.cfg.generator);
+      if (JSON.stringify(JSON.parse(metadata.generator)) !== want) {
+        throw new Error(`${path}: generator ${metadata.generator} does not match this run's generator ${want}`);
+      }
+      loadTensors(this.G.stateEntries(), tensors, path);
+      this.say(`generator initialised from ${path}`);
     }
   }
 

@@ -147,4 +147,34 @@ describe('trainer', () => {
     expect(t2.step).toBe(3);
     t2.dispose();
   });
+
+  it('--init-generator starts a phase-2 run from a phase-1 generator, and refuses a mismatched one', async () => {
+    const data = makeData(2);
+    const run1 = mkdtempSync(join(tmpdir(), 'srgan-p1-'));
+    const t1 = new Trainer(tinyCfg({ phase1Steps: 2, phase2Steps: 0 }), { dataDir: data, outDir: run1, resume: false, quiet: true });
+    await t1.init(); await t1.run(); t1.dispose();
+    const genFile = join(run1, 'generator.safetensors');
+    const run2 = mkdtempSync(join(tmpdir(), 'srgan-p2-'));
+    const t2 = new Trainer(tinyCfg({ phase1Steps: 0, phase2Steps: 1, seed: 77 }), { dataDir: data, outDir: run2, resume: false, quiet: true, vggPath: VGG, initGenerator: genFile });
+    await t2.init();
+    // before any step the generator holds exactly the phase-1 weights (not seed 77's initialisation)
+    const { saveModule } = await import('../../src/nn/state.js');
+    const probe = join(run2, 'probe.safetensors');
+    await saveModule(probe, t2.G, {});
+    const { parseSafetensors } = await import('../../src/nn/safetensors.js');
+    const a = parseSafetensors(new Uint8Array(readFileSync(probe)), probe).tensors;
+    const b = parseSafetensors(new Uint8Array(readFileSync(genFile)), genFile).tensors;
+    expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+    for (const [k, t] of a) expect(Buffer.from(t.data).equals(Buffer.from(b.get(k)!.data)), k).toBe(true);
+    await t2.run();
+    expect(t2.step).toBe(1);
+    const log = readFileSync(join(run2, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log[0].phase).toBe(2);
+    t2.dispose();
+    // a generator of another shape is a clear error
+    const t3 = new Trainer(tinyCfg({ phase1Steps: 0, phase2Steps: 1, generator: { channels: 12, blocks: 1, scale: 4 } }),
+      { dataDir: data, outDir: mkdtempSync(join(tmpdir(), 'srgan-p2b-')), resume: false, quiet: true, vggPath: VGG, initGenerator: genFile });
+    await expect(t3.init()).rejects.toThrow(/does not match this run's generator/);
+    t3.dispose();
+  });
 });
