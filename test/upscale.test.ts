@@ -107,6 +107,12 @@ describe('upscale.js', () => {
     const big = await upscale([p, '-o', join(dir, 'big.png'), '--max-pixels', '100']);
     expect(big.code).toBe(1);
     expect(big.stderr).toMatch(/max-pixels/);
+    // no usable WebGPU adapter: the install hint, exit 1, no output
+    const noGpu = await run('node', [CLI, '--quiet', '--model', model, p, '-o', join(dir, 'nogpu.png')],
+      { env: { ...process.env, SRGAN_ADAPTER: 'no-such-adapter-anywhere' } }).catch((e) => e);
+    expect(noGpu.code).toBe(1);
+    expect(noGpu.stderr).toMatch(/error: No WebGPU adapter found.*install-vulkan\.sh/);
+    expect(existsSync(join(dir, 'nogpu.png'))).toBe(false);
   });
 
   it('processes a folder into an output folder', async () => {
