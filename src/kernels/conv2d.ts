@@ -60,10 +60,12 @@ function fold(groups: number): [number, number] {
 }
 
 /** Whether subgroup operations can share loads: the feature, and subgroups of at least 8 lanes. */
-function canShare(g: Gpu): boolean {
+export function subgroupsCanShare(g: Gpu): boolean {
   const info = g.adapter.info as unknown as { subgroupMinSize?: number };
-  return conv2dTiles.subgroups && g.device.features.has('subgroups') && (info.subgroupMinSize ?? 0) >= 8;
+  return g.device.features.has('subgroups') && (info.subgroupMinSize ?? 0) >= 8;
 }
+
+const canShare = (g: Gpu) => conv2dTiles.subgroups && subgroupsCanShare(g);
 
 /** A conv kernel: its prelude (entry point, subgroup helpers), then shaders/<name>.wgsl. */
 function kernel(g: Gpu, name: string, constants: Record<string, number>) {

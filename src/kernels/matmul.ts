@@ -1,9 +1,12 @@
 // Dense matmul launcher: C[M,N] = op(A)·op(B) (+ bias[N]) (+ C), row-major.
 //   transA: A stored [K,M];  transB: B stored [N,K].
-// Picks the vec4 kernel when M, N, K are multiples of 4, and deterministic split-K when the
-// output is too small to keep the device busy but K is long (dense forward: M=16, K=18432).
+// Picks, when M, N, K are multiples of 4, the subgroup-shared kernel (shaders/matmul_sg.wgsl) where
+// the adapter has subgroups of 8+ lanes, else the vec4 kernel; the general kernel otherwise; and
+// deterministic split-K when the output is too small to keep the device busy but K is long (dense
+// forward: M=16, K=18432).
 import type { Gpu } from '../gpu/gpu.js';
 import { shaderSource, uniforms, groups } from './shader.js';
+import { subgroupsCanShare } from './conv2d.js';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -21,6 +24,9 @@ export interface MatmulOptions {
 // cost). Bigger register tiles (8x8, 16x4 per invocation) did not help there: every storage
 // load is a per-lane scalar loop in llvmpipe, and past 8x4 register spills eat the gain.
 export const MATMUL_TILE = { TM: 8, WG_X: 8, WG_Y: 8 };
+// The subgroup-shared kernel: TM rows x 4*VN columns per invocation, WG invocations on different
+// rows. lavapipe, 1024^3: see bench/RESULTS.md. `subgroups: false` forces the plain kernels (tests).
+export const MATMUL_SG = { subgroups: true, TM: 8, VN: 2, WG: 32 };
 const WG_R = 256;
 const MAX_WG = 65535;
 // Split K when the grid has fewer invocations than this...
@@ -44,6 +50,7 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
   const distinct = new Set([a, b, c, bias].filter(Boolean));
   if (distinct.size !== (bias ? 4 : 3)) throw new Error('matmul: a, b, c and bias must be different buffers');
   const vec4 = M % 4 === 0 && N % 4 === 0 && K % 4 === 0;
+  if (vec4 && MATMUL_SG.subgroups && subgroupsCanShare(g)) { matmulShared(g, a, b, c, M, N, K, opts); return; }
   const { TM, WG_X, WG_Y } = MATMUL_TILE;
   const constants = { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, WG_X, WG_Y };
   const src = shaderSource('matmul');
@@ -84,4 +91,36 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
   const red = g.pipeline('matmul', src, { WG_R }, bias ? 'splitk_reduce_bias' : 'splitk_reduce');
   g.dispatch(red, uniforms([M, N, K, kPer, 0, Number(accumulate), MN, S, x * WG_R]), bias ? [partial, c, bias] : [partial, c], [x, y]);
   g.pool.release(partial);
+}
+
+/** The subgroup-shared kernel (M, N, K multiples of 4), with split-K as above. */
+function matmulShared(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: number, N: number, K: number, opts: MatmulOptions): void {
+  const { transA = false, transB = false, bias, accumulate = false } = opts;
+  const { TM, WG } = MATMUL_SG;
+  const VN = Math.min(MATMUL_SG.VN, N / 4);
+  const rowBlocks = groups(M, TM * WG), colBlocks = groups(N, 4 * VN);
+  const gx = Math.min(rowBlocks, MAX_WG), fy = Math.ceil(rowBlocks / gx);
+  if (fy * colBlocks > MAX_WG) throw new Error(`matmul: ${M}x${N} too large for one dispatch`);
+  // Split K when there are fewer invocations than the plain kernel would use for the threshold.
+  let S = opts.splits ?? matmulSplits(M, N, K);
+  const kPer = S > 1 ? Math.ceil(K / S / 4) * 4 : K;
+  S = Math.ceil(K / kPer);
+  if (S > MAX_WG) throw new Error('matmul: too many K splits');
+  const src = shaderSource('conv2d_subgroups') + '\n' + shaderSource('matmul_sg');
+  const pipe = g.pipeline('matmul_sg', src, { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, VN, WG });
+  const dummy = bias ? null : g.pool.acquire(16, 'matmul dummy bias');
+  const grid: [number, number, number] = [gx, fy * colBlocks, S];
+  if (S === 1) {
+    g.dispatch(pipe, uniforms([M, N, K, K, Number(accumulate), 0, gx, bias ? 1 : 0, colBlocks]), [a, b, c, bias ?? dummy!], grid);
+  } else {
+    const MN = M * N;
+    const partial = g.pool.acquire(S * MN * 4, 'matmul.splitK');
+    g.dispatch(pipe, uniforms([M, N, K, kPer, 0, MN, gx, 0, colBlocks]), [a, b, partial, dummy ?? bias!], grid);
+    const total = groups(MN, WG_R);
+    const x = Math.min(total, MAX_WG);
+    const red = g.pipeline('matmul', shaderSource('matmul'), { WG_R }, bias ? 'splitk_reduce_bias' : 'splitk_reduce');
+    g.dispatch(red, uniforms([M, N, K, kPer, 0, Number(accumulate), MN, S, x * WG_R]), bias ? [partial, c, bias] : [partial, c], [x, Math.ceil(total / x)]);
+    g.pool.release(partial);
+  }
+  if (dummy) g.pool.release(dummy);
 }

@@ -2,9 +2,10 @@
 // accumulate, the vec4 path, and deterministic split-K.
 // Tolerance: |got - want| <= 4e-7 * sum_k |a_mk b_kn| + 1e-6 (a few float32 ulps of the terms'
 // magnitude: a bound on the dot product's rounding, independent of cancellation in the result).
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { testGpu, randn, upload, download } from '../helpers.js';
-import { matmul, matmulSplits, type MatmulOptions } from '../../src/kernels/matmul.js';
+import { matmul, matmulSplits, MATMUL_SG, type MatmulOptions } from '../../src/kernels/matmul.js';
+import { subgroupsCanShare } from '../../src/kernels/conv2d.js';
 import { matmulRef } from '../../src/kernels/ref/matmul.js';
 
 const g = await testGpu();
@@ -49,43 +50,56 @@ describe('matmul, general path (shapes not multiples of 4)', () => {
   }
 });
 
-describe('matmul, vec4 path (M, N, K multiples of 4)', () => {
-  // 36 rows: the last workgroup's tile is part-filled; 4x4x4: a single tile.
-  const shapes = [[36, 12, 20], [4, 4, 4], [68, 40, 8]];
-  for (const [transA, transB] of combos) {
-    for (const [k, [M, N, K]] of shapes.entries()) {
-      const c: Case = { M, N, K, transA, transB, bias: k !== 1, accumulate: k === 1 };
-      it(name(c), () => check(c));
+// The vec4 shapes run through both kernels: the subgroup-shared one (where the adapter has
+// subgroups; lavapipe does) and the plain vec4 one.
+const variants = subgroupsCanShare(g) ? ['subgroup-shared', 'plain'] : ['plain'];
+it('lavapipe offers the subgroup-shared kernel (else only the plain one is tested here)', () => {
+  if (g.adapter.info.description.includes('llvmpipe') || g.adapter.info.device.includes('llvmpipe')) expect(variants).toContain('subgroup-shared');
+});
+for (const variant of variants) {
+  describe(`matmul, vec4 path (M, N, K multiples of 4), ${variant}`, () => {
+    beforeAll(() => { MATMUL_SG.subgroups = variant === 'subgroup-shared'; });
+    afterAll(() => { MATMUL_SG.subgroups = true; });
+    // 36 rows: the last workgroup's tile is part-filled; 4x4x4: a single tile; 516 x 36: several
+    // row blocks (the shared kernel's are 256 rows) and a part-filled column block (16 columns each).
+    const shapes = [[36, 12, 20], [4, 4, 4], [68, 40, 8], [516, 36, 12]];
+    for (const [transA, transB] of combos) {
+      for (const [k, [M, N, K]] of shapes.entries()) {
+        const c: Case = { M, N, K, transA, transB, bias: k !== 1, accumulate: k === 1 };
+        it(name(c), () => check(c));
+      }
     }
-  }
-});
-
-describe('matmul, split-K', () => {
-  it('is chosen for a tiny output with a long K (dense forward) and not for the weight gradient', () => {
-    expect(matmulSplits(16, 1024, 18432)).toBeGreaterThan(1);
-    expect(matmulSplits(18432, 1024, 16)).toBe(1);
-    expect(matmulSplits(1024, 1024, 1024)).toBe(1);
   });
-  const cases: Case[] = [
-    { M: 5, N: 7, K: 1001, splits: 3, bias: true },                      // general path, ragged last split
-    { M: 5, N: 7, K: 1001, splits: 4, accumulate: true, transA: true, transB: true },
-    { M: 16, N: 64, K: 2048, bias: true },                                // vec4, chosen automatically
-    { M: 16, N: 256, K: 4608, bias: true, accumulate: true },             // the dense forward, scaled down
-    { M: 16, N: 4608, K: 256, transB: true },                             // its input gradient
-    { M: 4608, N: 256, K: 16, transA: true },                             // its weight gradient
-  ];
-  for (const c of cases) it(name(c), () => check(c));
 
-  it('gives the same bits twice', async () => {
-    const [M, N, K] = [12, 40, 3000];
-    expect(matmulSplits(M, N, K)).toBeGreaterThan(1);
-    const ab = upload(g, randn(M * K, 1)), bb = upload(g, randn(K * N, 2)), c1 = g.pool.acquire(M * N * 4), c2 = g.pool.acquire(M * N * 4);
-    matmul(g, ab, bb, c1, M, N, K);
-    matmul(g, ab, bb, c2, M, N, K);
-    expect(new Uint32Array(await g.read(c1, M * N * 4))).toEqual(new Uint32Array(await g.read(c2, M * N * 4)));
-    for (const buf of [ab, bb, c1, c2]) g.pool.release(buf);
+  describe(`matmul, split-K, ${variant}`, () => {
+    beforeAll(() => { MATMUL_SG.subgroups = variant === 'subgroup-shared'; });
+    afterAll(() => { MATMUL_SG.subgroups = true; });
+    it('is chosen for a tiny output with a long K (dense forward) and not for the weight gradient', () => {
+      expect(matmulSplits(16, 1024, 18432)).toBeGreaterThan(1);
+      expect(matmulSplits(18432, 1024, 16)).toBe(1);
+      expect(matmulSplits(1024, 1024, 1024)).toBe(1);
+    });
+    const cases: Case[] = [
+      { M: 5, N: 7, K: 1001, splits: 3, bias: true },                      // general path, ragged last split
+      { M: 5, N: 7, K: 1001, splits: 4, accumulate: true, transA: true, transB: true },
+      { M: 16, N: 64, K: 2048, bias: true },                                // vec4, chosen automatically
+      { M: 16, N: 256, K: 4608, bias: true, accumulate: true },             // the dense forward, scaled down
+      { M: 16, N: 4608, K: 256, transB: true },                             // its input gradient
+      { M: 4608, N: 256, K: 16, transA: true },                             // its weight gradient
+    ];
+    for (const c of cases) it(name(c), () => check(c));
+
+    it('gives the same bits twice', async () => {
+      const [M, N, K] = [12, 40, 3000];
+      expect(matmulSplits(M, N, K)).toBeGreaterThan(1);
+      const ab = upload(g, randn(M * K, 1)), bb = upload(g, randn(K * N, 2)), c1 = g.pool.acquire(M * N * 4), c2 = g.pool.acquire(M * N * 4);
+      matmul(g, ab, bb, c1, M, N, K);
+      matmul(g, ab, bb, c2, M, N, K);
+      expect(new Uint32Array(await g.read(c1, M * N * 4))).toEqual(new Uint32Array(await g.read(c2, M * N * 4)));
+      for (const buf of [ab, bb, c1, c2]) g.pool.release(buf);
+    });
   });
-});
+}
 
 describe('matmul arguments', () => {
   it('rejects aliased buffers and bad shapes', () => {
