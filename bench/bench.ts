@@ -112,6 +112,16 @@ for (const { name, s } of convCases) {
   for (const b of [x, w, bias, y, dx, dw]) g.pool.release(b);
 }
 
+// ---- the discriminator's dense layer (matmul): 16 x 18432 -> 1024 ----
+{
+  const B = 16, I = 18432, O = 1024, flops = 2 * B * I * O;
+  const x = buf(g, B * I), w = buf(g, I * O), bias = buf(g, O), y = buf(g, B * O), dx = buf(g, B * I), dw = buf(g, I * O);
+  await bench(g, 'D dense 18432->1024 batch 16 fwd', flops, 'GFLOPS', () => matmul(g, x, w, y, B, O, I, { bias }));
+  await bench(g, 'D dense 18432->1024 batch 16 bwd-input', flops, 'GFLOPS', () => matmul(g, y, w, dx, B, I, O, { transB: true }));
+  await bench(g, 'D dense 18432->1024 batch 16 bwd-weight', flops, 'GFLOPS', () => matmul(g, x, y, dw, I, O, B, { transA: true }));
+  for (const b of [x, w, bias, y, dx, dw]) g.pool.release(b);
+}
+
 // ---- memory-bound kernels ----
 {
   const N = 16, H = 96, C = 64, M = N * H * H, n = M * C;

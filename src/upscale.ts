@@ -113,7 +113,8 @@ await runCli(async () => {
     if (nan) throw new Error(`${job.input}: the GPU returned NaN values (device lost or kernel failure); no output written`);
     if (maxOut <= -1 && maxIn > 0.02) throw new Error(`${job.input}: the GPU returned an all-black image for a non-black input (device lost?); no output written`);
     const outCh = ch === 1 || ch === 2 ? (ch === 1 ? 1 : 2) : ch;
-    const data = new Float32Array(W * H * outCh);
+    // RGB out: map sr to [0,1] in place (an 8000x8000 result is 768 MB of floats; no second copy)
+    const data = outCh === 3 ? sr : new Float32Array(W * H * outCh);
     const alpha = ch === 2 || ch === 4 ? new Float32Array(w * h) : null;
     if (alpha) for (let i = 0; i < w * h; i++) alpha[i] = img.data[i * ch + ch - 1];
     const alphaUp = alpha ? imresize(alpha, w, h, 1, W, H) : null;
