@@ -25,8 +25,9 @@ export interface MatmulOptions {
 // load is a per-lane scalar loop in llvmpipe, and past 8x4 register spills eat the gain.
 export const MATMUL_TILE = { TM: 8, WG_X: 8, WG_Y: 8 };
 // The subgroup-shared kernel: TM rows x 4*VN columns per invocation, WG invocations on different
-// rows. lavapipe, 1024^3: see bench/RESULTS.md. `subgroups: false` forces the plain kernels (tests).
-export const MATMUL_SG = { subgroups: true, TM: 8, VN: 2, WG: 32 };
+// rows. lavapipe, 1024^3, idle machine: TM=8 VN=2 WG=64 17.4 GFLOPS, TM=4 VN=3 WG=32 17.2,
+// TM=4 VN=2 WG=32 15.8, VN=1 9-11, VN=4 much slower (3); the plain vec4 kernel 9.5. `mode` 'shared' / 'plain' forces a kernel (tests).
+export const MATMUL_SG = { mode: 'auto' as 'auto' | 'shared' | 'plain', TM: 8, VN: 2, WG: 64 };
 const WG_R = 256;
 const MAX_WG = 65535;
 // Split K when the grid has fewer invocations than this...
@@ -50,7 +51,8 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
   const distinct = new Set([a, b, c, bias].filter(Boolean));
   if (distinct.size !== (bias ? 4 : 3)) throw new Error('matmul: a, b, c and bias must be different buffers');
   const vec4 = M % 4 === 0 && N % 4 === 0 && K % 4 === 0;
-  if (vec4 && MATMUL_SG.subgroups && subgroupsCanShare(g)) { matmulShared(g, a, b, c, M, N, K, opts); return; }
+  const mode = MATMUL_SG.mode;
+  if (vec4 && mode !== 'plain' && (mode === 'shared' || sharedFits(M)) && subgroupsCanShare(g)) { matmulShared(g, a, b, c, M, N, K, opts); return; }
   const { TM, WG_X, WG_Y } = MATMUL_TILE;
   const constants = { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, WG_X, WG_Y };
   const src = shaderSource('matmul');
@@ -91,6 +93,16 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
   const red = g.pipeline('matmul', src, { WG_R }, bias ? 'splitk_reduce_bias' : 'splitk_reduce');
   g.dispatch(red, uniforms([M, N, K, kPer, 0, Number(accumulate), MN, S, x * WG_R]), bias ? [partial, c, bias] : [partial, c], [x, y]);
   g.pool.release(partial);
+}
+
+/**
+ * Whether the shared kernel suits M rows: its workgroups cover TM*WG rows (512) and rows past M are
+ * computed and dropped, so a short M (the dense layer's batch of 16) would waste most of the work
+ * (measured: 16 x 1024 x 18432 ran 7x slower than the plain kernel's split-K).
+ */
+export function sharedFits(M: number): boolean {
+  const rows = MATMUL_SG.TM * MATMUL_SG.WG;
+  return Math.ceil(M / rows) * rows <= 1.25 * M;
 }
 
 /** The subgroup-shared kernel (M, N, K multiples of 4), with split-K as above. */

@@ -4,7 +4,7 @@
 // magnitude: a bound on the dot product's rounding, independent of cancellation in the result).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { testGpu, randn, upload, download } from '../helpers.js';
-import { matmul, matmulSplits, MATMUL_SG, type MatmulOptions } from '../../src/kernels/matmul.js';
+import { matmul, matmulSplits, MATMUL_SG, sharedFits, type MatmulOptions } from '../../src/kernels/matmul.js';
 import { subgroupsCanShare } from '../../src/kernels/conv2d.js';
 import { matmulRef } from '../../src/kernels/ref/matmul.js';
 
@@ -58,8 +58,8 @@ it('lavapipe offers the subgroup-shared kernel (else only the plain one is teste
 });
 for (const variant of variants) {
   describe(`matmul, vec4 path (M, N, K multiples of 4), ${variant}`, () => {
-    beforeAll(() => { MATMUL_SG.subgroups = variant === 'subgroup-shared'; });
-    afterAll(() => { MATMUL_SG.subgroups = true; });
+    beforeAll(() => { MATMUL_SG.mode = variant === 'subgroup-shared' ? 'shared' : 'plain'; });
+    afterAll(() => { MATMUL_SG.mode = 'auto'; });
     // 36 rows: the last workgroup's tile is part-filled; 4x4x4: a single tile; 516 x 36: several
     // row blocks (the shared kernel's are 256 rows) and a part-filled column block (16 columns each).
     const shapes = [[36, 12, 20], [4, 4, 4], [68, 40, 8], [516, 36, 12]];
@@ -72,8 +72,8 @@ for (const variant of variants) {
   });
 
   describe(`matmul, split-K, ${variant}`, () => {
-    beforeAll(() => { MATMUL_SG.subgroups = variant === 'subgroup-shared'; });
-    afterAll(() => { MATMUL_SG.subgroups = true; });
+    beforeAll(() => { MATMUL_SG.mode = variant === 'subgroup-shared' ? 'shared' : 'plain'; });
+    afterAll(() => { MATMUL_SG.mode = 'auto'; });
     it('is chosen for a tiny output with a long K (dense forward) and not for the weight gradient', () => {
       expect(matmulSplits(16, 1024, 18432)).toBeGreaterThan(1);
       expect(matmulSplits(18432, 1024, 16)).toBe(1);
@@ -100,6 +100,14 @@ for (const variant of variants) {
     });
   });
 }
+
+describe('matmul kernel choice', () => {
+  it('the shared kernel is left to tall matrices (its workgroups cover 512 rows)', () => {
+    expect(sharedFits(16)).toBe(false);
+    expect(sharedFits(18432)).toBe(true);
+    expect(sharedFits(1024)).toBe(true);
+  });
+});
 
 describe('matmul arguments', () => {
   it('rejects aliased buffers and bad shapes', () => {
