@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { testGpu, upload, download } from './helpers.js';
 import { BufferPool, type Gpu } from '../src/gpu/gpu.js';
 import { shaderSource, uniforms } from '../src/kernels/shader.js';
+import { fill } from '../src/kernels/elementwise.js';
 
 let g: Gpu;
 beforeAll(async () => { g = await testGpu(); });
@@ -20,6 +21,15 @@ describe('GPU runtime', () => {
   it('turns WGSL compile and pipeline errors into errors that name the kernel', async () => {
     await expect(g.pipelineChecked('broken_kernel', 'fn main( {')).rejects.toThrow(/broken_kernel.*failed to compile/);
     await expect(g.pipelineChecked('no_entry', '@compute @workgroup_size(1) fn main() {}', {}, 'other')).rejects.toThrow(/no_entry/);
+  });
+
+  it('refuses, naming the kernel, a tensor larger than the adapter can bind (not a validation error later)', async () => {
+    const max = Number(g.limits.maxStorageBufferBindingSize);
+    const big = g.pool.acquire(max + 4096);
+    expect(() => fill(g, big, (max + 4096) / 4, 1)).toThrow(/kernel 'elementwise.fill'.*exceeds the adapter's storage binding limit/);
+    g.pool.release(big);
+    g.pool.trim();
+    await g.sync();
   });
 
   it('compiles each shader + constants once, batches dispatches, and recycles buffers', async () => {

@@ -213,8 +213,14 @@ export class Gpu {
       entries.push({ binding: binding++, resource: { buffer: this.uniformBuffer, offset, size: UNIFORM_SLOT } });
       this.uniformCount++;
     }
+    const maxBinding = Number(this.limits.maxStorageBufferBindingSize);
     for (const b of buffers) {
       const r = 'buffer' in b && !(b instanceof GPUBuffer) ? b : { buffer: b as GPUBuffer };
+      const bound = (r as GPUBufferBinding).size ?? (r as GPUBufferBinding).buffer.size - Number((r as GPUBufferBinding).offset ?? 0);
+      if (bound > maxBinding) {
+        throw new GpuError(`kernel '${p.name}': a ${(bound / 2 ** 20).toFixed(0)} MiB tensor exceeds the adapter's storage binding limit ` +
+          `(${(maxBinding / 2 ** 20).toFixed(0)} MiB); use a smaller batch, crop or tile`);
+      }
       entries.push({ binding: binding++, resource: r as GPUBufferBinding });
     }
     const pass = this.ensurePass();
