@@ -30,7 +30,7 @@ override WG: u32 = 64u;
 const MAX_TM = 8u;
 const MAX_VN = 4u;
 
-// Entry point `main` comes from the prelude (conv2d_subgroups.wgsl or conv2d_nosubgroups.wgsl).
+// Entry point `main` comes from the prelude (prelude_share.wgsl or prelude_noshare.wgsl).
 fn kernel(wid: vec3<u32>, lid: u32, lane: u32) {
   let cls = wid.z % (p.S * p.S);
   let blk = wid.x + (wid.z / (p.S * p.S)) * p.gx;

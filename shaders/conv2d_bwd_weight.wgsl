@@ -27,7 +27,7 @@ override PX: u32 = 8u / VN;   // pixels per step: one subgroup-wide load of dy c
 
 const MAX_VN = 4u;
 
-// Entry point `main` comes from the prelude (conv2d_subgroups.wgsl or conv2d_nosubgroups.wgsl).
+// Entry point `main` comes from the prelude (prelude_share.wgsl or prelude_noshare.wgsl).
 fn kernel(wid: vec3<u32>, lid: u32, lane: u32) {
   let r4 = wid.x * WG + lid;
   let live = r4 < p.R4;

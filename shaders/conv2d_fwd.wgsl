@@ -51,7 +51,7 @@ fn activate(v: f32, co: u32) -> f32 {
   }
 }
 
-// Entry point `main` comes from the prelude (conv2d_subgroups.wgsl or conv2d_nosubgroups.wgsl).
+// Entry point `main` comes from the prelude (prelude_share.wgsl or prelude_noshare.wgsl).
 fn kernel(wid: vec3<u32>, lid: u32, lane: u32) {
   let blk = wid.x + wid.z * p.gx;
   let cb = wid.y;

@@ -1,7 +1,7 @@
 // Dense matmul with subgroup-shared B: C[M,N] = op(A)·op(B) (+ bias[N]) (+ C), row-major, with M, N
 // and K multiples of 4. TRANS_A: A is stored [K,M]; TRANS_B: B is stored [N,K].
 //
-// The same idea as the conv kernels (see conv2d_subgroups.wgsl, the prelude this file is compiled
+// The same idea as the conv kernels (see prelude_share.wgsl, the prelude this file is compiled
 // behind): a workgroup's invocations all work on the same 4*VN output columns and on different rows,
 // so at every k step they need the same block of B. With SHARE, that block (4 k-rows x 4*VN columns,
 // 4*VN vec4s) is loaded once per subgroup, spread over 8 lanes, and handed to every lane by
@@ -51,7 +51,7 @@ fn b_load(e: u32, kq: u32, cb: u32) -> vec4<f32> {
   return b4[(kq * 4u + e / VN) * N4 + min(cb * VN + e % VN, N4 - 1u)];
 }
 
-// Entry point `main` comes from the prelude (conv2d_subgroups.wgsl or conv2d_nosubgroups.wgsl).
+// Entry point `main` comes from the prelude (prelude_share.wgsl or prelude_noshare.wgsl).
 fn kernel(wid: vec3<u32>, lid: u32, lane: u32) {
   let blk = wid.x + (wid.y / p.colBlocks) * p.gx;
   let cb = wid.y % p.colBlocks;

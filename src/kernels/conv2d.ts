@@ -10,7 +10,7 @@
 // subgroup and broadcast (2-3x faster on lavapipe); without, every invocation loads it.
 import type { Gpu } from '../gpu/gpu.js';
 import { GpuError } from '../gpu/gpu.js';
-import { shaderSource, uniforms } from './shader.js';
+import { shaderSource, uniforms, subgroupsCanShare, withPrelude } from './shader.js';
 
 export type Act = 'none' | 'relu' | 'lrelu' | 'prelu' | 'tanh';
 export interface ConvShape { N: number; H: number; W: number; Cin: number; Cout: number; K: number; stride: number; }
@@ -25,7 +25,7 @@ const MAX_GROUPS = 65535;
  * N=16 24x24 64->64 3x3): forward 17.7, input gradient 18.6, weight gradient 16.5 GFLOPS.
  */
 export const conv2dTiles = {
-  /** Share weights through subgroups when the adapter allows (see shaders/conv2d_subgroups.wgsl). */
+  /** Share weights through subgroups when the adapter allows (see shaders/prelude_share.wgsl). */
   subgroups: true,
   fwd: { TM: 4, VN: 4, WG: 64 },
   bwdInput: { TM: 4, VN: 4, WG: 64 },
@@ -59,19 +59,12 @@ function fold(groups: number): [number, number] {
   return [gx, ceilDiv(groups, gx)];
 }
 
-/** Whether subgroup operations can share loads: the feature, and subgroups of at least 8 lanes. */
-export function subgroupsCanShare(g: Gpu): boolean {
-  const info = g.adapter.info as unknown as { subgroupMinSize?: number };
-  return g.device.features.has('subgroups') && (info.subgroupMinSize ?? 0) >= 8;
-}
-
 const canShare = (g: Gpu) => conv2dTiles.subgroups && subgroupsCanShare(g);
 
 /** A conv kernel: its prelude (entry point, subgroup helpers), then shaders/<name>.wgsl. */
 function kernel(g: Gpu, name: string, constants: Record<string, number>) {
   const share = canShare(g);
-  const prelude = share ? 'conv2d_subgroups' : 'conv2d_nosubgroups';
-  return g.pipeline(`${name}${share ? '' : '_plain'}`, shaderSource(prelude) + '\n' + shaderSource(name), constants);
+  return g.pipeline(`${name}${share ? '' : '_plain'}`, withPrelude(name, share), constants);
 }
 
 const util = (g: Gpu, entry: 'pad' | 'reduce' | 'bias_partial') =>

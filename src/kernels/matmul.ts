@@ -5,8 +5,7 @@
 // deterministic split-K when the output is too small to keep the device busy but K is long (dense
 // forward: M=16, K=18432).
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource, uniforms, groups } from './shader.js';
-import { subgroupsCanShare } from './conv2d.js';
+import { shaderSource, uniforms, groups, subgroupsCanShare, withPrelude } from './shader.js';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -42,6 +41,25 @@ export function matmulSplits(M: number, N: number, K: number): number {
   return Math.max(1, Math.min(Math.ceil(SPLIT_BELOW_INVOCATIONS / inv), Math.floor(K / MIN_K_PER_SPLIT), 64));
 }
 
+/** K splits for this call (opts.splits or the shape's choice), as ranges of kPer (a multiple of 4, all non-empty). */
+function splitPlan(M: number, N: number, K: number, opts: MatmulOptions): { S: number; kPer: number } {
+  const want = opts.splits ?? matmulSplits(M, N, K);
+  const kPer = want > 1 ? Math.ceil(K / want / 4) * 4 : K; // the vec4 loops step k by 4
+  const S = Math.ceil(K / kPer);
+  if (S > MAX_WG) throw new Error('matmul: too many K splits');
+  return { S, kPer };
+}
+
+/** Adds the S partial slabs [S, M, N] into c in slab order (+ bias, + c when accumulating). */
+function reduceSplits(g: Gpu, partial: GPUBuffer, c: GPUBuffer, bias: GPUBuffer | undefined, M: number, N: number, K: number,
+  kPer: number, S: number, accumulate: boolean): void {
+  const MN = M * N;
+  const total = groups(MN, WG_R);
+  const x = Math.min(total, MAX_WG);
+  const red = g.pipeline('matmul', shaderSource('matmul'), { WG_R }, bias ? 'splitk_reduce_bias' : 'splitk_reduce');
+  g.dispatch(red, uniforms([M, N, K, kPer, 0, Number(accumulate), MN, S, x * WG_R]), bias ? [partial, c, bias] : [partial, c], [x, Math.ceil(total / x)]);
+}
+
 export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: number, N: number, K: number,
   opts: MatmulOptions = {}): void {
   if (!(M > 0 && N > 0 && K > 0) || ![M, N, K].every(Number.isInteger)) {
@@ -58,11 +76,7 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
   const src = shaderSource('matmul');
   const entry = (vec4 ? 'mm_vec4' : 'mm_gen') + (bias ? '_bias' : '');
 
-  let S = opts.splits ?? matmulSplits(M, N, K);
-  // Split ranges are multiples of 4 (the vec4 loop steps by 4) and all non-empty.
-  const kPer = S > 1 ? Math.ceil(K / S / 4) * 4 : K;
-  S = Math.ceil(K / kPer);
-
+  const { S, kPer } = splitPlan(M, N, K, opts);
   const gx = groups(groups(N, 4), WG_X);
   if (gx > MAX_WG) throw new Error(`matmul: N=${N} too large for one grid row`);
   const rowsPerDispatch = MAX_WG * WG_Y * TM;
@@ -78,7 +92,6 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
   }
 
   // Split-K: slabs [S, M, N] of partial sums, then one pass adds them in slab order.
-  if (S > MAX_WG) throw new Error('matmul: too many K splits');
   const MN = M * N;
   const partial = g.pool.acquire(S * MN * 4, 'matmul.splitK');
   const pipe = g.pipeline('matmul', src, constants, vec4 ? 'mm_vec4' : 'mm_gen');
@@ -87,11 +100,7 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
     const u = uniforms([M, N, K, kPer, r0, 0, MN, S, 0]);
     g.dispatch(pipe, u, [a, b, partial], [gx, groups(groups(rows, TM), WG_Y), S]);
   }
-  const total = groups(MN, WG_R);
-  const x = Math.min(total, MAX_WG);
-  const y = Math.ceil(total / x);
-  const red = g.pipeline('matmul', src, { WG_R }, bias ? 'splitk_reduce_bias' : 'splitk_reduce');
-  g.dispatch(red, uniforms([M, N, K, kPer, 0, Number(accumulate), MN, S, x * WG_R]), bias ? [partial, c, bias] : [partial, c], [x, y]);
+  reduceSplits(g, partial, c, bias, M, N, K, kPer, S, accumulate);
   g.pool.release(partial);
 }
 
@@ -113,13 +122,8 @@ function matmulShared(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numbe
   const rowBlocks = groups(M, TM * WG), colBlocks = groups(N, 4 * VN);
   const gx = Math.min(rowBlocks, MAX_WG), fy = Math.ceil(rowBlocks / gx);
   if (fy * colBlocks > MAX_WG) throw new Error(`matmul: ${M}x${N} too large for one dispatch`);
-  // Split K when there are fewer invocations than the plain kernel would use for the threshold.
-  let S = opts.splits ?? matmulSplits(M, N, K);
-  const kPer = S > 1 ? Math.ceil(K / S / 4) * 4 : K;
-  S = Math.ceil(K / kPer);
-  if (S > MAX_WG) throw new Error('matmul: too many K splits');
-  const src = shaderSource('conv2d_subgroups') + '\n' + shaderSource('matmul_sg');
-  const pipe = g.pipeline('matmul_sg', src, { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, VN, WG });
+  const { S, kPer } = splitPlan(M, N, K, opts);
+  const pipe = g.pipeline('matmul_sg', withPrelude('matmul_sg', true), { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, VN, WG });
   const dummy = bias ? null : g.pool.acquire(16, 'matmul dummy bias');
   const grid: [number, number, number] = [gx, fy * colBlocks, S];
   if (S === 1) {
@@ -128,10 +132,7 @@ function matmulShared(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numbe
     const MN = M * N;
     const partial = g.pool.acquire(S * MN * 4, 'matmul.splitK');
     g.dispatch(pipe, uniforms([M, N, K, kPer, 0, MN, gx, 0, colBlocks]), [a, b, partial, dummy ?? bias!], grid);
-    const total = groups(MN, WG_R);
-    const x = Math.min(total, MAX_WG);
-    const red = g.pipeline('matmul', shaderSource('matmul'), { WG_R }, bias ? 'splitk_reduce_bias' : 'splitk_reduce');
-    g.dispatch(red, uniforms([M, N, K, kPer, 0, Number(accumulate), MN, S, x * WG_R]), bias ? [partial, c, bias] : [partial, c], [x, Math.ceil(total / x)]);
+    reduceSplits(g, partial, c, bias, M, N, K, kPer, S, accumulate);
     g.pool.release(partial);
   }
   if (dummy) g.pool.release(dummy);

@@ -2,6 +2,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Gpu } from '../gpu/gpu.js';
 
 let shaderDir: string | null = null;
 
@@ -46,3 +47,17 @@ export function uniforms(words: Array<number | { f: number }>): ArrayBuffer {
 
 /** Workgroup count for `n` items at `per` items per workgroup. */
 export const groups = (n: number, per: number): number => Math.ceil(n / per);
+
+/**
+ * Whether subgroup operations can share loads across a workgroup: the feature, and subgroups of at
+ * least 8 lanes (see shaders/prelude_share.wgsl).
+ */
+export function subgroupsCanShare(g: Gpu): boolean {
+  const info = g.adapter.info as unknown as { subgroupMinSize?: number };
+  return g.device.features.has('subgroups') && (info.subgroupMinSize ?? 0) >= 8;
+}
+
+/** shaders/<name>.wgsl behind the prelude that supplies its entry point `main` (sharing or not). */
+export function withPrelude(name: string, share: boolean): string {
+  return shaderSource(share ? 'prelude_share' : 'prelude_noshare') + '\n' + shaderSource(name);
+}

@@ -2,8 +2,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readSafetensors } from '../nn/state.js';
-import { loadTensors } from '../nn/state.js';
+import { readSafetensors, loadTensors } from '../nn/state.js';
+import type { StTensor } from '../nn/safetensors.js';
 import { Generator, type GeneratorConfig } from './generator.js';
 
 /** The default model shipped in the package: models/default.safetensors. */
@@ -17,18 +17,24 @@ export function defaultModelPath(): string {
   throw new Error('the default model (models/default.safetensors) is missing from this installation; pass --model FILE');
 }
 
-export async function loadGenerator(path: string): Promise<Generator> {
+/** A generator file's configuration (from its metadata) and tensors, checked to be a generator. */
+export async function readGeneratorFile(path: string): Promise<{ config: GeneratorConfig; tensors: Map<string, StTensor> }> {
   const { tensors, metadata } = await readSafetensors(path);
-  let cfg: GeneratorConfig;
+  let config: GeneratorConfig;
   if (metadata.generator) {
-    try { cfg = JSON.parse(metadata.generator); } catch { throw new Error(`${path}: malformed 'generator' metadata`); }
+    try { config = JSON.parse(metadata.generator); } catch { throw new Error(`${path}: malformed 'generator' metadata`); }
   } else if (metadata.format === 'srgan-webgpu-checkpoint' && metadata.config) {
     throw new Error(`${path}: this is a full training checkpoint; pass the generator.safetensors beside it`);
   } else {
     throw new Error(`${path}: not a generator written by train.js (no 'generator' metadata)`);
   }
   if (!tensors.has('conv_in.weight')) throw new Error(`${path}: not a generator (no conv_in.weight)`);
-  const g = new Generator(cfg);
+  return { config, tensors };
+}
+
+export async function loadGenerator(path: string): Promise<Generator> {
+  const { config, tensors } = await readGeneratorFile(path);
+  const g = new Generator(config);
   try {
     loadTensors(g.stateEntries(), tensors, path);
   } catch (e) {

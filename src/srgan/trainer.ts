@@ -16,6 +16,7 @@ import { VGG19Features } from './vgg19.js';
 import { loadImages, makeBatch, type Batch, type RgbImage } from './data.js';
 import type { TrainConfig } from './config.js';
 import { writePreview } from './preview.js';
+import { readGeneratorFile } from './model.js';
 import { evaluateFolder, formatEvalTable } from './evaluate.js';
 
 export interface TrainOptions {
@@ -106,12 +107,9 @@ export class Trainer {
       throw new Error(`${ckpt} exists: pass --resume to continue that run, or choose another --out`);
     } else if (this.opts.initGenerator) {
       const path = this.opts.initGenerator;
-      const { tensors, metadata } = await readSafetensors(path);
-      if (!metadata.generator) throw new Error(`${path}: not a generator written by train.js (no 'generator' metadata)`);
-      const want = JSON.stringify(this.cfg.generator);
-      if (JSON.stringify(JSON.parse(metadata.generator)) !== want) {
-        throw new Error(`${path}: generator ${metadata.generator} does not match this run's generator ${want}`);
-      }
+      const { config, tensors } = await readGeneratorFile(path);
+      const have = JSON.stringify(config), want = JSON.stringify(this.cfg.generator);
+      if (have !== want) throw new Error(`${path}: generator ${have} does not match this run's generator ${want}`);
       loadTensors(this.G.stateEntries(), tensors, path);
       this.say(`generator initialised from ${path}`);
     }

@@ -34,31 +34,26 @@ export function u32be(v: number): number[] {
   return [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
 }
 
-/** Asserts fn throws one single-line Error whose message matches re; returns the message. */
-export function expectOneLineError(fn: () => unknown, re: RegExp): string {
-  let msg: string | undefined;
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(Error);
-    msg = (e as Error).message;
-  }
-  expect(msg, 'expected an error').toBeDefined();
+/** Asserts that `err` is one single-line Error whose message matches re; returns the message. */
+function checkOneLine(err: unknown, re: RegExp): string {
+  expect(err, 'expected an error').toBeDefined();
+  expect(err).toBeInstanceOf(Error);
+  const msg = (err as Error).message;
   expect(msg).not.toMatch(/[\r\n]/);
   expect(msg).toMatch(re);
-  return msg!;
+  return msg;
 }
 
+/** Asserts fn throws one single-line Error whose message matches re; returns the message. */
+export function expectOneLineError(fn: () => unknown, re: RegExp): string {
+  let err: unknown;
+  try { fn(); } catch (e) { err = e; }
+  return checkOneLine(err, re);
+}
+
+/** The same for a promise that must reject. */
 export async function expectOneLineRejection(p: Promise<unknown>, re: RegExp): Promise<string> {
-  let msg: string | undefined;
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(Error);
-    msg = (e as Error).message;
-  }
-  expect(msg, 'expected an error').toBeDefined();
-  expect(msg).not.toMatch(/[\r\n]/);
-  expect(msg).toMatch(re);
-  return msg!;
+  let err: unknown;
+  try { await p; } catch (e) { err = e; }
+  return checkOneLine(err, re);
 }

@@ -5,7 +5,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { testGpu, randn, upload, download } from '../helpers.js';
 import { matmul, matmulSplits, MATMUL_SG, sharedFits, type MatmulOptions } from '../../src/kernels/matmul.js';
-import { subgroupsCanShare } from '../../src/kernels/conv2d.js';
+import { subgroupsCanShare } from '../../src/kernels/shader.js';
 import { matmulRef } from '../../src/kernels/ref/matmul.js';
 
 const g = await testGpu();

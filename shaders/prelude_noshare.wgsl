@@ -1,5 +1,5 @@
-// Prelude of the conv2d kernels on adapters without subgroups (or with fewer than 8 lanes): every
-// invocation loads the shared operand itself (SHARE = false); see conv2d_subgroups.wgsl.
+// Prelude of the same kernels on adapters without subgroups (or with fewer than 8 lanes): every
+// invocation loads the shared operand itself (SHARE = false); see prelude_share.wgsl.
 const SHARE = false;
 
 fn lane_value(v: vec4<f32>, k: u32) -> vec4<f32> { return v; }  // unused when SHARE is false

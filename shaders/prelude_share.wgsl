@@ -1,5 +1,6 @@
-// Prelude of the conv2d kernels on adapters with subgroups of at least 8 invocations (lavapipe: 8).
-// The launcher puts it (or conv2d_nosubgroups.wgsl) before the kernel, which declares `kernel`.
+// Prelude of the kernels that share a workgroup-wide operand (conv2d_*, matmul_sg) on adapters with
+// subgroups of at least 8 invocations (lavapipe: 8).
+// The launcher puts it (or prelude_noshare.wgsl) before the kernel, which declares `kernel`.
 //
 // Why: on lavapipe (Mesa 25.0) a storage-buffer load costs about the same whether or not every
 // invocation reads the same address (measured), and loads are what conv time goes to. The operand that is the
