@@ -113,9 +113,17 @@ for (const { name, s } of convCases) {
   }
   const x = buf(g, s.N * s.H * s.W * s.Cin), w = buf(g, s.K * s.K * s.Cin * s.Cout), bias = buf(g, s.Cout);
   const y = buf(g, s.N * Ho * Wo * s.Cout), dx = buf(g, s.N * s.H * s.W * s.Cin), dw = buf(g, s.K * s.K * s.Cin * s.Cout);
-  await bench(g, `${name} fwd`, flops, 'GFLOPS', () => conv.conv2dForward(g, s, x, w, y, { bias }));
-  await bench(g, `${name} bwd-input`, flops, 'GFLOPS', () => conv.conv2dBackwardInput(g, s, y, w, dx));
-  await bench(g, `${name} bwd-weight`, flops, 'GFLOPS', () => conv.conv2dBackwardWeight(g, s, x, y, dw));
+  // Winograd-eligible shapes run twice in the same run: the direct kernels, then Winograd (the
+  // default). Rates count direct-convolution work for both, so they compare as speed.
+  const eligible = conv.usesWinograd(s);
+  for (const wino of eligible ? [false, true] : [true]) {
+    conv.conv2dTiles.winograd = wino;
+    const tag = eligible ? (wino ? ' winograd' : ' direct') : '';
+    await bench(g, `${name}${tag} fwd`, flops, 'GFLOPS', () => conv.conv2dForward(g, s, x, w, y, { bias }));
+    await bench(g, `${name}${tag} bwd-input`, flops, 'GFLOPS', () => conv.conv2dBackwardInput(g, s, y, w, dx));
+    await bench(g, `${name}${tag} bwd-weight`, flops, 'GFLOPS', () => conv.conv2dBackwardWeight(g, s, x, y, dw));
+  }
+  conv.conv2dTiles.winograd = true;
   for (const b of [x, w, bias, y, dx, dw]) g.pool.release(b);
 }
 

@@ -13,6 +13,9 @@
 // Each output is summed by one invocation in increasing k: the same inputs give the same bits.
 // Split-K: workgroup z picks a K range and writes its own slab; matmul.wgsl `splitk_reduce` adds
 // the slabs in order (deterministic, no atomics).
+// Batches: workgroup z also picks one of `batch` independent products (z = split + S * batch index),
+// whose A, B and C start aBatch, bBatch and cBatch vec4s after the previous one's (Winograd's 36
+// per-position products, see winograd.wgsl).
 
 struct Params {
   M: u32, N: u32, K: u32,
@@ -22,6 +25,8 @@ struct Params {
   gx: u32,          // row blocks along x (the grid folds into y past 65535)
   has_bias: u32,
   colBlocks: u32,   // column blocks (4*VN columns each)
+  S: u32,           // K splits (grid z = S * batches)
+  aBatch: u32, bBatch: u32, cBatch: u32,  // vec4s between consecutive batches' A, B, C
 }
 
 override TRANS_A: bool = false;
@@ -41,14 +46,14 @@ const MAX_VN = 4u;
 
 /** vec4 e (0 .. 4*VN-1) of the B block at k step kq: column vec4 e % VN of k-row 4kq + e / VN,
  *  or with TRANS_B the k-vec4 of column 4*VN*cb + e. */
-fn b_load(e: u32, kq: u32, cb: u32) -> vec4<f32> {
+fn b_load(e: u32, kq: u32, cb: u32, bOff: u32) -> vec4<f32> {
   let N4 = p.N / 4u;
   let K4 = p.K / 4u;
   if (TRANS_B) {
     let col = min(cb * 4u * VN + e, p.N - 1u);
-    return b4[col * K4 + kq];
+    return b4[bOff + col * K4 + kq];
   }
-  return b4[(kq * 4u + e / VN) * N4 + min(cb * VN + e % VN, N4 - 1u)];
+  return b4[bOff + (kq * 4u + e / VN) * N4 + min(cb * VN + e % VN, N4 - 1u)];
 }
 
 // Entry point `main` comes from the prelude (prelude_share.wgsl or prelude_noshare.wgsl).
@@ -59,8 +64,12 @@ fn kernel(wid: vec3<u32>, lid: u32, lane: u32) {
   let M4 = p.M / 4u;
   let N4 = p.N / 4u;
   let row0 = (blk * WG + lid) * TM;
-  let k0 = wid.z * p.kPer / 4u;
-  let k1 = min(p.K, (wid.z + 1u) * p.kPer) / 4u;
+  let split = wid.z % p.S;
+  let bi = wid.z / p.S;
+  let aOff = bi * p.aBatch;
+  let bOff = bi * p.bBatch;
+  let k0 = split * p.kPer / 4u;
+  let k1 = min(p.K, (split + 1u) * p.kPer) / 4u;
 
   // First row of each group of 4 (clamped: groups past M reread the last group, never stored).
   var rg: array<u32, 2>;
@@ -76,17 +85,17 @@ fn kernel(wid: vec3<u32>, lid: u32, lane: u32) {
       if (TRANS_A) {
         let k = kq * 4u;
         let q = rg[g] / 4u;
-        let m = transpose(mat4x4<f32>(a4[k * M4 + q], a4[(k + 1u) * M4 + q], a4[(k + 2u) * M4 + q], a4[(k + 3u) * M4 + q]));
+        let m = transpose(mat4x4<f32>(a4[aOff + k * M4 + q], a4[aOff + (k + 1u) * M4 + q], a4[aOff + (k + 2u) * M4 + q], a4[aOff + (k + 3u) * M4 + q]));
         ar[g * 4u] = m[0]; ar[g * 4u + 1u] = m[1]; ar[g * 4u + 2u] = m[2]; ar[g * 4u + 3u] = m[3];
       } else {
-        for (var i = 0u; i < 4u; i++) { ar[g * 4u + i] = a4[(rg[g] + i) * K4 + kq]; }
+        for (var i = 0u; i < 4u; i++) { ar[g * 4u + i] = a4[aOff + (rg[g] + i) * K4 + kq]; }
       }
     }
     // bk[v]: columns j = k-row 4kq+j of op(B), entries = the 4 output columns of vec4 v.
     var bk: array<mat4x4<f32>, MAX_VN>;
     if (SHARE) {
       var mine: array<vec4<f32>, 2>;   // 4*VN <= 16 vec4s, 8 per subgroup-wide load
-      for (var s = 0u; s < (4u * VN + 7u) / 8u; s++) { mine[s] = b_load(min(s * 8u + lane, 4u * VN - 1u), kq, cb); }
+      for (var s = 0u; s < (4u * VN + 7u) / 8u; s++) { mine[s] = b_load(min(s * 8u + lane, 4u * VN - 1u), kq, cb, bOff); }
       for (var v = 0u; v < VN; v++) {
         if (TRANS_B) {
           let e = 4u * v;
@@ -101,9 +110,9 @@ fn kernel(wid: vec3<u32>, lid: u32, lane: u32) {
     } else {
       for (var v = 0u; v < VN; v++) {
         if (TRANS_B) {
-          bk[v] = transpose(mat4x4<f32>(b_load(4u * v, kq, cb), b_load(4u * v + 1u, kq, cb), b_load(4u * v + 2u, kq, cb), b_load(4u * v + 3u, kq, cb)));
+          bk[v] = transpose(mat4x4<f32>(b_load(4u * v, kq, cb, bOff), b_load(4u * v + 1u, kq, cb, bOff), b_load(4u * v + 2u, kq, cb, bOff), b_load(4u * v + 3u, kq, cb, bOff)));
         } else {
-          bk[v] = mat4x4<f32>(b_load(v, kq, cb), b_load(VN + v, kq, cb), b_load(2u * VN + v, kq, cb), b_load(3u * VN + v, kq, cb));
+          bk[v] = mat4x4<f32>(b_load(v, kq, cb, bOff), b_load(VN + v, kq, cb, bOff), b_load(2u * VN + v, kq, cb, bOff), b_load(3u * VN + v, kq, cb, bOff));
         }
       }
     }
@@ -112,7 +121,7 @@ fn kernel(wid: vec3<u32>, lid: u32, lane: u32) {
     }
   }
 
-  let slab4 = wid.z * p.splitStride / 4u;
+  let slab4 = split * p.splitStride / 4u + bi * p.cBatch;
   for (var t = 0u; t < TM; t++) {
     let row = row0 + t;
     if (row >= p.M) { continue; }

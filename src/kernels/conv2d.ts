@@ -11,6 +11,7 @@
 import type { Gpu } from '../gpu/gpu.js';
 import { GpuError } from '../gpu/gpu.js';
 import { shaderSource, uniforms, subgroupsCanShare, withPrelude } from './shader.js';
+import { winogradForward, winogradBackwardInput, winogradBackwardWeight } from './winograd.js';
 
 export type Act = 'none' | 'relu' | 'lrelu' | 'prelu' | 'tanh';
 export interface ConvShape { N: number; H: number; W: number; Cin: number; Cout: number; K: number; stride: number; }
@@ -27,6 +28,12 @@ const MAX_GROUPS = 65535;
 export const conv2dTiles = {
   /** Share weights through subgroups when the adapter allows (see shaders/prelude_share.wgsl). */
   subgroups: true,
+  /**
+   * 3x3 stride-1 convs with channel counts in multiples of 4 go through Winograd F(4x4, 3x3)
+   * (src/kernels/winograd.ts): forward, input and weight gradients. false: the direct kernels below,
+   * which stay the reference path (tests, benchmarks).
+   */
+  winograd: true,
   fwd: { TM: 4, VN: 4, WG: 64 },
   bwdInput: { TM: 4, VN: 4, WG: 64 },
   bwdWeight: { VN: 4, WG: 16, SPLIT: 64 },
@@ -58,6 +65,10 @@ function fold(groups: number): [number, number] {
   const gx = Math.min(groups, MAX_GROUPS);
   return [gx, ceilDiv(groups, gx)];
 }
+
+/** Whether the Winograd path takes this conv. */
+export const usesWinograd = (s: ConvShape): boolean =>
+  conv2dTiles.winograd && s.K === 3 && s.stride === 1 && s.Cin % 4 === 0 && s.Cout % 4 === 0;
 
 const canShare = (g: Gpu) => conv2dTiles.subgroups && subgroupsCanShare(g);
 
@@ -106,6 +117,7 @@ export function conv2dForward(g: Gpu, s: ConvShape, x: GPUBuffer, w: GPUBuffer, 
   if (opts.bias) checkSize('bias', opts.bias, Cout);
   if (opts.slope) checkSize('slope', opts.slope, Cout);
   if (opts.residual) checkSize('residual', opts.residual, M * Cout);
+  if (usesWinograd(s)) { winogradForward(g, s, x, w, out, { ...opts, act }); return; }
 
   const Ci4 = ceilDiv(Cin, 4), Co4 = ceilDiv(Cout, 4);
   const temps: GPUBuffer[] = [];
@@ -132,6 +144,7 @@ export function conv2dBackwardInput(g: Gpu, s: ConvShape, dy: GPUBuffer, w: GPUB
   const { N, H, W, Cin, Cout, K, stride } = s;
   const { Ho, Wo } = convOutSize(s);
   checkSize('dy', dy, N * Ho * Wo * Cout); checkSize('w', w, K * K * Cin * Cout); checkSize('dx', dx, N * H * W * Cin);
+  if (usesWinograd(s)) { winogradBackwardInput(g, s, dy, w, dx); return; }
   const Ci4 = ceilDiv(Cin, 4), Co4 = ceilDiv(Cout, 4);
   const temps: GPUBuffer[] = [];
   const dyp = padded(g, dy, N * Ho * Wo, 1, Cout, 1, Co4 * 4, temps);
@@ -155,6 +168,7 @@ export function conv2dBackwardWeight(g: Gpu, s: ConvShape, x: GPUBuffer, dy: GPU
   const { N, H, W, Cin, Cout, K, stride } = s;
   const { Ho, Wo } = convOutSize(s);
   checkSize('x', x, N * H * W * Cin); checkSize('dy', dy, N * Ho * Wo * Cout); checkSize('dw', dw, K * K * Cin * Cout);
+  if (usesWinograd(s)) { winogradBackwardWeight(g, s, x, dy, dw); return; }
   const Ci4 = ceilDiv(Cin, 4), Co4 = ceilDiv(Cout, 4);
   const temps: GPUBuffer[] = [];
   const xp = padded(g, x, N * H * W, 1, Cin, 1, Ci4 * 4, temps);

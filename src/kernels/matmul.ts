@@ -116,23 +116,52 @@ export function sharedFits(M: number): boolean {
 
 /** The subgroup-shared kernel (M, N, K multiples of 4), with split-K as above. */
 function matmulShared(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: number, N: number, K: number, opts: MatmulOptions): void {
+  sharedDispatch(g, a, b, c, M, N, K, { count: 1, a: 0, b: 0, c: 0 }, opts, MATMUL_SG.WG, subgroupsCanShare(g));
+}
+
+/** Independent products in one buffer each, `a`, `b`, `c` floats apart (multiples of 4). */
+export interface MatmulBatch { count: number; a: number; b: number; c: number }
+
+/**
+ * `batch.count` products C_i = op(A_i)·op(B_i) (+ C_i when accumulating) in one dispatch, with the
+ * subgroup-shared kernel (its plain prelude where the adapter cannot share). M, N, K multiples of 4.
+ * Workgroups are sized down for short M (TM*WG rows each, WG from 64 down to 8), so that a product
+ * of 64 rows (Winograd's weight gradient) does not compute 512. Split-K as in `matmul`.
+ */
+export function matmulBatched(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: number, N: number, K: number,
+  batch: MatmulBatch, opts: Omit<MatmulOptions, 'bias'> = {}): void {
+  if (![M, N, K, batch.a, batch.b, batch.c].every((v) => Number.isInteger(v) && v % 4 === 0) || !(M > 0 && N > 0 && K > 0)) {
+    throw new Error(`matmulBatched: M=${M} N=${N} K=${K} and the batch strides must be positive multiples of 4`);
+  }
+  let WG = MATMUL_SG.WG;
+  while (WG > 8 && Math.ceil(M / (MATMUL_SG.TM * WG)) * MATMUL_SG.TM * WG > 1.15 * M) WG /= 2;
+  sharedDispatch(g, a, b, c, M, N, K, batch, opts, WG, subgroupsCanShare(g));
+}
+
+function sharedDispatch(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: number, N: number, K: number,
+  batch: MatmulBatch, opts: MatmulOptions, WG: number, share: boolean): void {
   const { transA = false, transB = false, bias, accumulate = false } = opts;
-  const { TM, WG } = MATMUL_SG;
+  const { TM } = MATMUL_SG;
   const VN = Math.min(MATMUL_SG.VN, N / 4);
   const rowBlocks = groups(M, TM * WG), colBlocks = groups(N, 4 * VN);
   const gx = Math.min(rowBlocks, MAX_WG), fy = Math.ceil(rowBlocks / gx);
   if (fy * colBlocks > MAX_WG) throw new Error(`matmul: ${M}x${N} too large for one dispatch`);
-  const { S, kPer } = splitPlan(M, N, K, opts);
-  const pipe = g.pipeline('matmul_sg', withPrelude('matmul_sg', true), { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, VN, WG });
+  const { S, kPer } = splitPlan(M, N * batch.count, K, opts);
+  if (S * batch.count > MAX_WG) throw new Error(`matmul: ${batch.count} batches x ${S} splits too many for one dispatch`);
+  const name = share ? 'matmul_sg' : 'matmul_sg_plain';
+  const pipe = g.pipeline(name, withPrelude('matmul_sg', share), { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, VN, WG });
   const dummy = bias ? null : g.pool.acquire(16, 'matmul dummy bias');
-  const grid: [number, number, number] = [gx, fy * colBlocks, S];
+  const grid: [number, number, number] = [gx, fy * colBlocks, S * batch.count];
+  const strides = [batch.a / 4, batch.b / 4, batch.c / 4];
   if (S === 1) {
-    g.dispatch(pipe, uniforms([M, N, K, K, Number(accumulate), 0, gx, bias ? 1 : 0, colBlocks]), [a, b, c, bias ?? dummy!], grid);
+    g.dispatch(pipe, uniforms([M, N, K, K, Number(accumulate), 0, gx, bias ? 1 : 0, colBlocks, 1, ...strides]), [a, b, c, bias ?? dummy!], grid);
   } else {
-    const MN = M * N;
+    // The reduce pass adds [S, count*M*N] slabs elementwise: batches must be dense in C.
+    if (batch.count > 1 && batch.c !== M * N) throw new Error('matmulBatched: split-K needs C batches M*N apart');
+    const MN = M * N * batch.count;
     const partial = g.pool.acquire(S * MN * 4, 'matmul.splitK');
-    g.dispatch(pipe, uniforms([M, N, K, kPer, 0, MN, gx, 0, colBlocks]), [a, b, partial, dummy ?? bias!], grid);
-    reduceSplits(g, partial, c, bias, M, N, K, kPer, S, accumulate);
+    g.dispatch(pipe, uniforms([M, N, K, kPer, 0, MN, gx, 0, colBlocks, S, ...strides]), [a, b, partial, dummy ?? bias!], grid);
+    reduceSplits(g, partial, c, bias, M * batch.count, N, K, kPer, S, accumulate);
     g.pool.release(partial);
   }
   if (dummy) g.pool.release(dummy);

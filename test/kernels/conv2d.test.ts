@@ -83,6 +83,16 @@ describe('conv2d GPU vs reference', () => {
   SHAPES.forEach((s, k) => it(name(s), () => checkAll(s, k)));
 });
 
+describe('conv2d direct kernels where Winograd would run (the reference path; see winograd.test.ts)', () => {
+  SHAPES.forEach((s, k) => {
+    if (s.K !== 3 || s.stride !== 1 || s.Cin % 4 || s.Cout % 4) return;
+    it(name(s), async () => {
+      conv2dTiles.winograd = false;
+      try { await checkAll(s, k); } finally { conv2dTiles.winograd = true; }
+    });
+  });
+});
+
 describe('conv2d without subgroups (the fallback for adapters that lack them)', () => {
   for (const k of [0, 3, 5]) {
     it(name(SHAPES[k]), async () => {

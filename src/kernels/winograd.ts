@@ -1,0 +1,120 @@
+// Launchers of the Winograd F(4x4, 3x3) conv (shaders/winograd.wgsl): forward with the conv
+// family's fused epilogue, input gradient (the same conv of dy with the rotated kernel) and weight
+// gradient. For 3x3 stride-1 convs whose channel counts are multiples of 4; conv2d.ts routes those
+// here and keeps its direct kernels as the reference path (conv2dTiles.winograd = false).
+//
+// The transformed tensors are 36 x tiles x channels: 2.25x the activation's size. Past the
+// adapter's storage-binding limit the tiles go in chunks, each transformed, multiplied and
+// transformed back on its own (the weight gradient sums the chunks' products in chunk order).
+import type { Gpu } from '../gpu/gpu.js';
+import { GpuError } from '../gpu/gpu.js';
+import { shaderSource, uniforms } from './shader.js';
+import { matmulBatched } from './matmul.js';
+import type { Act } from './conv2d.js';
+
+const ACT_CODE: Record<Act, number> = { none: 0, relu: 1, lrelu: 2, prelu: 3, tanh: 4 };
+const WG = 64;
+const MAX_GROUPS = 65535;
+const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
+
+type Entry = 'input_tf' | 'grad_tf' | 'output_tf' | 'weight_tf' | 'weight_grad_tf';
+const pipe = (g: Gpu, entry: Entry) => g.pipeline(`winograd_${entry}`, shaderSource('winograd'), { WG }, entry);
+
+function grid(items: number): [number, number] {
+  const groups = ceilDiv(items, WG);
+  const gx = Math.min(groups, MAX_GROUPS);
+  return [gx, ceilDiv(groups, gx)];
+}
+
+/** Image size, channels (multiples of 4) of the conv; the output has the input's H x W. */
+export interface WinogradShape { N: number; H: number; W: number; Cin: number; Cout: number }
+
+/** Tiles of 4x4 output pixels, and how many go in one chunk (rows of the GEMMs, a multiple of 4). */
+function plan(g: Gpu, s: WinogradShape, maxRows?: number) {
+  const TH = ceilDiv(s.H, 4), TW = ceilDiv(s.W, 4);
+  const T = s.N * TH * TW;
+  const limit = Number(g.limits.maxStorageBufferBindingSize);
+  const fit = Math.floor(limit / (36 * 4 * Math.max(s.Cin, s.Cout)) / 4) * 4;
+  if (fit < 4) throw new GpuError(`winograd: ${Math.max(s.Cin, s.Cout)} channels are too many for the binding limit`);
+  const rows = Math.min(ceilDiv(T, 4) * 4, fit, maxRows ?? Infinity);
+  return { TH, TW, T, rows };
+}
+
+/** Chunk of tiles [t0, t0 + rows) (rows a multiple of 4), for each chunk of the plan. */
+function* chunks(T: number, rows: number): Generator<{ t0: number; rows: number }> {
+  for (let t0 = 0; t0 < T; t0 += rows) yield { t0, rows: Math.min(rows, ceilDiv(T - t0, 4) * 4) };
+}
+
+/** Tile-transform parameters (struct Params) for a chunk; C4 of the tensor read or written. */
+function tileParams(s: WinogradShape, p: ReturnType<typeof plan>, c: { t0: number; rows: number }, C4: number,
+  gx: number, e: { act?: Act; alpha?: number; bias?: boolean; res?: boolean } = {}): ArrayBuffer {
+  return uniforms([s.N, s.H, s.W, C4, p.TH, p.TW, c.t0, c.rows, p.T, gx,
+    ACT_CODE[e.act ?? 'none'], e.bias ? 1 : 0, e.res ? 1 : 0, { f: e.alpha ?? 0.2 }]);
+}
+
+/** U = G g G^T for every channel pair: [36, Cin, Cout], or flipped (input gradient) [36, Cout, Cin]. */
+function weightTransform(g: Gpu, w: GPUBuffer, Cin: number, Cout: number, flip: boolean): GPUBuffer {
+  const R = flip ? Cout : Cin, C = flip ? Cin : Cout;
+  const u = g.pool.acquire(36 * R * C * 4, 'winograd U');
+  const [gx, gy] = grid(R * C / 4);
+  g.dispatch(pipe(g, 'weight_tf'), uniforms([Cin, Cout, R, C / 4, flip ? 1 : 0, gx]), [w, u], [gx, gy]);
+  return u;
+}
+
+export interface WinogradEpilogue { bias?: GPUBuffer; act?: Act; slope?: GPUBuffer; alpha?: number; residual?: GPUBuffer }
+
+/** The conv with transformed weights U [36, Cin, Cout]: x [N,H,W,Cin] -> out [N,H,W,Cout]. */
+function convWithU(g: Gpu, s: WinogradShape, x: GPUBuffer, u: GPUBuffer, out: GPUBuffer, e: WinogradEpilogue, maxRows?: number): void {
+  const p = plan(g, s, maxRows);
+  const Ci4 = s.Cin / 4, Co4 = s.Cout / 4;
+  const v = g.pool.acquire(36 * p.rows * s.Cin * 4, 'winograd V');
+  const o = g.pool.acquire(36 * p.rows * s.Cout * 4, 'winograd O');
+  const dummies: GPUBuffer[] = [];
+  const dummy = () => { const b = g.pool.acquire(16, 'winograd dummy'); dummies.push(b); return b; };
+  const bias = e.bias ?? dummy(), slope = e.act === 'prelu' ? e.slope! : dummy(), res = e.residual ?? dummy();
+  for (const c of chunks(p.T, p.rows)) {
+    const [ix, iy] = grid(c.rows * Ci4);
+    g.dispatch(pipe(g, 'input_tf'), tileParams(s, p, c, Ci4, ix), [x, v], [ix, iy]);
+    matmulBatched(g, v, u, o, c.rows, s.Cout, s.Cin, { count: 36, a: c.rows * s.Cin, b: s.Cin * s.Cout, c: c.rows * s.Cout });
+    const [ox, oy] = grid(c.rows * Co4);
+    g.dispatch(pipe(g, 'output_tf'), tileParams(s, p, c, Co4, ox, { act: e.act, alpha: e.alpha, bias: !!e.bias, res: !!e.residual }),
+      [o, out, bias, slope, res], [ox, oy]);
+  }
+  for (const b of [v, o, ...dummies]) g.pool.release(b);
+}
+
+/** out = conv3x3(x, w) + epilogue; w HWIO [3, 3, Cin, Cout]. `maxRows` forces small chunks (tests). */
+export function winogradForward(g: Gpu, s: WinogradShape, x: GPUBuffer, w: GPUBuffer, out: GPUBuffer,
+  e: WinogradEpilogue = {}, maxRows?: number): void {
+  if (e.act === 'prelu' && !e.slope) throw new GpuError('winograd: prelu needs a slope buffer');
+  const u = weightTransform(g, w, s.Cin, s.Cout, false);
+  convWithU(g, s, x, u, out, e, maxRows);
+  g.pool.release(u);
+}
+
+/** dx = conv3x3(dy, rot180(w) with Cin and Cout swapped): the input gradient of a 3x3 stride-1 conv. */
+export function winogradBackwardInput(g: Gpu, s: WinogradShape, dy: GPUBuffer, w: GPUBuffer, dx: GPUBuffer, maxRows?: number): void {
+  const u = weightTransform(g, w, s.Cin, s.Cout, true);
+  convWithU(g, { ...s, Cin: s.Cout, Cout: s.Cin }, dy, u, dx, {}, maxRows);
+  g.pool.release(u);
+}
+
+/** dw [3, 3, Cin, Cout] = the weight gradient, summed over tiles in a fixed order (deterministic). */
+export function winogradBackwardWeight(g: Gpu, s: WinogradShape, x: GPUBuffer, dy: GPUBuffer, dw: GPUBuffer, maxRows?: number): void {
+  const p = plan(g, s, maxRows);
+  const Ci4 = s.Cin / 4, Co4 = s.Cout / 4;
+  const v = g.pool.acquire(36 * p.rows * s.Cin * 4, 'winograd V');
+  const d = g.pool.acquire(36 * p.rows * s.Cout * 4, 'winograd dO');
+  const du = g.pool.acquire(36 * s.Cin * s.Cout * 4, 'winograd dU');
+  for (const c of chunks(p.T, p.rows)) {
+    const [ix, iy] = grid(c.rows * Ci4);
+    g.dispatch(pipe(g, 'input_tf'), tileParams(s, p, c, Ci4, ix), [x, v], [ix, iy]);
+    const [ox, oy] = grid(c.rows * Co4);
+    g.dispatch(pipe(g, 'grad_tf'), tileParams(s, p, c, Co4, ox), [dy, d], [ox, oy]);
+    matmulBatched(g, v, d, du, s.Cin, s.Cout, c.rows, { count: 36, a: c.rows * s.Cin, b: c.rows * s.Cout, c: s.Cin * s.Cout },
+      { transA: true, accumulate: c.t0 > 0 });
+  }
+  const [gx, gy] = grid(s.Cin * Co4);
+  g.dispatch(pipe(g, 'weight_grad_tf'), uniforms([s.Cin, s.Cout, s.Cin, Co4, 0, gx]), [du, dw], [gx, gy]);
+  for (const b of [v, d, du]) g.pool.release(b);
+}

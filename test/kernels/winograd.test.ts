@@ -1,0 +1,103 @@
+// Winograd F(4x4, 3x3) conv (shaders/winograd.wgsl) against the float64 direct-conv reference, at
+// awkward shapes: H and W not multiples of 4 (partial edge tiles), one-pixel images, batch > 1,
+// forced small chunks (the path for tensors past the binding limit), every fused epilogue.
+//
+// Float32 error, measured on lavapipe with inputs and weights uniform in [-1, 1): the largest
+// |got - want| over a tensor, divided by the largest |want|, is 1.5e-6..2.7e-6 forward, 1.7e-6..2.5e-6
+// for the input gradient and 1.3e-6..2.1e-6 for the weight gradient at the shapes below (2.5e-7 and
+// less on the one-pixel image, where padding zeros most of the tile); with tanh 5.2e-6 (lavapipe's
+// tanh). Asserted bound: 1e-5 (2e-5 with tanh).
+import { describe, it, expect } from 'vitest';
+import { testGpu, randn, upload, download } from '../helpers.js';
+import { winogradForward, winogradBackwardInput, winogradBackwardWeight, type WinogradShape } from '../../src/kernels/winograd.js';
+import { conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef } from '../../src/kernels/ref/conv2d.js';
+import type { Act, ConvShape } from '../../src/kernels/conv2d.js';
+
+const g = await testGpu();
+const conv = (s: WinogradShape): ConvShape => ({ ...s, K: 3, stride: 1 });
+
+/** max |got - want| / max |want|, failing on NaN. */
+function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  expect(got.length).toBe(want.length);
+  let err = 0, scale = 0;
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    if (!(d === d)) return Infinity;
+    err = Math.max(err, d);
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return err / scale;
+}
+
+const SHAPES: Array<[WinogradShape, number | undefined]> = [
+  [{ N: 2, H: 13, W: 10, Cin: 8, Cout: 12 }, undefined],  // partial tiles on both edges
+  [{ N: 1, H: 1, W: 1, Cin: 4, Cout: 4 }, undefined],     // one pixel: one tile, mostly padding
+  [{ N: 3, H: 5, W: 9, Cin: 12, Cout: 8 }, 8],            // chunks of 8 tiles (of 27): the chunked path
+  [{ N: 1, H: 16, W: 16, Cin: 16, Cout: 4 }, undefined],  // exact tiles, Cout 4
+  [{ N: 2, H: 7, W: 22, Cin: 4, Cout: 20 }, 12],
+];
+
+const name = (s: WinogradShape, rows?: number) => `N${s.N} ${s.H}x${s.W} ${s.Cin}->${s.Cout}${rows ? ` chunks of ${rows}` : ''}`;
+
+describe('winograd F(4x4,3x3) vs the float64 direct reference', () => {
+  SHAPES.forEach(([s, rows], k) => it(name(s, rows), async () => {
+    const M = s.N * s.H * s.W;
+    const xd = randn(M * s.Cin, 10 * k + 1), wd = randn(9 * s.Cin * s.Cout, 10 * k + 2), dyd = randn(M * s.Cout, 10 * k + 3);
+    const live = g.pool.liveCount;
+    const x = upload(g, xd), w = upload(g, wd), dy = upload(g, dyd);
+    const y = g.pool.acquire(M * s.Cout * 4), dx = g.pool.acquire(M * s.Cin * 4), dw = g.pool.acquire(wd.length * 4);
+    winogradForward(g, s, x, w, y, {}, rows);
+    winogradBackwardInput(g, s, dy, w, dx, rows);
+    winogradBackwardWeight(g, s, x, dy, dw, rows);
+    expect(g.pool.liveCount).toBe(live + 6); // temporaries released
+    const ef = relErr(await download(g, y, M * s.Cout), conv2dForwardRef(conv(s), xd, wd));
+    const ex = relErr(await download(g, dx, M * s.Cin), conv2dBackwardInputRef(conv(s), dyd, wd));
+    const ew = relErr(await download(g, dw, wd.length), conv2dBackwardWeightRef(conv(s), xd, dyd));
+    expect(ef).toBeLessThan(1e-5);
+    expect(ex).toBeLessThan(1e-5);
+    expect(ew).toBeLessThan(1e-5);
+    for (const b of [x, w, dy, y, dx, dw]) g.pool.release(b);
+  }));
+});
+
+describe('winograd fused epilogue', () => {
+  const s: WinogradShape = { N: 2, H: 7, W: 6, Cin: 8, Cout: 8 };
+  const M = s.N * s.H * s.W;
+  const cases: Array<{ act: Act; alpha?: number; bias: boolean; residual: boolean }> = [
+    { act: 'relu', bias: true, residual: false },
+    { act: 'lrelu', alpha: 0.1, bias: false, residual: true },
+    { act: 'prelu', bias: true, residual: true },
+    { act: 'tanh', bias: true, residual: false },
+    { act: 'none', bias: true, residual: true },
+  ];
+  for (const c of cases) {
+    it(`${c.act}${c.bias ? ' + bias' : ''}${c.residual ? ' + residual' : ''}`, async () => {
+      const xd = randn(M * s.Cin, 5), wd = randn(9 * s.Cin * s.Cout, 6).map((v) => v * 0.3);
+      const bd = randn(s.Cout, 7), sd = randn(s.Cout, 8, 0, 0.5), rd = randn(M * s.Cout, 9);
+      const x = upload(g, xd), w = upload(g, wd), b = upload(g, bd), sl = upload(g, sd), r = upload(g, rd);
+      const y = g.pool.acquire(M * s.Cout * 4);
+      winogradForward(g, s, x, w, y, {
+        act: c.act, alpha: c.alpha, bias: c.bias ? b : undefined, slope: sl, residual: c.residual ? r : undefined,
+      });
+      const want = conv2dForwardRef(conv(s), xd, wd, {
+        act: c.act, alpha: c.alpha, bias: c.bias ? bd : undefined, slope: sd, residual: c.residual ? rd : undefined,
+      });
+      const er = relErr(await download(g, y, M * s.Cout), want);
+      expect(er).toBeLessThan(c.act === 'tanh' ? 2e-5 : 1e-5);
+      for (const buf of [x, w, b, sl, r, y]) g.pool.release(buf);
+    });
+  }
+});
+
+describe('winograd determinism', () => {
+  it('the weight gradient is bitwise identical run after run', async () => {
+    const s: WinogradShape = { N: 3, H: 13, W: 10, Cin: 8, Cout: 8 };
+    const M = s.N * s.H * s.W;
+    const x = upload(g, randn(M * s.Cin, 1)), dy = upload(g, randn(M * s.Cout, 2));
+    const dw1 = g.pool.acquire(9 * 64 * 4), dw2 = g.pool.acquire(9 * 64 * 4);
+    winogradBackwardWeight(g, s, x, dy, dw1);
+    winogradBackwardWeight(g, s, x, dy, dw2);
+    expect(Array.from(await download(g, dw2, 9 * 64))).toEqual(Array.from(await download(g, dw1, 9 * 64)));
+    for (const b of [x, dy, dw1, dw2]) g.pool.release(b);
+  });
+});
