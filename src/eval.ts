@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { getGpu } from './gpu/gpu.js';
 import { runCli } from './cli.js';
-import { defaultModelPath, loadGenerator } from './srgan/model.js';
+import { defaultModelPath, loadFoldedGenerator } from './srgan/model.js';
 import { evaluateFolder, formatEvalTable } from './srgan/evaluate.js';
 
 await runCli(async () => {
@@ -19,9 +19,9 @@ await runCli(async () => {
   if (!values.data) throw new Error('--data DIR is required');
   const modelPath = values.model ?? defaultModelPath();
   await getGpu();
-  const G = await loadGenerator(modelPath);
-  const res = await evaluateFolder(G, values.data, G.config.scale, { tile: values.tile ? Number(values.tile) : undefined });
-  G.dispose();
+  const F = await loadFoldedGenerator(modelPath);
+  const res = await evaluateFolder(F, values.data, F.config.scale, { tile: values.tile ? Number(values.tile) : undefined });
+  F.dispose();
   if (values.json) process.stdout.write(JSON.stringify(res, null, 2) + '\n');
   else process.stdout.write(formatEvalTable(res, `model: ${modelPath}\ndata: ${values.data}\n`) + '\n');
 });

@@ -8,8 +8,11 @@ import { runCli } from './cli.js';
 import { decodeImage, encodePng, encodeJpeg, writeFileAtomic, type Image } from './image/image.js';
 import { imresize } from './image/resize.js';
 import { listImages } from './srgan/data.js';
-import { defaultModelPath, loadGenerator } from './srgan/model.js';
+import { defaultModelPath, readGeneratorFile, checkGeneratorTensors } from './srgan/model.js';
 import { FoldedGenerator, upscaleTiled, planTiles } from './srgan/inference.js';
+
+// Time from process start (Node's timeOrigin) to the first line of main: start-up and imports.
+const mainAt = performance.now();
 
 const HELP = `4x super-resolution with an SRGAN/SRResNet generator.
 
@@ -20,9 +23,12 @@ usage: node dist/upscale.js INPUT [options]
                       (default: INPUT_x4.png beside the input; a folder gets INPUT_x4/)
   --model FILE        generator checkpoint from train.js (default: the shipped model)
   --quality Q         JPEG quality 1-100 (default 92)
-  --tile N            tile size in LR pixels (default: from the adapter's limits)
+  --tile N            largest tile side in LR pixels, context included (default: from the
+                      adapter's limits)
   --max-pixels N      refuse outputs larger than N pixels (default 268435456 = 2^28)
   --overwrite         replace an existing output file
+  --quiet             no progress bar, no adapter line
+  --verbose           print the time of each phase (start-up, device, model, compile, ...)
   -h, --help          this text
 `;
 
@@ -34,10 +40,11 @@ await runCli(async () => {
     options: {
       output: { type: 'string', short: 'o' }, model: { type: 'string' }, quality: { type: 'string' },
       tile: { type: 'string' }, 'max-pixels': { type: 'string' }, overwrite: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' }, quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' }, quiet: { type: 'boolean' }, verbose: { type: 'boolean' },
     },
   });
   if (values.help) { process.stdout.write(HELP); return; }
+  if (positionals.length === 0) { process.stderr.write(HELP); process.exitCode = 2; return; }
   if (positionals.length !== 1) throw new Error('expected one input image or folder (see --help)');
   const input = positionals[0];
   const quality = values.quality ? Number(values.quality) : 92;
@@ -45,6 +52,13 @@ await runCli(async () => {
   const tile = values.tile ? Number(values.tile) : undefined;
   if (tile !== undefined && !(Number.isInteger(tile) && tile > 0)) throw new Error(`--tile ${values.tile}: expected a positive integer`);
   const maxPixels = values['max-pixels'] ? Number(values['max-pixels']) : 2 ** 28;
+  // --verbose: one line per phase, seconds since the previous mark
+  let mark = 0;
+  const phase = (what: string, now = performance.now()) => {
+    if (values.verbose) process.stderr.write(`[time] ${what.padEnd(34)} ${((now - mark) / 1000).toFixed(3)} s\n`);
+    mark = now;
+  };
+  phase('process start to main (imports)', mainAt);
   const st = await stat(input).catch(() => null);
   if (!st) throw new Error(`${input}: no such file or folder`);
 
@@ -76,17 +90,34 @@ await runCli(async () => {
     }
     images.push(img);
   }
+  phase('arguments, read and decode input');
 
   const modelPath = values.model ?? defaultModelPath();
   await getGpu({ verbose: !values.quiet });
-  const G = await loadGenerator(modelPath);
-  if (G.config.scale !== 4) process.stderr.write(`note: ${modelPath} upscales x${G.config.scale}\n`);
-  const F = await FoldedGenerator.fromGenerator(G);
-  G.dispose();
+  phase('adapter and device');
+  const { config, tensors } = await readGeneratorFile(modelPath);
+  phase('model read');
+  if (config.scale !== 4) process.stderr.write(`note: ${modelPath} upscales x${config.scale}\n`);
+  // BN folded on the CPU straight from the file's tensors; each folded weight uploaded once
+  const F = FoldedGenerator.fromTensors(config, checkGeneratorTensors(config, tensors, modelPath));
+  phase('BN fold and weight upload');
+  await F.warmup();
+  phase('pipeline compile (1x1 warm-up)');
 
   const scale = F.config.scale;
   const maxBinding = Number(gpu().limits.maxStorageBufferBindingSize);
-  const totalTiles = images.reduce((s, im) => s + planTiles(im.width, im.height, F.radius, F.bytesPerLrPixel, { tile }, maxBinding).windows.length, 0);
+  const plans = images.map((im) => planTiles(im.width, im.height, F.tileNet, { tile }, maxBinding));
+  const totalTiles = plans.reduce((s, p) => s + p.windows.length, 0);
+  if (values.verbose) {
+    for (let k = 0; k < jobs.length; k++) {
+      const p = plans[k], im = images[k];
+      const ratio = (p.windows.length * p.tw * p.th) / (im.width * im.height);
+      process.stderr.write(`[plan] ${jobs[k].input}: ${im.width}x${im.height} LR, ${p.nx}x${p.ny} tiles of ${p.tw}x${p.th} ` +
+        `(context ${p.radius}, ${ratio.toFixed(2)}x the image area), ${p.batch} per batch\n`);
+    }
+  }
+  let inferMs = 0, writeMs = 0;
+  const compile0 = gpu().stats.compileMs;
   let tilesDone = 0;
   const t0 = performance.now();
   const bar = (extra: number) => {
@@ -102,8 +133,11 @@ await runCli(async () => {
     const { width: w, height: h, channels: ch } = img;
     const rgb = new Float32Array(w * h * 3);
     for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = img.data[i * ch + (ch >= 3 ? c : 0)];
+    const tInfer = performance.now();
     const sr = await upscaleTiled(F, rgb, w, h, { tile, onTile: (d) => bar(d) });
-    tilesDone += planTiles(w, h, F.radius, F.bytesPerLrPixel, { tile }, maxBinding).windows.length;
+    inferMs += performance.now() - tInfer;
+    tilesDone += plans[k].windows.length;
+    const tWrite = performance.now();
     const W = w * scale, H = h * scale;
     // A lost device or broken kernel shows up as NaN or a black frame: refuse to write it.
     let nan = false, maxOut = -1;
@@ -129,7 +163,15 @@ await runCli(async () => {
     const bytes = ext === '.png' ? encodePng(out) : encodeJpeg({ ...out, bitDepth: 8 }, quality);
     // writeFileAtomic removes its temporary file itself when the write fails
     await writeFileAtomic(job.output, bytes).catch((e) => { throw new Error(`${job.output}: cannot write (${(e as Error).message})`); });
+    writeMs += performance.now() - tWrite;
     if (!values.quiet) process.stderr.write(`\n${job.input} -> ${job.output} (${W}x${H})\n`);
   }
   F.dispose();
+  if (values.verbose) {
+    const compileMs = gpu().stats.compileMs - compile0;
+    process.stderr.write(`[time] ${'inference'.padEnd(34)} ${(inferMs / 1000).toFixed(3)} s` +
+      (compileMs > 1 ? ` (of which ${(compileMs / 1000).toFixed(3)} s compiling pipelines)` : '') + '\n');
+    process.stderr.write(`[time] ${'check, encode and write'.padEnd(34)} ${(writeMs / 1000).toFixed(3)} s\n`);
+    process.stderr.write(`[time] ${'total since process start'.padEnd(34)} ${(performance.now() / 1000).toFixed(3)} s\n`);
+  }
 });

@@ -115,6 +115,24 @@ describe('upscale.js', () => {
     expect(existsSync(join(dir, 'nogpu.png'))).toBe(false);
   });
 
+  it('--help lists every option; no arguments prints the usage with exit 2; --verbose times each phase', async () => {
+    const help = await run('node', [CLI, '--help']);
+    for (const o of ['--output', '--model', '--quality', '--tile', '--max-pixels', '--overwrite', '--quiet', '--verbose', '--help']) expect(help.stdout).toContain(o);
+    const none = await run('node', [CLI]).catch((e) => e);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/^4x super-resolution/);
+    expect(none.stderr).toMatch(/usage: node dist\/upscale\.js INPUT/);
+    expect(none.stderr).not.toMatch(/error:/);
+    const p = join(dir, 'v.png');
+    writeFileSync(p, encodePng(img(9, 6, 3)));
+    const r = await upscale([p, '--verbose']);
+    expect(r.code, r.stderr).toBe(0);
+    for (const phase of ['process start to main', 'adapter and device', 'model read', 'BN fold', 'pipeline compile', 'inference', 'check, encode and write', 'total']) {
+      expect(r.stderr).toMatch(new RegExp(`\\[time\\] ${phase}.* \\d+\\.\\d{3} s`));
+    }
+    expect(r.stderr).toMatch(/\[plan\] .*v\.png: 9x6 LR, 1x1 tiles of 9x6/);
+  });
+
   it('processes a folder into an output folder', async () => {
     const inDir = join(dir, 'batch');
     mkdirSync(inDir);

@@ -1,9 +1,14 @@
 // Inference: the generator with every BatchNorm folded into the conv before it, run through the
 // conv kernel's fused epilogues (bias + PReLU/tanh + residual add), and a tiler whose stitched
 // output equals the whole-image output.
+//
+// Edges are PyTorch's: every conv zero-pads its own input ('same' padding), as in training. A tile
+// window never leaves the image, so a window at the image edge pads exactly where the whole-image
+// forward pads; inside the image each window carries `radius` pixels of real context.
 import { gpu } from '../gpu/gpu.js';
 import { conv2dForward, convOutSize, type Act, type ConvShape } from '../kernels/conv2d.js';
 import { pixelShuffle } from '../kernels/pixel_shuffle.js';
+import { oihwToHwio } from '../nn/safetensors.js';
 import { Tensor, empty, fromArray, noGrad, tidy } from '../nn/tensor.js';
 import type { Conv2d, BatchNorm2d, PReLU } from '../nn/layers.js';
 import type { Generator, GeneratorConfig } from './generator.js';
@@ -26,24 +31,41 @@ export function foldBatchNorm(w: Float32Array, b: Float32Array | null, cout: num
   return { w: w2, b: b2 };
 }
 
-async function fold(conv: Conv2d, bn: BatchNorm2d | null, act: Act, prelu: PReLU | null, slopeRepeat = 1): Promise<FoldedConv> {
-  let w = await conv.weight.data();
-  let b = conv.bias ? await conv.bias.data() : new Float32Array(conv.cout);
-  if (bn) {
-    const f = foldBatchNorm(w, conv.bias ? b : null, conv.cout, await bn.weight.data(), await bn.bias.data(),
-      await bn.runningMean.data(), await bn.runningVar.data(), bn.eps);
-    w = f.w; b = f.b;
-  }
+/** One conv's weights on the CPU (HWIO), with the BN that follows it and its activation. */
+interface ConvWeights {
+  K: number; cin: number; cout: number;
+  w: Float32Array; b: Float32Array | null;
+  bn: { gamma: Float32Array; beta: Float32Array; mean: Float32Array; variance: Float32Array; eps: number } | null;
+  slope: Float32Array | null;
+}
+
+/** Folds on the CPU and uploads each tensor once. */
+function fold(c: ConvWeights, act: Act, slopeRepeat = 1): FoldedConv {
+  let w = c.w, b = c.b ?? new Float32Array(c.cout);
+  if (c.bn) ({ w, b } = foldBatchNorm(c.w, c.b, c.cout, c.bn.gamma, c.bn.beta, c.bn.mean, c.bn.variance, c.bn.eps));
   let slope: Tensor | null = null;
-  if (prelu) {
-    const s = await prelu.weight.data();
+  if (c.slope) {
+    const s = c.slope;
     const e = new Float32Array(s.length * slopeRepeat);
     for (let i = 0; i < e.length; i++) e[i] = s[Math.floor(i / slopeRepeat)];
     slope = fromArray(e, [e.length]).keep();
   }
   return {
+    K: c.K, cin: c.cin, cout: c.cout,
+    w: fromArray(w, [c.K, c.K, c.cin, c.cout]).keep(), b: fromArray(b, [c.cout]).keep(), act, slope,
+  };
+}
+
+/** A training-graph conv (and its BN and PReLU) read back from the GPU. */
+async function readLayers(conv: Conv2d, bn: BatchNorm2d | null, prelu: PReLU | null): Promise<ConvWeights> {
+  return {
     K: conv.k, cin: conv.cin, cout: conv.cout,
-    w: fromArray(w, conv.weight.shape).keep(), b: fromArray(b, [conv.cout]).keep(), act, slope,
+    w: await conv.weight.data(), b: conv.bias ? await conv.bias.data() : null,
+    bn: bn && {
+      gamma: await bn.weight.data(), beta: await bn.bias.data(),
+      mean: await bn.runningMean.data(), variance: await bn.runningVar.data(), eps: bn.eps,
+    },
+    slope: prelu ? await prelu.weight.data() : null,
   };
 }
 
@@ -58,6 +80,19 @@ function runConv(x: Tensor, f: FoldedConv, residual?: Tensor): Tensor {
   return y;
 }
 
+/** conv (PReLU fused: it commutes with the shuffle channel by channel) then pixel shuffle x2. */
+function upsample(x: Tensor, u: FoldedConv): Tensor {
+  const y = runConv(x, u);
+  const [N, H, W, C] = y.shape;
+  const z = empty([N, H * 2, W * 2, C / 4]);
+  pixelShuffle(gpu(), y.buffer, z.buffer, N, H, W, C, 2);
+  y.dispose();
+  return z;
+}
+
+/** BatchNorm2d's default eps: generator files do not store it. */
+const BN_EPS = 1e-5;
+
 /** The generator for inference: BN folded, epilogues fused. */
 export class FoldedGenerator {
   private constructor(
@@ -69,48 +104,178 @@ export class FoldedGenerator {
     private tail: FoldedConv,
   ) {}
 
+  /** From a training-graph generator (reads its weights back from the GPU). */
   static async fromGenerator(g: Generator): Promise<FoldedGenerator> {
-    const head = await fold(g.convIn, null, 'prelu', g.actIn);
+    const head = fold(await readLayers(g.convIn, null, g.actIn), 'prelu');
     const blocks: Array<[FoldedConv, FoldedConv]> = [];
-    for (const b of g.blocks) blocks.push([await fold(b.conv1, b.bn1, 'prelu', b.act), await fold(b.conv2, b.bn2, 'none', null)]);
-    const mid = await fold(g.convMid, g.bnMid, 'none', null);
+    for (const b of g.blocks) blocks.push([fold(await readLayers(b.conv1, b.bn1, b.act), 'prelu'), fold(await readLayers(b.conv2, b.bn2, null), 'none')]);
+    const mid = fold(await readLayers(g.convMid, g.bnMid, null), 'none');
     // PReLU after the pixel shuffle acts on output channel c = conv channel 4c+k: repeat slopes x4
     const ups: FoldedConv[] = [];
-    for (const u of g.ups) ups.push(await fold(u.conv, null, 'prelu', u.act, 4));
-    const tail = await fold(g.convOut, null, 'tanh', null);
+    for (const u of g.ups) ups.push(fold(await readLayers(u.conv, null, u.act), 'prelu', 4));
+    const tail = fold(await readLayers(g.convOut, null, null), 'tanh');
     return new FoldedGenerator(g.config, head, blocks, mid, ups, tail);
   }
 
-  /** LR NHWC in [0,1] -> SR NHWC in [-1,1]. */
-  forward(x: Tensor): Tensor {
+  /**
+   * Straight from a generator file's tensors (PyTorch layout and names, as `get` returns them,
+   * already checked against the configuration): BN folded on the CPU, each weight uploaded once.
+   */
+  static fromTensors(config: GeneratorConfig, get: (name: string) => Float32Array): FoldedGenerator {
+    const c = config.channels;
+    const layers = (conv: string, cin: number, cout: number, K: number, o: { bias?: boolean; bn?: string; act?: string } = {}): ConvWeights => ({
+      K, cin, cout, w: oihwToHwio(get(`${conv}.weight`), K, cin, cout), b: o.bias ? get(`${conv}.bias`) : null,
+      bn: o.bn ? {
+        gamma: get(`${o.bn}.weight`), beta: get(`${o.bn}.bias`),
+        mean: get(`${o.bn}.running_mean`), variance: get(`${o.bn}.running_var`), eps: BN_EPS,
+      } : null,
+      slope: o.act ? get(`${o.act}.weight`) : null,
+    });
+    const all: FoldedConv[] = [];
+    const keep = (f: FoldedConv) => { all.push(f); return f; };
+    try {
+      const head = keep(fold(layers('conv_in', 3, c, 9, { bias: true, act: 'act_in' }), 'prelu'));
+      const blocks: Array<[FoldedConv, FoldedConv]> = [];
+      for (let i = 0; i < config.blocks; i++) {
+        const p = `blocks.${i}`;
+        blocks.push([keep(fold(layers(`${p}.conv1`, c, c, 3, { bn: `${p}.bn1`, act: `${p}.act` }), 'prelu')),
+          keep(fold(layers(`${p}.conv2`, c, c, 3, { bn: `${p}.bn2` }), 'none'))]);
+      }
+      const mid = keep(fold(layers('conv_mid', c, c, 3, { bn: 'bn_mid' }), 'none'));
+      const ups: FoldedConv[] = [];
+      for (let i = 0; i < Math.log2(config.scale); i++) ups.push(keep(fold(layers(`ups.${i}.conv`, c, 4 * c, 3, { bias: true, act: `ups.${i}.act` }), 'prelu', 4)));
+      const tail = keep(fold(layers('conv_out', c, 3, 9, { bias: true }), 'tanh'));
+      return new FoldedGenerator(config, head, blocks, mid, ups, tail);
+    } catch (e) {
+      for (const f of all) { f.w.dispose(); f.b.dispose(); f.slope?.dispose(); }
+      throw e;
+    }
+  }
+
+  /**
+   * LR NHWC in [0,1] -> SR NHWC in [-1,1]. The upsampling tail (the upsampling steps and conv_out)
+   * holds the largest activations, scale^2 * C floats per LR pixel against C in the body: it runs
+   * in horizontal strips of `tailRows` LR rows, each with its own context rows, so that no tensor
+   * passes the storage binding limit and a tile as large as the body allows can be used. Default:
+   * the largest strips that fit; a tile whose tail fits whole runs it whole.
+   */
+  forward(x: Tensor, tailRows?: number): Tensor {
     return noGrad(() => tidy(() => {
+      // intermediates are released as soon as they are consumed: the pool hands them out again
       const head = runConv(x, this.head);
       let h = head;
-      for (const [c1, c2] of this.blocks) h = runConv(runConv(h, c1), c2, h);
-      h = runConv(h, this.mid, head);
-      for (const u of this.ups) {
-        const y = runConv(h, u);
-        const [N, H, W, C] = y.shape;
-        const z = empty([N, H * 2, W * 2, C / 4]);
-        pixelShuffle(gpu(), y.buffer, z.buffer, N, H, W, C, 2);
-        h = z;
+      for (const [c1, c2] of this.blocks) {
+        const t = runConv(h, c1);
+        const next = runConv(t, c2, h);
+        t.dispose();
+        if (h !== head) h.dispose();
+        h = next;
       }
-      return runConv(h, this.tail);
+      const body = runConv(h, this.mid, head);
+      if (h !== head) h.dispose();
+      head.dispose();
+      return this.runTail(body, tailRows);
     }));
   }
 
-  /** Receptive-field radius in LR pixels: context a tile needs so its centre matches the whole image. */
-  get radius(): number {
-    let r = 4 + 2 * this.config.blocks + 1; // conv_in 9x9, two 3x3 per block, conv_mid
-    let s = 1;
-    for (let i = 0; i < this.ups.length; i++) { r += 1 / s; s *= 2; } // 3x3 conv at each resolution
-    r += 4 / s; // conv_out 9x9 at full resolution
-    return Math.ceil(r) + 1;
+  /** The upsampling steps and conv_out on x (the body's output, or a strip of it). */
+  private tailWhole(x: Tensor): Tensor {
+    let h = x;
+    for (const u of this.ups) {
+      const next = upsample(h, u);
+      if (h !== x) h.dispose();
+      h = next;
+    }
+    return runConv(h, this.tail);
   }
 
-  /** Bytes of the largest activation per LR pixel (after the last pixel shuffle: scale^2 * C floats). */
+  /**
+   * The output cone of LR pixel 0 in the tail, in LR pixels [lo, hi]: conv_out at full resolution,
+   * then a 3x3 conv before each pixel shuffle, walked back to LR.
+   */
+  private get tailCone(): [number, number] {
+    const r = (K: number) => (K - 1) / 2;
+    let lo = -r(this.tail.K), hi = this.config.scale - 1 + r(this.tail.K); // full-resolution pixels
+    for (const u of [...this.ups].reverse()) { lo = Math.floor(lo / 2) - r(u.K); hi = Math.floor(hi / 2) + r(u.K); }
+    return [lo, hi];
+  }
+
+  /** LR rows of context a tail strip needs on each side. */
+  get tailContext(): number {
+    const [lo, hi] = this.tailCone;
+    return Math.max(-lo, hi);
+  }
+
+  /** The tail on the body's output h [N, H, W, C]: whole, or in strips of LR rows. */
+  private runTail(h: Tensor, rows?: number): Tensor {
+    const g = gpu();
+    const [N, H, W, C] = h.shape;
+    const s = this.config.scale, ctx = this.tailContext;
+    // largest tail tensor per LR row: scale^2 * C floats per pixel (the last conv before the
+    // shuffle, and the shuffled tensor)
+    const rowBytes = N * W * s * s * C * 4;
+    rows ??= Math.floor(Number(g.limits.maxStorageBufferBindingSize) / rowBytes) - 2 * ctx;
+    if (rows >= H) return this.tailWhole(h);
+    if (rows < 1) throw new Error(`a ${W}-pixel-wide tile is too wide for the adapter's storage binding limit; use a smaller --tile`);
+    const strips = Math.ceil(H / rows), step = Math.ceil(H / strips);
+    const out = empty([N, s * H, s * W, 3]);
+    const inRow = W * C * 4, outRow = s * W * 3 * 4;
+    for (let a = 0; a < H; a += step) {
+      const b = Math.min(a + step, H);
+      const s0 = Math.max(0, a - ctx), s1 = Math.min(H, b + ctx);
+      tidy(() => {
+        const strip = empty([N, s1 - s0, W, C]);
+        for (let n = 0; n < N; n++) g.copy(h.buffer, (n * H + s0) * inRow, strip.buffer, n * (s1 - s0) * inRow, (s1 - s0) * inRow);
+        const y = this.tailWhole(strip);
+        for (let n = 0; n < N; n++) {
+          g.copy(y.buffer, (n * (s1 - s0) + (a - s0)) * s * outRow, out.buffer, (n * H + a) * s * outRow, (b - a) * s * outRow);
+        }
+      });
+    }
+    return out;
+  }
+
+  /** Compiles every pipeline the forward uses (a 1x1 image through the whole network). */
+  async warmup(): Promise<void> {
+    const t = tidy(() => this.forward(fromArray(new Float32Array(3), [1, 1, 1, 3])));
+    await t.data();
+    t.dispose();
+  }
+
+  /**
+   * Receptive-field radius in LR pixels: the context a tile needs so that its core matches the
+   * whole image. One LR pixel's output cone walked back from the output: the tail's, then
+   * conv_mid, two 3x3 per block, conv_in 9x9.
+   */
+  get radius(): number {
+    const r = (K: number) => (K - 1) / 2;
+    let body = r(this.head.K) + r(this.mid.K);
+    for (const [c1, c2] of this.blocks) body += r(c1.K) + r(c2.K);
+    return this.tailContext + body;
+  }
+
+  /**
+   * Bytes per LR pixel of the largest activation bound whole: C floats, the body's (the tail runs
+   * in strips; the RGB input is padded to 4 channels).
+   */
   get bytesPerLrPixel(): number {
-    return this.config.scale * this.config.scale * this.config.channels * 4;
+    return Math.max(4, this.config.channels) * 4;
+  }
+
+  /** The network as the tile planner sees it. */
+  get tileNet(): TileNet {
+    return { radius: this.radius, bytesPerLrPixel: this.bytesPerLrPixel, tail: this.tailInfo };
+  }
+
+  private get tailInfo(): NonNullable<TileNet['tail']> {
+    const { scale: s, channels: c } = this.config;
+    // multiply-adds per LR pixel, body and tail
+    const macs = (f: FoldedConv, pixels: number) => pixels * f.K * f.K * f.cin * f.cout;
+    let body = macs(this.head, 1) + macs(this.mid, 1);
+    for (const [c1, c2] of this.blocks) body += macs(c1, 1) + macs(c2, 1);
+    let tail = macs(this.tail, s * s);
+    this.ups.forEach((u, i) => { tail += macs(u, 4 ** i); });
+    return { bytesPerLrPixel: s * s * c * 4, context: this.tailContext, share: tail / (body + tail) };
   }
 
   dispose(): void {
@@ -119,101 +284,136 @@ export class FoldedGenerator {
   }
 }
 
-/** Mirror index into [0, n) (symmetric reflection without repeating the edge, like numpy 'reflect'). */
-export function reflectIndex(i: number, n: number): number {
-  if (n === 1) return 0;
-  const p = 2 * (n - 1);
-  let k = ((i % p) + p) % p;
-  if (k >= n) k = p - k;
-  return k;
+/** What the tile planner needs to know of a network. */
+export interface TileNet {
+  /** LR pixels of context a tile needs on each side. */
+  radius: number;
+  /** Bytes per LR pixel of the largest activation bound whole. */
+  bytesPerLrPixel: number;
+  /**
+   * The part run in strips of LR rows: bytes per LR pixel of its largest tensor, rows of context
+   * per strip side, and its share of the work per pixel (strips recompute their context rows).
+   */
+  tail?: { bytesPerLrPixel: number; context: number; share: number };
 }
 
 export interface TileOptions {
-  /** Tile window size in LR pixels (including context); default from the adapter's limits. */
+  /** Largest tile window side in LR pixels (including context); default from the adapter's limits. */
   tile?: number;
-  /** LR pixels of reflected border added around the image so edge pixels get real context. */
-  border?: number;
   /** Tiles per GPU batch (default as many as the memory budget allows). */
   batch?: number;
   /** Memory budget for one batch's largest activation, bytes. */
   budgetBytes?: number;
+  /** Rows per tail strip (see FoldedGenerator.forward); default from the binding limit. */
+  tailRows?: number;
   onTile?: (done: number, total: number) => void;
 }
 
 export interface TilePlan {
-  tile: number; batch: number; radius: number; border: number;
+  /** Tiles per row and per column. */
+  nx: number; ny: number;
+  batch: number; radius: number;
+  /** Window size in LR pixels: every window has it, so that windows batch. */
+  tw: number; th: number;
+  /** Window origin (x, y) and the core it contributes, [cx0, cx1) x [cy0, cy1), image coordinates. */
   windows: Array<{ x: number; y: number; cx0: number; cy0: number; cx1: number; cy1: number }>;
-  tw: number; th: number; // window size
 }
 
-/** Plans tiles over the reflect-padded image of w x h LR pixels. */
-export function planTiles(w: number, h: number, radius: number, bytesPerLrPixel: number, o: TileOptions, maxBinding: number): TilePlan {
-  const border = o.border ?? Math.min(radius, 16);
-  const W = w + 2 * border, H = h + 2 * border;
+/** LR rows per tail strip that fit the binding limit for n tiles of width tw (context excluded). */
+function tailRowsFit(net: TileNet, tw: number, n: number, maxBinding: number): number {
+  if (!net.tail) return Infinity;
+  return Math.floor(maxBinding / (n * tw * net.tail.bytesPerLrPixel)) - 2 * net.tail.context;
+}
+
+/**
+ * Plans tiles over a w x h LR image: the number of tiles per axis first, then even cores, each
+ * window its core plus `radius` of context, slid inside the image at the edges (where the zero
+ * padding of every conv then matches the whole-image forward). Of all tile counts whose windows fit
+ * the memory budget and the binding limit, the one with the least work: the total window area,
+ * its tail share weighted by the context rows its strips recompute.
+ */
+export function planTiles(w: number, h: number, net: TileNet, o: TileOptions, maxBinding: number): TilePlan {
+  const r = net.radius;
   const budget = Math.min(o.budgetBytes ?? 512 * 2 ** 20, maxBinding);
-  const maxPixels = Math.floor(budget / bytesPerLrPixel);
-  let tile = o.tile ?? Math.floor(Math.sqrt(maxPixels));
-  if (tile <= 2 * radius) {
-    if (o.tile !== undefined) throw new Error(`--tile ${tile} is too small: it must exceed twice the generator's context radius (${2 * radius} LR pixels)`);
-    tile = 2 * radius + 8;
+  const maxPixels = Math.floor(budget / net.bytesPerLrPixel);
+  const maxSide = o.tile ?? Infinity;
+  if (o.tile !== undefined && o.tile <= 2 * r && (w > o.tile || h > o.tile)) {
+    throw new Error(`--tile ${o.tile} is too small: it must exceed twice the generator's context radius (${2 * r} LR pixels)`);
   }
-  const tw = Math.min(tile, W), th = Math.min(tile, H);
-  if (tw * th * bytesPerLrPixel > maxBinding) throw new Error(`tile ${tw}x${th} exceeds the adapter's storage binding limit (${maxBinding} bytes)`);
-  const core = (t: number, full: number) => (t >= full ? full : t - 2 * radius);
-  const cw = core(tw, W), ch = core(th, H);
+  const work = (tw: number, th: number) => {
+    if (!net.tail) return tw * th;
+    const rows = o.tailRows ?? tailRowsFit(net, tw, 1, maxBinding);
+    const strips = Math.ceil(th / rows);
+    const tailRows = th + 2 * net.tail.context * (strips - 1);
+    return tw * (th * (1 - net.tail.share) + tailRows * net.tail.share);
+  };
+  // window span of n tiles over `full` pixels: the whole axis, or an even core plus context
+  const span = (full: number, n: number) => (n === 1 ? full : Math.ceil(full / n) + 2 * r);
+  let best: { nx: number; ny: number; tw: number; th: number; cost: number } | null = null;
+  for (let nx = 1; nx <= w; nx++) {
+    const tw = span(w, nx);
+    if (nx > 1 && tw >= w) continue; // as wide as the image: one tile does it
+    if (tw > maxSide || tailRowsFit(net, tw, 1, maxBinding) < 1) continue;
+    const thMax = Math.min(maxSide, Math.floor(maxPixels / tw));
+    // fewest rows of tiles whose windows fit, and a few more (thinner tiles, wider tail strips)
+    const ny0 = h <= thMax ? 1 : thMax > 2 * r ? Math.ceil(h / (thMax - 2 * r)) : 0;
+    if (!ny0) continue;
+    for (let ny = ny0; ny <= Math.min(h, ny0 + 3); ny++) {
+      const th = span(h, ny);
+      if (ny > 1 && th >= h) break;
+      const cost = nx * ny * work(tw, th);
+      if (!best || cost < best.cost || (cost === best.cost && nx * ny < best.nx * best.ny)) best = { nx, ny, tw, th, cost };
+    }
+    if (best && nx * span(w, nx) * h > 1.5 * best.cost) break; // more columns only add context
+  }
+  if (!best) throw new Error(`no tile plan fits a ${w}x${h} image in ${budget} bytes per batch (context radius ${r}); use a larger --tile`);
+  const { nx, ny, tw, th } = best;
   const windows: TilePlan['windows'] = [];
-  for (let cy0 = 0; cy0 < H; cy0 += ch) {
-    for (let cx0 = 0; cx0 < W; cx0 += cw) {
-      const cx1 = Math.min(cx0 + cw, W), cy1 = Math.min(cy0 + ch, H);
-      const x = Math.max(0, Math.min(cx0 - radius, W - tw));
-      const y = Math.max(0, Math.min(cy0 - radius, H - th));
+  for (let j = 0; j < ny; j++) {
+    const cy0 = Math.floor((j * h) / ny), cy1 = Math.floor(((j + 1) * h) / ny);
+    const y = Math.max(0, Math.min(cy0 - r, h - th));
+    for (let i = 0; i < nx; i++) {
+      const cx0 = Math.floor((i * w) / nx), cx1 = Math.floor(((i + 1) * w) / nx);
+      const x = Math.max(0, Math.min(cx0 - r, w - tw));
       windows.push({ x, y, cx0, cy0, cx1, cy1 });
     }
   }
-  const batch = Math.max(1, o.batch ?? Math.min(windows.length, Math.floor(maxPixels / (tw * th)) || 1));
-  return { tile, batch, radius, border, windows, tw, th };
+  let batch = o.batch ?? Math.max(1, Math.min(windows.length, Math.floor(budget / (tw * th * net.bytesPerLrPixel))));
+  // a batch must not make the tail's strips thinner than the single tile's
+  while (o.batch === undefined && batch > 1 && tailRowsFit(net, tw, batch, maxBinding) < Math.min(th, tailRowsFit(net, tw, 1, maxBinding))) batch--;
+  return { nx, ny, batch, radius: r, tw, th, windows };
 }
 
 /**
  * Upscales an RGB float image (interleaved HWC in [0,1]) with tiles; returns the SR image as
- * interleaved RGB in [-1,1] of size (w*scale) x (h*scale).
+ * interleaved RGB in [-1,1] of size (w*scale) x (h*scale), equal to the whole-image forward.
  */
 export async function upscaleTiled(G: FoldedGenerator, rgb: Float32Array, w: number, h: number, o: TileOptions = {}): Promise<Float32Array> {
   const g = gpu();
   const scale = G.config.scale;
-  const plan = planTiles(w, h, G.radius, G.bytesPerLrPixel, o, Number(g.limits.maxStorageBufferBindingSize));
-  const { border, tw, th, windows } = plan;
+  const plan = planTiles(w, h, G.tileNet, o, Number(g.limits.maxStorageBufferBindingSize));
+  const { tw, th, windows } = plan;
   const out = new Float32Array(w * scale * h * scale * 3);
-  const tile = new Float32Array(tw * th * 3);
   let done = 0;
   for (let i0 = 0; i0 < windows.length; i0 += plan.batch) {
     const group = windows.slice(i0, i0 + plan.batch);
     const input = new Float32Array(group.length * tw * th * 3);
     group.forEach((win, k) => {
       for (let y = 0; y < th; y++) {
-        const sy = reflectIndex(win.y + y - border, h);
-        for (let x = 0; x < tw; x++) {
-          const sx = reflectIndex(win.x + x - border, w);
-          const s = (sy * w + sx) * 3, d = (y * tw + x) * 3;
-          tile[d] = rgb[s]; tile[d + 1] = rgb[s + 1]; tile[d + 2] = rgb[s + 2];
-        }
+        const s = ((win.y + y) * w + win.x) * 3;
+        input.set(rgb.subarray(s, s + tw * 3), (k * th + y) * tw * 3);
       }
-      input.set(tile, k * tile.length);
     });
-    const t = tidy(() => G.forward(fromArray(input, [group.length, th, tw, 3])));
+    const t = tidy(() => G.forward(fromArray(input, [group.length, th, tw, 3]), o.tailRows));
     const result = await t.data();
     t.dispose();
     const TW = tw * scale, TH = th * scale, OW = w * scale;
     group.forEach((win, k) => {
-      // copy the core, minus the reflected border, into the output
-      const x0 = Math.max(win.cx0, border), x1 = Math.min(win.cx1, border + w);
-      const y0 = Math.max(win.cy0, border), y1 = Math.min(win.cy1, border + h);
-      if (x1 <= x0 || y1 <= y0) return; // a core made only of reflected border
-      for (let y = y0 * scale; y < y1 * scale; y++) {
-        const ty = y - win.y * scale;
-        const src = (k * TH * TW + ty * TW + (x0 * scale - win.x * scale)) * 3;
-        const dst = ((y - border * scale) * OW + (x0 - border) * scale) * 3;
-        out.set(result.subarray(src, src + (x1 - x0) * scale * 3), dst);
+      // copy the core into the output
+      const n = (win.cx1 - win.cx0) * scale * 3;
+      for (let y = win.cy0 * scale; y < win.cy1 * scale; y++) {
+        const src = (k * TH * TW + (y - win.y * scale) * TW + (win.cx0 - win.x) * scale) * 3;
+        out.set(result.subarray(src, src + n), (y * OW + win.cx0 * scale) * 3);
       }
     });
     done += group.length;

@@ -2,9 +2,14 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { testGpu, randn, expectClose } from '../helpers.js';
 import { Generator, PAPER_GENERATOR, generatorParamCount } from '../../src/srgan/generator.js';
 import { Discriminator, PAPER_DISCRIMINATOR, discriminatorParamCount } from '../../src/srgan/discriminator.js';
-import { FoldedGenerator, upscaleTiled } from '../../src/srgan/inference.js';
-import { fromArray, noGrad, tidy } from '../../src/nn/tensor.js';
+import { FoldedGenerator, upscaleTiled, planTiles, type TileNet } from '../../src/srgan/inference.js';
+import { defaultModelPath, generatorTensorShapes, loadFoldedGenerator } from '../../src/srgan/model.js';
+import { fromArray, noGrad, tidy, type Tensor } from '../../src/nn/tensor.js';
 import { setInitSeed } from '../../src/nn/layers.js';
+import { diskShape, saveModule } from '../../src/nn/state.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 beforeAll(async () => { await testGpu(); });
 
@@ -63,5 +68,110 @@ describe('inference', () => {
     for (let i = 0; i < whole.length; i++) worst = Math.max(worst, Math.abs(whole[i] - tiled[i]) / 2); // [-1,1] -> [0,1]
     expect(worst).toBeLessThan(1 / 255);
     F.dispose(); G.dispose();
+  });
+});
+
+/** NHWC [1, h, w, 3] output as interleaved RGB, the layout upscaleTiled returns. */
+async function wholeImage(run: () => Tensor): Promise<Float32Array> {
+  const t = noGrad(() => tidy(run));
+  const d = await t.data();
+  t.dispose();
+  return d;
+}
+
+describe('tiled inference', () => {
+  it('tiles with zero-padded edges equal the whole-image folded forward and the training graph, edges included', async () => {
+    const G = await trainedTinyGenerator();
+    const F = await FoldedGenerator.fromGenerator(G);
+    expect(F.radius).toBe(12); // conv_out + two 3x3 before the shuffles: 3 LR px; conv_mid 1, blocks 2x2, conv_in 4
+    for (const [w, h, seed, core] of [[37, 45, 41, 9], [130, 67, 42, 17]]) {
+      const img = Float32Array.from(randn(w * h * 3, seed, 0, 1));
+      const folded = await wholeImage(() => F.forward(fromArray(img, [1, h, w, 3])));
+      const layered = await wholeImage(() => G.forward(fromArray(img, [1, h, w, 3])));
+      expectClose(folded, layered, 1e-4, 2e-5, `${w}x${h} folded vs training graph`);
+      // small forced tiles (a grid of them, batched, windows slid inside the image at the edges)
+      // and the tail in strips of 3 rows
+      const opts = { tile: 2 * F.radius + core, batch: 4, tailRows: 3 };
+      const plan = planTiles(w, h, F.tileNet, opts, 2 ** 27);
+      expect(Math.min(plan.nx, plan.ny)).toBeGreaterThan(3);
+      const tiled = await upscaleTiled(F, img, w, h, opts);
+      expectClose(tiled, folded, 1e-5, 1e-6, `${w}x${h} tiled vs whole (folded)`);
+      expectClose(tiled, layered, 1e-4, 2e-5, `${w}x${h} tiled vs whole (training graph)`);
+      // the default plan: one tile, the tail whole
+      expectClose(await upscaleTiled(F, img, w, h), folded, 1e-5, 1e-6, `${w}x${h} default plan`);
+    }
+    F.dispose(); G.dispose();
+  });
+
+  it('the tail run in strips equals the tail run whole, batch > 1', async () => {
+    const G = await trainedTinyGenerator();
+    const F = await FoldedGenerator.fromGenerator(G);
+    const x = randn(2 * 13 * 10 * 3, 9, 0, 1);
+    const whole = await wholeImage(() => F.forward(fromArray(x, [2, 13, 10, 3])));
+    for (const rows of [1, 2, 5, 13]) {
+      const strips = await wholeImage(() => F.forward(fromArray(x, [2, 13, 10, 3]), rows));
+      expectClose(strips, whole, 1e-5, 1e-6, `tail strips of ${rows} rows`);
+    }
+    F.dispose(); G.dispose();
+  });
+
+  it('builds the folded generator straight from the file, equal to folding the loaded training graph', async () => {
+    const G = await trainedTinyGenerator();
+    const path = join(mkdtempSync(join(tmpdir(), 'srgan-fold-')), 'g.safetensors');
+    await saveModule(path, G, { format: 'srgan-webgpu-generator', generator: JSON.stringify(G.config) });
+    const fromGraph = await FoldedGenerator.fromGenerator(G);
+    const fromFile = await loadFoldedGenerator(path);
+    const x = randn(1 * 9 * 11 * 3, 12, 0, 1);
+    const a = await wholeImage(() => fromGraph.forward(fromArray(x, [1, 9, 11, 3])));
+    const b = await wholeImage(() => fromFile.forward(fromArray(x, [1, 9, 11, 3])));
+    expectClose(b, a, 0, 0, 'folded from file vs from the training graph');
+    fromGraph.dispose(); fromFile.dispose(); G.dispose();
+    // the file format's shape table is the module tree's
+    for (const cfg of [tiny, { channels: 4, blocks: 1, scale: 2 as const }]) {
+      const g = new Generator(cfg);
+      const want = new Map(g.stateEntries().map(([n, e]) => [n, diskShape(e.tensor, e.layout)]));
+      expect(generatorTensorShapes(cfg)).toEqual(want);
+      g.dispose();
+    }
+  });
+
+  it('plans few tiles that fit the image: within 1.3x of the image plus its border', async () => {
+    const F = await loadFoldedGenerator(defaultModelPath());
+    expect(F.config).toEqual({ channels: 32, blocks: 6, scale: 4 });
+    expect(F.radius).toBe(20);
+    expect(F.bytesPerLrPixel).toBe(32 * 4); // the tail (16 x 32 floats per LR pixel) runs in strips
+    expect(F.tailContext).toBe(3);
+    const net: TileNet = F.tileNet;
+    expect(net.tail!.share).toBeCloseTo(308736 / (308736 + 127584), 6); // multiply-adds per LR pixel: tail / all
+    F.dispose();
+    const binding = 128 * 2 ** 20;
+    for (const s of [128, 256, 512]) {
+      const p = planTiles(s, s, net, {}, binding);
+      expect([p.windows.length, p.tw, p.th], `${s}x${s}`).toEqual([1, s, s]);
+    }
+    for (const [w, h, o] of [[37, 45, { tile: 49 }], [130, 67, { tile: 60 }], [700, 513, {}], [1000, 1000, {}], [2000, 300, {}], [1920, 1080, {}],
+      [4000, 3000, {}], [30000, 3, {}], [3, 5000, {}], [1000, 1000, { budgetBytes: 2 ** 24 }]] as Array<[number, number, { tile?: number; budgetBytes?: number }]>) {
+      const p = planTiles(w, h, net, o, binding);
+      const what = `${w}x${h} ${JSON.stringify(o)}: ${p.nx}x${p.ny} of ${p.tw}x${p.th}`;
+      expect(p.windows.length, what).toBe(p.nx * p.ny);
+      expect(p.tw * p.th * net.bytesPerLrPixel * p.batch, what).toBeLessThanOrEqual(Math.min(binding, o.budgetBytes ?? Infinity));
+      if (o.tile) expect(Math.max(p.tw, p.th), what).toBeLessThanOrEqual(o.tile);
+      // (forced small tiles carry more context: the bound holds for the default budget)
+      if (!o.tile && !o.budgetBytes) expect((p.windows.length * p.tw * p.th) / ((w + 2 * p.radius) * (h + 2 * p.radius)), what).toBeLessThanOrEqual(1.3);
+      // cores cover the image exactly once; each window holds its core plus the context, or reaches the edge
+      const cover = new Uint8Array(w * h);
+      for (const win of p.windows) {
+        expect(win.x >= 0 && win.y >= 0 && win.x + p.tw <= w && win.y + p.th <= h, what).toBe(true);
+        expect(win.x === 0 || win.x <= win.cx0 - p.radius, what).toBe(true);
+        expect(win.y === 0 || win.y <= win.cy0 - p.radius, what).toBe(true);
+        expect(win.x + p.tw === w || win.x + p.tw >= win.cx1 + p.radius, what).toBe(true);
+        expect(win.y + p.th === h || win.y + p.th >= win.cy1 + p.radius, what).toBe(true);
+        for (let y = win.cy0; y < win.cy1; y++) for (let x = win.cx0; x < win.cx1; x++) cover[y * w + x]++;
+      }
+      expect(cover.every((c) => c === 1), what).toBe(true);
+    }
+    // batches when tiles are small enough
+    expect(planTiles(300, 300, net, { tile: 100 }, binding).batch).toBeGreaterThan(1);
+    expect(() => planTiles(300, 300, net, { tile: 40 }, binding)).toThrow(/too small/);
   });
 });
