@@ -1,17 +1,70 @@
 // The paper's evaluation protocol on a folder of HR images: mod-crop to the scale, bicubic x1/scale
 // (MATLAB-style, rounded to 8 bits) as the LR input, then PSNR/SSIM on Y with a `scale`-pixel
 // border removed, plus RGB PSNR; bicubic upscaling of the same LR is the baseline row.
+// Two figures for perceptual models beside them: texture energy (mean gradient magnitude of Y) of
+// the result divided by the HR image's, and, given a VGG19, the distance between VGG features of
+// the result and of the HR image (mean squared difference / 12.75^2, the paper's content-loss
+// scale), over the same border-shaved image.
 import { readImage, type Image } from '../image/image.js';
 import { imresize } from '../image/resize.js';
-import { evaluatePair } from '../image/metrics.js';
+import { evaluatePair, textureEnergy } from '../image/metrics.js';
+import { gpu } from '../gpu/gpu.js';
+import { fromArray, noGrad, tidy } from '../nn/tensor.js';
+import * as ops from '../nn/ops.js';
 import { Generator } from './generator.js';
+import type { VGG19Features } from './vgg19.js';
 import { FoldedGenerator, upscaleTiled, type TileOptions } from './inference.js';
 import { listImages, downscale } from './data.js';
 import { basename } from 'node:path';
 
-export interface Scores { psnrY: number; ssimY: number; psnrRGB: number }
+export interface Scores {
+  psnrY: number; ssimY: number; psnrRGB: number;
+  /** Texture energy of the result divided by the HR image's (1 = as much texture as HR). */
+  texture: number;
+  /** VGG feature distance to HR (with a VGG19 only). */
+  vgg?: number;
+}
 export interface EvalRow { name: string; width: number; height: number; model: Scores; bicubic: Scores }
-export interface EvalResult { rows: EvalRow[]; mean: Scores; bicubicMean: Scores }
+export interface EvalResult { rows: EvalRow[]; mean: Scores; bicubicMean: Scores; vggLayer?: string }
+
+/** Largest side of the crops the VGG distance is computed on (bounds the activations' memory). */
+const VGG_CROP = 512;
+
+/**
+ * Mean squared difference of VGG features of a and b (RGB in [0,1], w x h), / 12.75^2, over crops of
+ * at most VGG_CROP pixels a side (each crop's features padded as the whole image's would not be:
+ * the same for a and b, so the distance stays comparable between models).
+ */
+export async function vggDistance(vgg: VGG19Features, a: Float32Array, b: Float32Array, w: number, h: number): Promise<number> {
+  let sum = 0, count = 0;
+  for (let y0 = 0; y0 < h; y0 += VGG_CROP) for (let x0 = 0; x0 < w; x0 += VGG_CROP) {
+    const cw = Math.min(VGG_CROP, w - x0), ch = Math.min(VGG_CROP, h - y0);
+    const crop = (src: Float32Array) => {
+      const out = new Float32Array(cw * ch * 3);
+      for (let y = 0; y < ch; y++) for (let i = 0; i < cw * 3; i++) out[y * cw * 3 + i] = src[((y0 + y) * w + x0) * 3 + i] * 2 - 1;
+      return out;
+    };
+    const d = noGrad(() => tidy(() => {
+      const fa = vgg.forward(fromArray(crop(a), [1, ch, cw, 3]));
+      const fb = vgg.forward(fromArray(crop(b), [1, ch, cw, 3]));
+      return ops.mseLoss(fa, fb);
+    }));
+    const n = cw * ch;
+    sum += (await d.item()) * n;
+    count += n;
+    d.dispose();
+  }
+  await gpu().sync();
+  return sum / count / 12.75 ** 2;
+}
+
+/** The border-shaved RGB of an image, for the VGG distance. */
+function shaved(img: Image, border: number): { rgb: Float32Array; w: number; h: number } {
+  const w = img.width - 2 * border, h = img.height - 2 * border;
+  const rgb = new Float32Array(w * h * 3);
+  for (let y = 0; y < h; y++) rgb.set(img.data.subarray(((y + border) * img.width + border) * 3, ((y + border) * img.width + border + w) * 3), y * w * 3);
+  return { rgb, w, h };
+}
 
 function rgbImage(data: Float32Array, width: number, height: number): Image {
   return { width, height, channels: 3, bitDepth: 8, data };
@@ -24,7 +77,8 @@ function to8bit(a: Float32Array): Float32Array {
   return o;
 }
 
-export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string, scale: number, tiles: TileOptions = {}): Promise<EvalResult> {
+export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string, scale: number, tiles: TileOptions = {},
+  vgg?: VGG19Features): Promise<EvalResult> {
   const files = await listImages(dir);
   if (!files.length) throw new Error(`${dir}: no images to evaluate`);
   const folded = G instanceof FoldedGenerator ? G : await FoldedGenerator.fromGenerator(G);
@@ -46,28 +100,40 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
       for (let i = 0; i < sr.length; i++) sr[i] = (sr[i] + 1) / 2;
       const bic = imresize(lr, lw, lh, 3, w, h);
       const hr = rgbImage(rgb, w, h);
+      const hrTexture = textureEnergy(hr, scale);
+      const score = async (out: Image): Promise<Scores> => {
+        const s: Scores = { ...evaluatePair(out, hr, scale), texture: textureEnergy(out, scale) / hrTexture };
+        if (vgg) {
+          const a = shaved(out, scale), b = shaved(hr, scale);
+          s.vgg = await vggDistance(vgg, a.rgb, b.rgb, a.w, a.h);
+        }
+        return s;
+      };
       rows.push({
         name: basename(f), width: w, height: h,
-        model: evaluatePair(rgbImage(to8bit(sr), w, h), hr, scale),
-        bicubic: evaluatePair(rgbImage(to8bit(bic), w, h), hr, scale),
+        model: await score(rgbImage(to8bit(sr), w, h)),
+        bicubic: await score(rgbImage(to8bit(bic), w, h)),
       });
     }
   } finally {
     if (!(G instanceof FoldedGenerator)) folded.dispose();
   }
+  const mean = (k: 'model' | 'bicubic', f: keyof Scores) => rows.reduce((s, r) => s + (r[k][f] ?? NaN), 0) / rows.length;
   const avg = (k: 'model' | 'bicubic'): Scores => ({
-    psnrY: rows.reduce((s, r) => s + r[k].psnrY, 0) / rows.length,
-    ssimY: rows.reduce((s, r) => s + r[k].ssimY, 0) / rows.length,
-    psnrRGB: rows.reduce((s, r) => s + r[k].psnrRGB, 0) / rows.length,
+    psnrY: mean(k, 'psnrY'), ssimY: mean(k, 'ssimY'), psnrRGB: mean(k, 'psnrRGB'), texture: mean(k, 'texture'),
+    ...(vgg ? { vgg: mean(k, 'vgg') } : {}),
   });
-  return { rows, mean: avg('model'), bicubicMean: avg('bicubic') };
+  return { rows, mean: avg('model'), bicubicMean: avg('bicubic'), ...(vgg ? { vggLayer: vgg.layer } : {}) };
 }
 
 export function formatEvalTable(r: EvalResult, title = ''): string {
-  const f = (s: Scores) => `${s.psnrY.toFixed(2).padStart(6)} ${s.ssimY.toFixed(4)} ${s.psnrRGB.toFixed(2).padStart(6)}`;
+  const v = r.vggLayer !== undefined;
+  const f = (s: Scores) => `${s.psnrY.toFixed(2).padStart(6)} ${s.ssimY.toFixed(4)} ${s.psnrRGB.toFixed(2).padStart(6)} ${s.texture.toFixed(2)}` +
+    (v ? ` ${s.vgg!.toFixed(1)}` : '');
+  const cols = `Y-PSNR / Y-SSIM / RGB-PSNR / texture${v ? ` / ${r.vggLayer!.toUpperCase()} dist` : ''}`;
   const lines = [
     title,
-    `| image | size | model Y-PSNR / Y-SSIM / RGB-PSNR | bicubic Y-PSNR / Y-SSIM / RGB-PSNR |`,
+    `| image | size | model ${cols} | bicubic ${cols} |`,
     `|---|---|---|---|`,
     ...r.rows.map((x) => `| ${x.name} | ${x.width}x${x.height} | ${f(x.model)} | ${f(x.bicubic)} |`),
     `| **mean** | ${r.rows.length} images | ${f(r.mean)} | ${f(r.bicubicMean)} |`,

@@ -1,5 +1,6 @@
 // Frozen ImageNet VGG19 feature extractor for the perceptual (content) loss.
-// VGG54: conv5_4 after its ReLU (before the 5th pool); VGG22: conv2_2 after its ReLU.
+// VGG54: conv5_4 after its ReLU (before the 5th pool); VGG22: conv2_2 after its ReLU; VGG34: conv3_4
+// after its ReLU (eval.js's perceptual distance: the layers whose exact float32 weights exist).
 // Weights come from a TensorFlow.js layers model (Keras VGG19: BGR, mean-subtracted 0..255 input)
 // or from safetensors with torchvision names (RGB normalised by ImageNet mean/std). Each brings its
 // own preprocessing, applied as a frozen 1x1 convolution so gradients flow through it.
@@ -14,7 +15,7 @@ import { oihwToHwio, toFloat32 } from '../nn/safetensors.js';
 import { readSafetensors } from '../nn/state.js';
 import { loadTfjsModel } from './tfjs.js';
 
-export type VggLayer = 'vgg54' | 'vgg22';
+export type VggLayer = 'vgg54' | 'vgg34' | 'vgg22';
 
 /** VGG19's conv layers: [block, index in block, channels]. */
 export const VGG19_CONVS: Array<[number, number, number]> = [
@@ -38,7 +39,7 @@ export class VGG19Features extends Module {
     super();
     this.pre = this.child('preprocess', new Conv2d(3, 3, 1));
     let cin = 3;
-    const last = layer === 'vgg54' ? 16 : 4;
+    const last = { vgg54: 16, vgg34: 8, vgg22: 4 }[layer];
     for (const [b, i, c] of VGG19_CONVS.slice(0, last)) {
       const name = `block${b}_conv${i}`;
       this.convs.push(this.child(name, new Conv2d(cin, c, 3)));

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { makeImage, quantize } from '../../src/image/image.js';
-import { evaluatePair, gaussian1d, modcrop, psnr, rgb2y, shave, ssim } from '../../src/image/metrics.js';
+import { evaluatePair, gaussian1d, modcrop, psnr, rgb2y, shave, ssim, textureEnergy } from '../../src/image/metrics.js';
 import { rng } from './util.js';
 
 // SSIM straight from Wang et al.'s definition, one window at a time: a 2-D Gaussian built directly
@@ -139,5 +139,23 @@ describe('metrics', () => {
     const vs = evaluatePair(makeImage(24, 20, 3, 8, rgb), gray, 4);
     expect(vs.psnrY).toBe(Infinity);
     expect(() => evaluatePair(makeImage(20, 20, 3, 8), gray, 4)).toThrow(/SR is 20x20, HR is 26x22/);
+  });
+
+  test('textureEnergy: a plane of known slope, a checkerboard, and random data against a direct loop', () => {
+    // Grey plane whose Y rises by 3 levels per column and 4 per row: |grad| = 5 everywhere.
+    const w = 23, h = 17;
+    const plane = new Float32Array(w * h);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) plane[y * w + x] = (3 * x + 4 * y) / 219;
+    expect(textureEnergy(makeImage(w, h, 1, 8, plane), 2)).toBeCloseTo(5, 6); // float32 storage of the plane
+    // Checkerboard of Y 16 and 235: dx = dy = +-219 -> |grad| = 219 sqrt 2.
+    const board = Float32Array.from({ length: w * h }, (_, i) => ((i % w) + Math.floor(i / w)) % 2);
+    expect(textureEnergy(makeImage(w, h, 1, 8, board), 3)).toBeCloseTo(219 * Math.SQRT2, 9);
+    // Random RGB with a 4-pixel border: forward differences of BT.601 Y written out.
+    const r = rng(4);
+    const rgb = Float32Array.from({ length: w * h * 3 }, () => r());
+    const Y = (x: number, y: number) => { const i = (y * w + x) * 3; return 16 + 65.481 * rgb[i] + 128.553 * rgb[i + 1] + 24.966 * rgb[i + 2]; };
+    let sum = 0;
+    for (let y = 4; y < h - 5; y++) for (let x = 4; x < w - 5; x++) sum += Math.hypot(Y(x + 1, y) - Y(x, y), Y(x, y + 1) - Y(x, y));
+    expect(textureEnergy(makeImage(w, h, 3, 8, rgb), 4)).toBeCloseTo(sum / ((w - 9) * (h - 9)), 9);
   });
 });
