@@ -11,7 +11,7 @@ import * as bn from '../kernels/batchnorm.js';
 import * as mm from '../kernels/matmul.js';
 import * as red from '../kernels/reduce.js';
 import { broadcastScalar } from '../kernels/broadcast.js';
-import { Tensor, empty, needsGrad, record } from './tensor.js';
+import { Tensor, empty, fromArray, needsGrad, record } from './tensor.js';
 
 type ActKind = 'relu' | 'lrelu' | 'tanh' | 'sigmoid';
 
@@ -282,4 +282,28 @@ export function bceWithLogits(logits: Tensor, target: number): Tensor {
     });
   }
   return y;
+}
+
+/**
+ * mean(|a - b|), as relu(a - b) + relu(b - a): exact in float32, and its gradient is PyTorch's
+ * sign(a - b) / n, 0 where a = b (both relus pass no gradient at 0).
+ */
+export function l1Loss(a: Tensor, b: Tensor): Tensor {
+  sameShape(a, b, 'l1Loss');
+  return mean(add(relu(sub(a, b)), relu(sub(b, a))));
+}
+
+/**
+ * Global average pool of NHWC [N,H,W,C] -> [N,C], as the product P·X of a constant [N, N*H*W]
+ * block matrix (1/(H*W) on sample n's own pixels, 0 elsewhere) with X viewed as [N*H*W, C]: the
+ * matmul and its backward (dX = P^T·dY) already exist. It costs N times the MACs of a direct
+ * pool, which is nothing beside the convolutions before it. (A non-finite value in one sample
+ * reaches the others through 0*inf; the loss is then non-finite anyway and the run stops.)
+ */
+export function globalAvgPool(x: Tensor): Tensor {
+  const [N, H, W, C] = nhwc(x, 'globalAvgPool');
+  const HW = H * W;
+  const P = new Float32Array(N * N * HW);
+  for (let n = 0; n < N; n++) P.fill(1 / HW, n * N * HW + n * HW, n * N * HW + (n + 1) * HW);
+  return linear(fromArray(P, [N, N * HW]), x.reshape([N * HW, C]), null);
 }

@@ -1,6 +1,8 @@
 // SRGAN discriminator: 8 conv3x3 layers (64..512 channels, strides 1,2,...), LeakyReLU(0.2),
 // BN on all but the first, then dense 1024 -> LeakyReLU -> dense 1 (a logit: the loss applies a
 // stable BCE-with-logits, never log(sigmoid)).
+// head 'pool' (not the paper) averages the last feature map over H,W before dense1: the head then
+// has C*denseUnits weights instead of C*H*W*denseUnits (512 x 1024 instead of 18432 x 1024).
 // Checkpoint names: conv_in, blocks.{i}.conv, blocks.{i}.bn (i = 0..6), dense1, dense2.
 import { Module } from '../nn/module.js';
 import { BatchNorm2d, Conv2d, Linear } from '../nn/layers.js';
@@ -11,9 +13,10 @@ export interface DiscriminatorConfig {
   channels: number;   // 64: the first layer's width; doubles every two layers
   inputSize: number;  // 96: HR crop size (the dense layer's input depends on it)
   denseUnits: number; // 1024
+  head?: 'dense' | 'pool'; // 'dense' (the paper, the default): flatten; 'pool': global average pool
 }
 
-export const PAPER_DISCRIMINATOR: DiscriminatorConfig = { channels: 64, inputSize: 96, denseUnits: 1024 };
+export const PAPER_DISCRIMINATOR: DiscriminatorConfig = { channels: 64, inputSize: 96, denseUnits: 1024, head: 'dense' };
 
 class DBlock extends Module {
   readonly conv: Conv2d; readonly bn: BatchNorm2d;
@@ -49,7 +52,9 @@ export class Discriminator extends Module {
     this.blocks = [];
     for (let i = 1; i < 8; i++) this.blocks.push(this.child(`blocks.${i - 1}`, new DBlock(widths[i - 1], widths[i], strides[i])));
     const C = widths[7];
-    this.dense1 = this.child('dense1', new Linear(C * finalSize * finalSize, config.denseUnits, { chw: [C, finalSize, finalSize] }));
+    this.dense1 = this.child('dense1', config.head === 'pool'
+      ? new Linear(C, config.denseUnits)
+      : new Linear(C * finalSize * finalSize, config.denseUnits, { chw: [C, finalSize, finalSize] }));
     this.dense2 = this.child('dense2', new Linear(config.denseUnits, 1));
   }
 
@@ -60,6 +65,7 @@ export class Discriminator extends Module {
     }
     let h = ops.leakyRelu(this.convIn.forward(x), 0.2);
     for (const b of this.blocks) h = b.forward(h);
+    if (this.config.head === 'pool') h = ops.globalAvgPool(h);
     h = ops.leakyRelu(this.dense1.forward(h), 0.2);
     return this.dense2.forward(h);
   }
@@ -69,7 +75,8 @@ export function discriminatorParamCount(cfg: DiscriminatorConfig): number {
   const { widths, finalSize } = discriminatorLayout(cfg);
   let n = 3 * widths[0] * 9 + widths[0];
   for (let i = 1; i < 8; i++) n += widths[i - 1] * widths[i] * 9 + 2 * widths[i];
-  n += widths[7] * finalSize * finalSize * cfg.denseUnits + cfg.denseUnits;
+  const features = cfg.head === 'pool' ? widths[7] : widths[7] * finalSize * finalSize;
+  n += features * cfg.denseUnits + cfg.denseUnits;
   n += cfg.denseUnits + 1;
   return n;
 }

@@ -1,9 +1,10 @@
 // The two-phase SRGAN training loop: SRResNet with MSE, then SRGAN (VGG content + adversarial),
-// with atomic checkpoints that resume exactly, previews, validation and JSON-lines logs.
-import { mkdir, appendFile, stat } from 'node:fs/promises';
+// with atomic checkpoints that resume exactly, previews, validation, JSON-lines logs and a plot.
+import { mkdir, appendFile, stat, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gpu } from '../gpu/gpu.js';
 import { Adam } from '../nn/adam.js';
+import { Ema } from '../nn/ema.js';
 import type { Entry } from '../nn/module.js';
 import * as ops from '../nn/ops.js';
 import { backward, fromArray, noGrad, tidy, type Tensor } from '../nn/tensor.js';
@@ -13,8 +14,10 @@ import { setInitSeed } from '../nn/layers.js';
 import { Generator } from './generator.js';
 import { Discriminator } from './discriminator.js';
 import { VGG19Features } from './vgg19.js';
-import { loadImages, makeBatch, type Batch, type RgbImage } from './data.js';
-import type { TrainConfig } from './config.js';
+import { listImages, loadImages, makeBatch, type Batch, type RgbImage } from './data.js';
+import { configChanges, learningRate, resolveConfig, type TrainConfig } from './config.js';
+import { readImage, encodePng } from '../image/image.js';
+import { renderPlot, type LogRecord } from './plot.js';
 import { writePreview } from './preview.js';
 import { readGeneratorFile } from './model.js';
 import { evaluateFolder, formatEvalTable } from './evaluate.js';
@@ -39,7 +42,7 @@ export interface TrainOptions {
 
 export interface StepLog {
   step: number; phase: 1 | 2; lr: number;
-  loss_g: number; mse?: number; content?: number; adversarial?: number; loss_d?: number;
+  loss_g: number; mse?: number; l1?: number; content?: number; adversarial?: number; loss_d?: number;
   d_hr?: number; d_sr?: number; steps_per_s: number; time: string;
 }
 
@@ -53,6 +56,10 @@ function adamEntries(params: Array<[string, Entry]>, opt: Adam, which: 'm' | 'v'
 export class Trainer {
   readonly G: Generator;
   readonly D: Discriminator | null;
+  /** The moving average of G's weights (cfg.ema > 0): what validation, previews and generator.safetensors use. */
+  readonly Gema: Generator | null = null;
+  private readonly ema: Ema | null = null;
+  private emaLoaded = false;
   vgg: VGG19Features | null = null;
   optG: Adam;
   optD: Adam | null;
@@ -69,14 +76,25 @@ export class Trainer {
     this.D = cfg.phase2Steps > 0 ? new Discriminator({ ...cfg.discriminator, inputSize: cfg.crop }) : null;
     this.optG = new Adam(this.G.parameters(), { lr: cfg.lr1, beta1: cfg.beta1, beta2: cfg.beta2 });
     this.optD = this.D ? new Adam(this.D.parameters(), { lr: cfg.lr2, beta1: cfg.beta1, beta2: cfg.beta2 }) : null;
+    if (cfg.ema > 0) {
+      // built last, so that G and D draw the same initial weights with the average on or off
+      this.Gema = new Generator(cfg.generator);
+      this.ema = new Ema(this.G, this.Gema, cfg.ema);
+    }
+  }
+
+  /** The generator whose outputs the user sees: the average when there is one. */
+  get outputG(): Generator { return this.Gema ?? this.G; }
+
+  /** Validation interval in steps (0 = none): validateEvery, or every 5 checkpoints when --val is given. */
+  get validateEvery(): number {
+    if (!this.opts.valDir) return 0;
+    return this.cfg.validateEvery > 0 ? this.cfg.validateEvery : 5 * this.cfg.checkpointEvery;
   }
 
   get totalSteps(): number { return this.cfg.phase1Steps + this.cfg.phase2Steps; }
   phaseOf(step: number): 1 | 2 { return step < this.cfg.phase1Steps ? 1 : 2; }
-  lrOf(step: number): number {
-    if (this.phaseOf(step) === 1) return this.cfg.lr1;
-    return step - this.cfg.phase1Steps < this.cfg.phase2Steps / 2 ? this.cfg.lr2 : this.cfg.lr2Final;
-  }
+  lrOf(step: number): number { return learningRate(this.cfg, step); }
 
   private say(msg: string): void {
     if (!this.opts.quiet) process.stderr.write(msg + '\n');
@@ -86,6 +104,7 @@ export class Trainer {
     await mkdir(this.opts.outDir, { recursive: true });
     this.images = await loadImages(this.opts.dataDir, { minSize: this.cfg.crop });
     this.say(`data: ${this.images.length} images from ${this.opts.dataDir}`);
+    if (this.opts.valDir) await this.checkValidationFolder(this.opts.valDir);
     if (this.cfg.phase2Steps > 0) {
       this.vgg = new VGG19Features(this.cfg.vggLayer);
       if (this.opts.vggPath) {
@@ -113,6 +132,19 @@ export class Trainer {
       loadTensors(this.G.stateEntries(), tensors, path);
       this.say(`generator initialised from ${path}`);
     }
+    if (this.ema && !this.emaLoaded) this.ema.reset();
+  }
+
+  /** Fails before any training if --val names nothing usable (rather than at the first validation). */
+  private async checkValidationFolder(dir: string): Promise<void> {
+    const files = await listImages(dir).catch((e: Error) => { throw new Error(`--val: ${e.message}`); });
+    if (!files.length) throw new Error(`--val: ${dir}: no images (.png, .jpg, .jpeg, .bmp) found`);
+    const s = this.cfg.generator.scale;
+    for (const f of files) {
+      const img = await readImage(f).catch((e: Error) => { throw new Error(`--val: ${e.message}`); });
+      if (img.width < 4 * s || img.height < 4 * s) throw new Error(`--val: ${f}: ${img.width}x${img.height} is too small to validate x${s}`);
+    }
+    this.say(`validation: ${files.length} images from ${dir} every ${this.validateEvery} steps`);
   }
 
   private checkpointEntries(): Array<[string, Entry]> {
@@ -121,6 +153,7 @@ export class Trainer {
       ...this.G.stateEntries().map(([n, e]): [string, Entry] => [`generator.${n}`, e]),
       ...adamEntries(gp, this.optG, 'm').map(([n, e]): [string, Entry] => [`adam_g.${n}`, e]),
       ...adamEntries(gp, this.optG, 'v').map(([n, e]): [string, Entry] => [`adam_g.${n}`, e]),
+      ...(this.Gema?.stateEntries() ?? []).map(([n, e]): [string, Entry] => [`ema.${n}`, e]),
     ];
     if (this.D && this.optD) {
       const dp = this.D.namedParameters();
@@ -141,24 +174,32 @@ export class Trainer {
       config: JSON.stringify(this.cfg),
     };
     await writeAtomic(join(this.opts.outDir, CHECKPOINT), serializeSafetensors(tensors, meta));
-    await saveModule(join(this.opts.outDir, GENERATOR_FILE), this.G, generatorMetadata(this.cfg, this.step));
+    await saveModule(join(this.opts.outDir, GENERATOR_FILE), this.outputG, generatorMetadata(this.cfg, this.step));
   }
 
   private async loadCheckpoint(path: string): Promise<void> {
     const { tensors, metadata } = await readSafetensors(path);
     if (metadata.format !== 'srgan-webgpu-checkpoint') throw new Error(`${path}: not a training checkpoint of srgan-webgpu`);
-    const saved = JSON.parse(metadata.config ?? '{}') as TrainConfig;
+    // over today's defaults: entries added since the checkpoint was written take their defaults
+    const saved = resolveConfig(JSON.parse(metadata.config ?? '{}'));
     const arch = (c: TrainConfig) => JSON.stringify([c.generator, c.phase2Steps > 0 ? c.discriminator : null, c.crop]);
     if (arch(saved) !== arch(this.cfg)) {
       throw new Error(`${path}: checkpoint of another model configuration (saved ${arch(saved)}, now ${arch(this.cfg)})`);
     }
-    const entries = this.checkpointEntries();
+    const hasEma = [...tensors.keys()].some((k) => k.startsWith('ema.'));
+    if (hasEma && !this.Gema) {
+      for (const k of [...tensors.keys()]) if (k.startsWith('ema.')) tensors.delete(k);
+      this.say(`${path}: the checkpoint has EMA weights but ema is 0: they are dropped, and generator.safetensors will hold the live weights`);
+    }
+    const entries = this.checkpointEntries().filter(([n]) => hasEma || !n.startsWith('ema.'));
     const names = new Set(entries.map(([n]) => n));
     for (const k of tensors.keys()) if (!names.has(k)) throw new Error(`${path}: unexpected tensor '${k}'`);
     loadTensors(entries, tensors, path);
     this.step = Number(metadata.step);
     this.optG.step = Number(metadata.adam_g_step);
     if (this.optD) this.optD.step = Number(metadata.adam_d_step);
+    this.emaLoaded = hasEma && this.Gema !== null;
+    if (this.Gema && !hasEma) this.say(`${path}: no EMA weights in the checkpoint: the average (ema ${this.cfg.ema}) starts from the current weights`);
     await gpu().sync();
   }
 
@@ -174,10 +215,11 @@ export class Trainer {
     return tidy(() => {
       const { lr, hr } = this.upload(b);
       const sr = this.G.forward(lr);
-      const loss = ops.mseLoss(sr, hr);
+      const loss = this.cfg.pixelLoss === 'l1' ? ops.l1Loss(sr, hr) : ops.mseLoss(sr, hr);
       this.G.zeroGrad();
       backward(loss);
       this.optG.update();
+      this.ema?.update();
       return [loss];
     });
   }
@@ -197,6 +239,7 @@ export class Trainer {
       this.G.zeroGrad();
       backward(lossG);
       this.optG.update();
+      this.ema?.update();
       // discriminator: BCE(D(HR), 1) + BCE(D(SR), 0) with SR detached
       D.setRequiresGrad(true);
       const srD = sr.detach();
@@ -231,7 +274,7 @@ export class Trainer {
     this.step++;
     const rec: StepLog = { step: stepDone + 1, phase, lr, loss_g: vals[0][0], steps_per_s: 0, time: new Date().toISOString() };
     const sigmoidMean = (a: Float32Array) => a.reduce((s, z) => s + 1 / (1 + Math.exp(-z)), 0) / a.length;
-    if (phase === 1) rec.mse = vals[0][0];
+    if (phase === 1) rec[this.cfg.pixelLoss] = vals[0][0];
     else {
       rec.content = vals[1][0]; rec.adversarial = vals[2][0]; rec.loss_d = vals[3][0];
       rec.d_hr = sigmoidMean(vals[4]); rec.d_sr = sigmoidMean(vals[5]);
@@ -289,9 +332,13 @@ export class Trainer {
         }
         if (this.step % cfg.checkpointEvery === 0) await this.save();
         if (previewBatch && this.step % cfg.previewEvery === 0) await this.preview(previewBatch);
-        if (this.opts.valDir && cfg.validateEvery > 0 && this.step % cfg.validateEvery === 0) await this.validate(logFile);
+        if (this.validateEvery > 0 && this.step % this.validateEvery === 0) {
+          await this.validate(logFile);
+          await this.plot(logFile);
+        }
       }
       if (this.step !== this.lastSavedStep) await this.save();
+      await this.plot(logFile);
       if (!this.opts.quiet) process.stderr.write('\n');
     } finally {
       process.off('SIGINT', onInt);
@@ -309,17 +356,18 @@ export class Trainer {
     const total = this.totalSteps;
     const eta = r.steps_per_s > 0 ? (total - this.step) / r.steps_per_s : Infinity;
     const fmtT = (s: number) => !Number.isFinite(s) ? '?' : s > 3600 ? `${(s / 3600).toFixed(1)}h` : s > 60 ? `${(s / 60).toFixed(1)}m` : `${s.toFixed(0)}s`;
-    const losses = r.phase === 1 ? `mse ${r.mse!.toExponential(3)}`
+    const losses = r.phase === 1 ? `${this.cfg.pixelLoss} ${r[this.cfg.pixelLoss]!.toExponential(3)}`
       : `G ${r.loss_g.toExponential(3)} (content ${r.content!.toExponential(3)}, adv ${r.adversarial!.toFixed(3)}) D ${r.loss_d!.toFixed(3)} D(HR) ${r.d_hr!.toFixed(2)} D(SR) ${r.d_sr!.toFixed(2)}`;
     process.stderr.write(`\rstep ${this.step}/${total} phase ${r.phase} ${losses} lr ${r.lr.toExponential(1)} ${r.steps_per_s.toFixed(3)} steps/s ETA ${fmtT(eta)}   `);
   }
 
   private async preview(b: Batch): Promise<void> {
+    const G = this.outputG;
     const t = noGrad(() => tidy(() => {
-      this.G.eval();
+      G.eval();
       const ls = b.crop / b.scale;
-      const y = this.G.forward(fromArray(b.lr, [b.n, ls, ls, 3]));
-      this.G.train();
+      const y = G.forward(fromArray(b.lr, [b.n, ls, ls, 3]));
+      if (G === this.G) G.train();
       return y;
     }));
     const sr = await t.data();
@@ -329,9 +377,9 @@ export class Trainer {
   }
 
   private async validate(logFile: string): Promise<void> {
-    this.G.eval();
+    this.outputG.eval();
     try {
-      const res = await evaluateFolder(this.G, this.opts.valDir!, this.cfg.generator.scale);
+      const res = await evaluateFolder(this.outputG, this.opts.valDir!, this.cfg.generator.scale);
       await appendFile(logFile, JSON.stringify({ step: this.step, validation: res.mean, bicubic: res.bicubicMean, images: res.rows.length }) + '\n');
       if (!this.opts.quiet) process.stderr.write('\n' + formatEvalTable(res) + '\n');
     } finally {
@@ -339,8 +387,20 @@ export class Trainer {
     }
   }
 
+  /** Redraws plot.png from log.jsonl. A plot is a convenience: failing to draw one stops nothing. */
+  private async plot(logFile: string): Promise<void> {
+    try {
+      const text = await readFile(logFile, 'utf8').catch(() => '');
+      const recs = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as LogRecord);
+      if (!recs.length) return;
+      await writeAtomic(join(this.opts.outDir, 'plot.png'), encodePng(renderPlot(recs)));
+    } catch (e) {
+      process.stderr.write(`\nwarning: plot.png not written: ${(e as Error).message}\n`);
+    }
+  }
+
   dispose(): void {
-    this.G.dispose(); this.D?.dispose(); this.vgg?.dispose(); this.optG.dispose(); this.optD?.dispose();
+    this.G.dispose(); this.Gema?.dispose(); this.D?.dispose(); this.vgg?.dispose(); this.optG.dispose(); this.optD?.dispose();
   }
 }
 
@@ -349,7 +409,37 @@ export function generatorMetadata(cfg: TrainConfig, step: number): Record<string
     format: 'srgan-webgpu-generator',
     generator: JSON.stringify(cfg.generator),
     step: String(step),
-    trained_with: JSON.stringify({ batch: cfg.batch, crop: cfg.crop, phase1Steps: cfg.phase1Steps, phase2Steps: cfg.phase2Steps }),
+    trained_with: JSON.stringify({ batch: cfg.batch, crop: cfg.crop, phase1Steps: cfg.phase1Steps, phase2Steps: cfg.phase2Steps,
+      ...(cfg.ema > 0 ? { ema: cfg.ema } : {}) }),
   };
+}
+
+/** The metadata of a safetensors file, reading only its header (a checkpoint may be 300 MB). */
+async function readMetadata(path: string): Promise<Record<string, string>> {
+  const f = await open(path, 'r').catch(() => { throw new Error(`${path}: no checkpoint to resume from`); });
+  try {
+    const head = Buffer.alloc(8);
+    await f.read(head, 0, 8, 0);
+    const n = Number(head.readBigUInt64LE(0));
+    if (!(n > 0 && n < 100 * 2 ** 20)) throw new Error(`${path}: not a safetensors file`);
+    const json = Buffer.alloc(n);
+    await f.read(json, 0, n, 8);
+    return (JSON.parse(json.toString('utf8')).__metadata__ ?? {}) as Record<string, string>;
+  } finally {
+    await f.close();
+  }
+}
+
+/**
+ * The configuration to resume the run in `outDir` with: the one saved in its checkpoint, with
+ * `partial` (from --config / --set) applied on top, and the entries that changed, for the user.
+ */
+export async function resumeConfig(outDir: string, partial: Record<string, unknown>): Promise<{ cfg: TrainConfig; changes: string[] }> {
+  const path = join(outDir, CHECKPOINT);
+  const meta = await readMetadata(path);
+  if (meta.format !== 'srgan-webgpu-checkpoint' || !meta.config) throw new Error(`${path}: not a training checkpoint of srgan-webgpu`);
+  const saved = resolveConfig(JSON.parse(meta.config));
+  const cfg = resolveConfig(partial, saved);
+  return { cfg, changes: configChanges(saved, cfg) };
 }
 

@@ -1,0 +1,314 @@
+// Training-recipe options beyond the paper, each checked against an independent reference:
+// L1 pixel loss, the generator's weight EMA, learning-rate schedules, the pooled discriminator
+// head, --resume reusing the saved configuration, and --val checked up front.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testGpu, rng, randn, expectClose, finiteDiff } from '../helpers.js';
+import { encodePng } from '../../src/image/image.js';
+import { fromArray, backward, tidy } from '../../src/nn/tensor.js';
+import * as ops from '../../src/nn/ops.js';
+import { setInitSeed } from '../../src/nn/layers.js';
+import { parseSafetensors, serializeSafetensors, toFloat32 } from '../../src/nn/safetensors.js';
+import { stateTensors } from '../../src/nn/state.js';
+import { resolveConfig, learningRate, DEFAULT_CONFIG } from '../../src/srgan/config.js';
+import { Discriminator, discriminatorParamCount, PAPER_DISCRIMINATOR } from '../../src/srgan/discriminator.js';
+import { Trainer, resumeConfig } from '../../src/srgan/trainer.js';
+import { makeBatch } from '../../src/srgan/data.js';
+
+function makeData(n: number, size = 48): string {
+  const dir = mkdtempSync(join(tmpdir(), 'srgan-recipe-data-'));
+  const r = rng(7);
+  for (let k = 0; k < n; k++) {
+    const w = size + k * 3, h = size + 5;
+    const data = new Float32Array(w * h * 3);
+    const f = [r() * 0.3, r() * 0.3, r() * 0.3], p = [r() * 6, r() * 6, r() * 6];
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) {
+      data[(y * w + x) * 3 + c] = 0.5 + 0.4 * Math.sin(f[c] * x + p[c]) * Math.cos(f[(c + 1) % 3] * y);
+    }
+    writeFileSync(join(dir, `img${k}.png`), encodePng({ width: w, height: h, channels: 3, bitDepth: 8, data }));
+  }
+  return dir;
+}
+
+const tinyCfg = (over: Record<string, unknown> = {}) => resolveConfig({
+  generator: { channels: 8, blocks: 1, scale: 4 }, discriminator: { channels: 4, denseUnits: 8 },
+  batch: 2, crop: 32, phase1Steps: 3, phase2Steps: 0, checkpointEvery: 100, previewEvery: 0, logEvery: 1, seed: 5, ...over,
+});
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
+const images = (t: Trainer) => (t as unknown as { images: Parameters<typeof makeBatch>[0] }).images;
+
+/** Runs fn with stderr captured; returns what was written. */
+async function captureStderr(fn: () => Promise<void>): Promise<string> {
+  const out: string[] = [];
+  const orig = process.stderr.write.bind(process.stderr);
+  (process.stderr as unknown as { write: (s: string) => boolean }).write = (s: string) => { out.push(String(s)); return true; };
+  try { await fn(); } finally { (process.stderr as unknown as { write: typeof orig }).write = orig; }
+  return out.join('');
+}
+
+beforeAll(async () => { await testGpu(); });
+
+describe('pixel loss l1', () => {
+  it('mean |a - b| and its gradient match a float64 reference, and the reference matches finite differences', async () => {
+    const shape = [3, 5, 7, 3], n = 315;
+    const av = randn(n, 11), bv = randn(n, 12);
+    bv[5] = Math.fround(av[5]); av[5] = bv[5]; // a tie: PyTorch's sign(0) = 0 gradient
+    const ref = (a: Float64Array) => a.reduce((s, x, i) => s + Math.abs(x - bv[i]), 0) / n;
+    const [loss, ga, gb] = await tidy(() => {
+      const a = fromArray(av, shape, true), b = fromArray(bv, shape, true);
+      const l = ops.l1Loss(a, b);
+      backward(l);
+      return Promise.all([l.data(), a.grad!.data(), b.grad!.data()]);
+    });
+    expectClose([loss[0]], [ref(av)], 1e-5, 0, 'l1 value');
+    const want = Array.from(av, (x, i) => Math.sign(x - bv[i]) / n);
+    expectClose(ga, want, 1e-5, 1e-9, 'dL/da');
+    expectClose(gb, want.map((v) => -v), 1e-5, 1e-9, 'dL/db');
+    expect(ga[5]).toBe(0);
+    const idx = [0, 17, 101, 200, 314];
+    expectClose(idx.map((i) => want[i]), finiteDiff(ref, av, idx, 1e-6), 1e-4, 1e-9, 'reference vs finite differences');
+  });
+
+  it('pixelLoss l1 trains phase 1 and logs the l1 value', async () => {
+    const t = new Trainer(tinyCfg({ pixelLoss: 'l1' }), { dataDir: makeData(2), outDir: tmp('srgan-l1-'), resume: false, quiet: true });
+    await t.init();
+    const b = makeBatch(images(t), 2, 32, 4, 1, 0);
+    const rec = await t.trainStep(b);
+    expect(rec.l1).toBeGreaterThan(0);
+    expect(rec.mse).toBeUndefined();
+    // the logged value of the next step is mean |G(LR) - HR| of the generator as it is now
+    const sr = await tidy(() => t.G.forward(fromArray(b.lr, [2, 8, 8, 3]))).data();
+    const rec2 = await t.trainStep(b);
+    const want = sr.reduce((s, x, i) => s + Math.abs(x - b.hr[i]), 0) / sr.length;
+    expectClose([rec2.l1!], [want], 1e-4, 0, 'logged l1');
+    t.dispose();
+  });
+});
+
+describe('generator EMA', () => {
+  it('after each update ema = d*ema + (1-d)*w for every parameter, buffers copied; generator.safetensors holds the average', async () => {
+    const d = 0.75;
+    const out = tmp('srgan-ema-');
+    const t = new Trainer(tinyCfg({ ema: d, phase1Steps: 10, lr1: 3e-3 }), { dataDir: makeData(2), outDir: out, resume: false, quiet: true });
+    await t.init();
+    const live = t.G.namedParameters(), avg = t.Gema!.namedParameters();
+    const read = async (es: typeof live) => Promise.all(es.map(async ([, e]) => Float64Array.from(await e.tensor.data())));
+    let ref = await read(live);
+    for (const [i, w] of (await read(avg)).entries()) expect(Array.from(w)).toEqual(Array.from(ref[i]));
+    for (let s = 0; s < 3; s++) {
+      await t.trainStep(makeBatch(images(t), 2, 32, 4, 1, s));
+      const w = await read(live);
+      ref = ref.map((e, i) => e.map((v, k) => d * v + (1 - d) * w[i][k]));
+    }
+    const got = await read(avg);
+    got.forEach((g, i) => expectClose(g, ref[i], 1e-5, 1e-7, avg[i][0]));
+    // the average did move away from the live weights (the test is not vacuous)
+    const w = await read(live);
+    expect(w.some((x, i) => x.some((v, k) => Math.abs(v - got[i][k]) > 1e-5))).toBe(true);
+    const lb = t.G.namedBuffers(), ab = t.Gema!.namedBuffers();
+    expect(ab.length).toBeGreaterThan(0);
+    for (let i = 0; i < lb.length; i++) expect(Array.from(await ab[i][1].tensor.data())).toEqual(Array.from(await lb[i][1].tensor.data()));
+    await t.saveCheckpoint();
+    const gen = parseSafetensors(new Uint8Array(readFileSync(join(out, 'generator.safetensors'))), 'g').tensors;
+    for (const [name, st] of await stateTensors(t.Gema!.stateEntries())) {
+      expect(Buffer.from(gen.get(name)!.data).equals(Buffer.from(st.data)), name).toBe(true);
+    }
+    const ck = parseSafetensors(new Uint8Array(readFileSync(join(out, 'checkpoint.safetensors'))), 'c').tensors;
+    expect(ck.has('ema.conv_in.weight')).toBe(true);
+    expect(ck.has('ema.blocks.0.bn1.running_mean')).toBe(true);
+    t.dispose();
+  });
+
+  it('resume with EMA is exact; a checkpoint without EMA tensors starts the average from the current weights', async () => {
+    const data = makeData(2);
+    const cfg = tinyCfg({ ema: 0.9, phase1Steps: 4 });
+    const a = new Trainer(cfg, { dataDir: data, outDir: tmp('srgan-emaA-'), resume: false, quiet: true });
+    await a.init(); await a.run(); a.dispose();
+    const outB = tmp('srgan-emaB-');
+    const b1 = new Trainer(cfg, { dataDir: data, outDir: outB, resume: false, quiet: true, stopAfter: 2 });
+    await b1.init(); await b1.run(); b1.dispose();
+    const b2 = new Trainer(cfg, { dataDir: data, outDir: outB, resume: true, quiet: true });
+    await b2.init(); await b2.run(); b2.dispose();
+    for (const f of ['checkpoint.safetensors', 'generator.safetensors']) {
+      expect(readFileSync(join(outB, f)).equals(readFileSync(join(a.opts.outDir, f))), f).toBe(true);
+    }
+    expect(existsSync(join(outB, 'plot.png'))).toBe(true);
+    // a run without the average, resumed with one
+    const outC = tmp('srgan-emaC-');
+    const c1 = new Trainer(tinyCfg({ phase1Steps: 2 }), { dataDir: data, outDir: outC, resume: false, quiet: true });
+    await c1.init(); await c1.run(); c1.dispose();
+    const c2 = new Trainer(tinyCfg({ phase1Steps: 3, ema: 0.9 }), { dataDir: data, outDir: outC, resume: true });
+    const msg = await captureStderr(() => c2.init());
+    expect(msg).toMatch(/no EMA weights in the checkpoint.*starts from the current weights/);
+    const lp = c2.G.namedParameters(), ap = c2.Gema!.namedParameters();
+    for (let i = 0; i < lp.length; i++) expect(Array.from(await ap[i][1].tensor.data())).toEqual(Array.from(await lp[i][1].tensor.data()));
+    c2.dispose();
+    // and an EMA checkpoint resumed with ema 0 drops the average, saying so
+    const c3 = new Trainer(tinyCfg({ phase1Steps: 5 }), { dataDir: data, outDir: outB, resume: true });
+    expect(await captureStderr(() => c3.init())).toMatch(/has EMA weights but ema is 0/);
+    expect(c3.step).toBe(4);
+    c3.dispose();
+  });
+});
+
+describe('learning-rate schedules', () => {
+  const cfg = (o: Record<string, unknown>) => resolveConfig({ phase1Steps: 100, phase2Steps: 40, lr1: 1e-4, lr2: 1e-4, lr2Final: 1e-5, ...o });
+  const close = (got: number, want: number) => expect(Math.abs(got - want)).toBeLessThan(1e-12 + 1e-9 * want);
+
+  it('defaults are the paper: constant lr1, then lr2 for the first half of phase 2 and lr2Final after', () => {
+    const c = cfg({});
+    for (const s of [0, 1, 50, 99]) close(learningRate(c, s), 1e-4);
+    for (const s of [100, 119]) close(learningRate(c, s), 1e-4);
+    for (const s of [120, 139]) close(learningRate(c, s), 1e-5);
+    expect(DEFAULT_CONFIG.schedule1).toBe('constant');
+    expect(DEFAULT_CONFIG.schedule2).toBe('step');
+  });
+
+  it('cosine with warmup in phase 1, cosine in phase 2 (hand-computed values)', () => {
+    const c = cfg({ schedule1: 'cosine', lr1Min: 1e-6, warmup1: 10, schedule2: 'cosine' });
+    close(learningRate(c, 0), 1e-5);          // 1e-4 * 1/10
+    close(learningRate(c, 4), 5e-5);          // 1e-4 * 5/10
+    close(learningRate(c, 9), 1e-4);
+    close(learningRate(c, 10), 1e-4);         // the cosine starts at lr1
+    close(learningRate(c, 55), 5.05e-5);      // halfway: (1e-4 + 1e-6) / 2
+    close(learningRate(c, 100), 1e-4);        // phase 2 starts at lr2
+    close(learningRate(c, 110), 8.681980515339464e-5); // 1e-5 + 9e-5 * (1 + cos(pi/4)) / 2
+    close(learningRate(c, 130), 2.3180194846605363e-5); // 1e-5 + 9e-5 * (1 + cos(3pi/4)) / 2
+    const nw = cfg({ schedule1: 'cosine' });
+    close(learningRate(nw, 25), 8.535533905932738e-5); // 1e-4 * (1 + cos(pi/4)) / 2
+    close(learningRate(nw, 0), 1e-4);
+    // warmup before a constant rate
+    close(learningRate(cfg({ warmup1: 4 }), 1), 5e-5);
+    expect(() => resolveConfig({ schedule1: 'linear' })).toThrow(/schedule1 must be 'constant' or 'cosine'/);
+    expect(() => resolveConfig({ ema: 1 })).toThrow(/ema must be in \[0, 1\)/);
+  });
+});
+
+describe('discriminator head pool', () => {
+  it('global average pool: forward and its gradient through the tape vs a float64 reference and finite differences', async () => {
+    const [N, H, W, C] = [3, 5, 7, 6], n = N * H * W * C;
+    const xv = randn(n, 31), rv = randn(N * C, 32);
+    // f(x) = mean over (n, c) of r[n,c] * (mean over h,w of x[n,h,w,c])
+    const pool = (x: Float64Array) => {
+      const p = new Float64Array(N * C);
+      for (let i = 0; i < n; i++) p[Math.floor(i / (H * W * C)) * C + (i % C)] += x[i] / (H * W);
+      return p;
+    };
+    const f = (x: Float64Array) => pool(x).reduce((s, v, i) => s + v * rv[i], 0) / (N * C);
+    const [y, loss, gx] = await tidy(() => {
+      const x = fromArray(xv, [N, H, W, C], true);
+      const p = ops.globalAvgPool(x);
+      expect(p.shape).toEqual([N, C]);
+      const l = ops.mean(ops.mul(p, fromArray(rv, [N, C])));
+      backward(l);
+      return Promise.all([p.data(), l.data(), x.grad!.data()]);
+    });
+    expectClose(y, pool(xv), 1e-5, 1e-6, 'pooled');
+    expectClose([loss[0]], [f(xv)], 1e-4, 1e-7, 'loss');
+    const idx = [0, 7, 100, 333, n - 1];
+    expectClose(idx.map((i) => gx[i]), finiteDiff(f, xv, idx), 1e-4, 1e-8, 'dx vs finite differences');
+  });
+
+  it('has the expected shape and parameter count, and trains', async () => {
+    setInitSeed(4);
+    const cfg = { channels: 4, inputSize: 32, denseUnits: 8, head: 'pool' as const };
+    const D = new Discriminator(cfg);
+    // counted by hand: widths 4,4,8,8,16,16,32,32; BN (2 per channel) on all but the first
+    const widths = [4, 4, 8, 8, 16, 16, 32, 32];
+    let want = 3 * 4 * 9 + 4;
+    for (let i = 1; i < 8; i++) want += widths[i - 1] * widths[i] * 9 + 2 * widths[i];
+    want += 32 * 8 + 8 + 8 + 1;
+    expect(D.parameterCount()).toBe(want);
+    expect(discriminatorParamCount(cfg)).toBe(want);
+    expect(D.dense1.weight.shape).toEqual([32, 8]);
+    // the paper-size network: the head shrinks from 18432 x 1024 to 512 x 1024 weights
+    const paper = discriminatorParamCount(PAPER_DISCRIMINATOR), pooled = discriminatorParamCount({ ...PAPER_DISCRIMINATOR, head: 'pool' });
+    expect(paper - pooled).toBe((512 * 36 - 512) * 1024);
+    const [logits, gw] = await tidy(() => {
+      const z = D.forward(fromArray(randn(2 * 32 * 32 * 3, 5), [2, 32, 32, 3]));
+      backward(ops.bceWithLogits(z, 1));
+      return Promise.all([z.data(), D.convIn.weight.grad!.data()]);
+    });
+    expect(logits.length).toBe(2);
+    expect(gw.every(Number.isFinite) && gw.some((v) => v !== 0)).toBe(true);
+    D.dispose();
+    expect(resolveConfig({}).discriminator.head).toBe('dense');
+    expect(() => resolveConfig({ discriminator: { head: 'avg' } })).toThrow(/discriminator.head/);
+  });
+});
+
+describe('--resume reuses the saved configuration', () => {
+  it('starts from the checkpoint config, applies overrides on top, lists the changes, and reads old checkpoints', async () => {
+    const data = makeData(2);
+    const run = tmp('srgan-resumecfg-');
+    const cfg0 = tinyCfg({ phase1Steps: 2, lr1: 2e-4, generator: { channels: 12, blocks: 1, scale: 4 } });
+    const t = new Trainer(cfg0, { dataDir: data, outDir: run, resume: false, quiet: true });
+    await t.init(); await t.run(); t.dispose();
+    // nothing given: exactly the saved config (not the defaults)
+    const same = await resumeConfig(run, {});
+    expect(same.cfg).toEqual(cfg0);
+    expect(same.changes).toEqual([]);
+    const r = await resumeConfig(run, { phase1Steps: 3, lr1: 1e-4 });
+    expect(r.cfg).toEqual({ ...cfg0, phase1Steps: 3, lr1: 1e-4 });
+    expect(r.changes).toEqual(['phase1Steps 2 -> 3', 'lr1 0.0002 -> 0.0001']);
+    const t2 = new Trainer(r.cfg, { dataDir: data, outDir: run, resume: true, quiet: true });
+    await t2.init(); await t2.run();
+    expect(t2.step).toBe(3);
+    t2.dispose();
+    await expect(resumeConfig(tmp('srgan-none-'), {})).rejects.toThrow(/no checkpoint to resume from/);
+    // a checkpoint written before the recipe entries existed: they take their defaults
+    const path = join(run, 'checkpoint.safetensors');
+    const { tensors, metadata } = parseSafetensors(new Uint8Array(readFileSync(path)), path);
+    const old = JSON.parse(metadata.config);
+    for (const k of ['schedule1', 'lr1Min', 'warmup1', 'schedule2', 'pixelLoss', 'ema']) delete old[k];
+    delete old.discriminator.head;
+    const oldRun = tmp('srgan-oldckpt-');
+    writeFileSync(join(oldRun, 'checkpoint.safetensors'), serializeSafetensors(tensors, { ...metadata, config: JSON.stringify(old) }));
+    const ro = await resumeConfig(oldRun, {});
+    expect(ro.changes).toEqual([]);
+    expect(ro.cfg).toEqual({ ...cfg0, phase1Steps: 3, lr1: 1e-4 });
+    const t3 = new Trainer(ro.cfg, { dataDir: data, outDir: oldRun, resume: true, quiet: true });
+    await t3.init();
+    expect(t3.step).toBe(3);
+    expect(toFloat32(tensors.get('generator.conv_in.bias')!, 'b')).toEqual(await t3.G.convIn.bias!.data());
+    t3.dispose();
+  });
+});
+
+describe('--val', () => {
+  it('is checked before training, and validates every 5 checkpoints when validateEvery is 0', async () => {
+    const data = makeData(2);
+    const empty = tmp('srgan-val-empty-');
+    const t1 = new Trainer(tinyCfg(), { dataDir: data, outDir: tmp('srgan-v1-'), resume: false, quiet: true, valDir: empty });
+    await expect(t1.init()).rejects.toThrow(/^--val: .*no images/);
+    expect(t1.step).toBe(0);
+    t1.dispose();
+    const t2 = new Trainer(tinyCfg(), { dataDir: data, outDir: tmp('srgan-v2-'), resume: false, quiet: true, valDir: join(empty, 'nope') });
+    await expect(t2.init()).rejects.toThrow(/^--val: .*no such folder/);
+    t2.dispose();
+    const bad = tmp('srgan-val-bad-');
+    writeFileSync(join(bad, 'x.png'), Buffer.from('\x89PNG\r\n\x1a\nnot really'));
+    const t3 = new Trainer(tinyCfg(), { dataDir: data, outDir: tmp('srgan-v3-'), resume: false, quiet: true, valDir: bad });
+    await expect(t3.init()).rejects.toThrow(/^--val: .*x\.png/);
+    t3.dispose();
+    const val = makeData(1, 40);
+    mkdirSync(join(val, 'sub'));
+    const run = tmp('srgan-v4-');
+    const t4 = new Trainer(tinyCfg({ phase1Steps: 5, checkpointEvery: 1 }), { dataDir: data, outDir: run, resume: false, quiet: true, valDir: val });
+    expect(t4.validateEvery).toBe(5);
+    await t4.init(); await t4.run(); t4.dispose();
+    const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const v = log.filter((r) => r.validation);
+    expect(v.map((r) => r.step)).toEqual([5]);
+    expect(Number.isFinite(v[0].validation.psnrY)).toBe(true);
+    expect(existsSync(join(run, 'plot.png'))).toBe(true);
+    const t5 = new Trainer(tinyCfg({ validateEvery: 3 }), { dataDir: data, outDir: tmp('srgan-v5-'), resume: false, quiet: true, valDir: val });
+    expect(t5.validateEvery).toBe(3);
+    t5.dispose();
+    const t6 = new Trainer(tinyCfg({ validateEvery: 3 }), { dataDir: data, outDir: tmp('srgan-v6-'), resume: false, quiet: true });
+    expect(t6.validateEvery).toBe(0);
+    t6.dispose();
+  });
+});
