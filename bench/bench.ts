@@ -158,23 +158,29 @@ for (const { name, s } of convCases) {
 }
 
 // ---- end to end ----
+/** Times fn end to end, twice: with the direct conv kernels (the reference), then the default (Winograd). */
 async function e2e(name: string, flops: number, fn: () => Promise<void>): Promise<void> {
   if (filter && !filter.test(name)) return;
-  await fn(); // warm-up + compile
-  const ts: number[] = [];
-  let disp = 0, subs = 0;
-  const runs = Math.max(1, Math.min(RUNS, 3));
-  for (let i = 0; i < runs; i++) {
-    const d0 = g.stats.dispatches, s0 = g.stats.submits;
-    const t0 = performance.now();
-    await fn();
-    ts.push(performance.now() - t0);
-    disp = g.stats.dispatches - d0; subs = g.stats.submits - s0;
+  for (const wino of [false, true]) {
+    conv.conv2dTiles.winograd = wino;
+    const label = wino ? name : `${name} (direct convs)`;
+    await fn(); // warm-up + compile
+    const ts: number[] = [];
+    let disp = 0, subs = 0;
+    const runs = Math.max(1, Math.min(RUNS, 3));
+    for (let i = 0; i < runs; i++) {
+      const d0 = g.stats.dispatches, s0 = g.stats.submits;
+      const t0 = performance.now();
+      await fn();
+      ts.push(performance.now() - t0);
+      disp = g.stats.dispatches - d0; subs = g.stats.submits - s0;
+    }
+    const ms = median(ts);
+    const rate = flops / (ms / 1000) / 1e9;
+    const note = `${disp} dispatches, ${subs} submits, pool peak ${(g.pool.peakAllocatedBytes / 2 ** 20).toFixed(0)} MiB`;
+    rows.push({ name: label, ms, compileMs: 0, work: flops, unit: 'GFLOPS', rate, pct: ceiling ? (100 * rate) / ceiling : undefined, note });
+    process.stdout.write(`${label.padEnd(52)} ${ms.toFixed(0).padStart(10)} ms ${rate.toFixed(2).padStart(8)} GFLOPS  ${note}\n`);
   }
-  const ms = median(ts);
-  const rate = flops / (ms / 1000) / 1e9;
-  rows.push({ name, ms, compileMs: 0, work: flops, unit: 'GFLOPS', rate, pct: ceiling ? (100 * rate) / ceiling : undefined, note: `${disp} dispatches, ${subs} submits, pool peak ${(g.pool.peakAllocatedBytes / 2 ** 20).toFixed(0)} MiB` });
-  process.stdout.write(`${name.padEnd(52)} ${ms.toFixed(0).padStart(10)} ms ${rate.toFixed(2).padStart(8)} GFLOPS  ${disp} dispatches, ${subs} submits, pool peak ${(g.pool.peakAllocatedBytes / 2 ** 20).toFixed(0)} MiB\n`);
 }
 {
   const G = new Generator();
