@@ -34,7 +34,6 @@ if [ "${1:-}" = "--pack" ]; then
   [ -d ../shared/data/T91 ] && tar -C ../shared/data -cJf "$PACK/data.tar.xz" T91
   o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64'
   (cd "$PACK/debs" && apt-get $o download libvulkan1 >/dev/null)
-  grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
   du -sh "$PACK"
   echo "packed $PACK: carry it to the GPU machine and run: bash bench/gpu.sh"
   exit 0
