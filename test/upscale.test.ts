@@ -117,11 +117,11 @@ describe('upscale.js', () => {
 
   it('--help lists every option; no arguments prints the usage with exit 2; --verbose times each phase', async () => {
     const help = await run('node', [CLI, '--help']);
-    for (const o of ['--output', '--model', '--quality', '--tile', '--max-pixels', '--overwrite', '--quiet', '--verbose', '--help']) expect(help.stdout).toContain(o);
+    for (const o of ['--output', '--model', '--quality', '--tile', '--max-pixels', '--overwrite', '--skip-existing', '--outscale', '--suffix', '--format', '--adapter', '--list-adapters', '--quiet', '--verbose', '--help']) expect(help.stdout).toContain(o);
     const none = await run('node', [CLI]).catch((e) => e);
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/^4x super-resolution/);
-    expect(none.stderr).toMatch(/usage: node dist\/upscale\.js INPUT/);
+    expect(none.stderr).toMatch(/usage: node dist\/upscale\.js INPUT\.\.\./);
     expect(none.stderr).not.toMatch(/error:/);
     const p = join(dir, 'v.png');
     writeFileSync(p, encodePng(img(9, 6, 3)));

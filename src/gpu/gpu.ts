@@ -461,6 +461,31 @@ export async function getGpu(options: GpuOptions = {}): Promise<Gpu> {
   }
 }
 
+/** An adapter as Dawn offers it: `name` is what `adapter` (or $SRGAN_ADAPTER) matches. */
+export interface AdapterListing { name: string; backend: string; type: string; description: string }
+
+/**
+ * Every adapter Dawn offers on its default backends. Dawn has no listing call: asking for an
+ * adapter name that cannot exist makes it answer with the list, and each one is then opened to
+ * tell software (CPU) from hardware. The instances stay referenced until the end (see Gpu.instance).
+ */
+export async function listAdapters(): Promise<AdapterListing[]> {
+  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
+  const keep: GPU[] = [];
+  const open = (flags: string[]) => { const g = create(flags); keep.push(g); return g.requestAdapter(); };
+  let text = '';
+  try { await open(['adapter=\u0001(list)']); } catch (e) { text = (e as Error).message; }
+  const out: AdapterListing[] = [];
+  for (const m of text.matchAll(/\* backend: '([^']*)', name: '([^']*)'/g)) {
+    const [, backend, name] = m;
+    const a = await open([`backend=${backend}`, `adapter=${name}`]).catch(() => null);
+    const soft = Boolean((a?.info as unknown as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter);
+    out.push({ name, backend, type: a ? (soft ? 'CPU (software)' : 'GPU') : 'unavailable', description: a?.info.description ?? '' });
+  }
+  keep.length = 0;
+  return out;
+}
+
 /** The runtime created by getGpu(); throws if there is none yet. */
 export function gpu(): Gpu {
   if (!current) throw new GpuError('GPU runtime not initialised: call await getGpu() first');

@@ -3,7 +3,7 @@
 // Every decoder returns the same shape: interleaved HWC float32 in [0, 1], with the channel count and
 // bit depth the file had (gray stays gray, 16-bit stays 16-bit), so that what goes in can come out
 // unchanged. Errors are one line: `<name>: <problem>`, because they end up in logs and CLI output.
-import { promises as fs } from 'node:fs';
+import { promises as fs, constants as fsConstants } from 'node:fs';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { deflateSync, inflateSync } from 'node:zlib';
@@ -132,17 +132,147 @@ export function decodeImage(bytes: Uint8Array, name: string): Image {
 
 /** Reads and decodes an image file; errors name the path. */
 export async function readImage(path: string): Promise<Image> {
-  let bytes: Uint8Array;
+  return decodeImage(await readImageBytes(path, imageByteCap(MAX_PIXELS)), path);
+}
+
+/**
+ * The most bytes a file holding `pixels` pixels can sensibly take: 16-bit RGBA stored without
+ * compression is 8 bytes a pixel (plus PNG's filter bytes and zlib's stored-block headers), and
+ * 16 MiB more for metadata (ICC profiles, EXIF thumbnails). Anything larger is refused unread.
+ */
+export function imageByteCap(pixels: number): number {
+  return Math.ceil(pixels * 8 * 1.01) + 16 * 2 ** 20;
+}
+
+/** What a non-regular file is, for error messages. */
+function fileKind(st: import('node:fs').Stats): string {
+  if (st.isDirectory()) return 'is a directory, not an image file';
+  if (st.isCharacterDevice()) return 'is a character device, not a regular file';
+  if (st.isBlockDevice()) return 'is a block device, not a regular file';
+  if (st.isFIFO()) return 'is a FIFO (named pipe), not a regular file';
+  if (st.isSocket()) return 'is a socket, not a regular file';
+  return 'is not a regular file';
+}
+
+/**
+ * The bytes of an image file, or its first `prefix` bytes. Only regular files are read: a device
+ * or a FIFO would never end (/dev/zero grows memory until the process dies), so the file is opened
+ * without blocking and checked on its own handle (no race with a rename in between). Files over
+ * maxBytes are refused before anything is read.
+ */
+export async function readImageBytes(path: string, maxBytes: number, prefix = Infinity): Promise<Uint8Array> {
+  let fh: fs.FileHandle;
   try {
-    bytes = await fs.readFile(path);
+    // O_NONBLOCK: opening a FIFO with no writer returns at once instead of hanging
+    fh = await fs.open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') fail(path, 'no such file');
-    if (code === 'EISDIR') fail(path, 'is a directory, not an image file');
     if (code === 'EACCES' || code === 'EPERM') fail(path, 'permission denied');
+    if (code === 'ENXIO') fail(path, 'is a socket, not a regular file');
     fail(path, `cannot read (${messageOf(e)})`);
   }
-  return decodeImage(bytes, path);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) fail(path, fileKind(st));
+    if (st.size > maxBytes) fail(path, `file too large (${st.size} bytes; the limit for this image is ${maxBytes})`);
+    const n = Math.min(st.size, prefix);
+    const buf = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const { bytesRead } = await fh.read(buf, got, n - got, got);
+      if (bytesRead === 0) break; // the file shrank while being read: decoders report the truncation
+      got += bytesRead;
+    }
+    return got === n ? buf : buf.subarray(0, got);
+  } catch (e) {
+    if ((e as Error).message?.startsWith(path + ':')) throw e;
+    fail(path, `cannot read (${messageOf(e)})`);
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+/** An image's format and size as its header gives them (JPEG: EXIF orientation applied). */
+export interface ImageHeader {
+  format: 'PNG' | 'JPEG' | 'BMP';
+  width: number;
+  height: number;
+}
+
+/**
+ * Reads the size from the header alone, so that size limits hold before any decoder allocates:
+ * a 16384x16384 PNG of one colour is a few kilobytes that would inflate to gigabytes. `bytes` may
+ * be a prefix of the file: null means the header did not end inside it. Non-images throw.
+ */
+export function readImageHeader(bytes: Uint8Array, name: string): ImageHeader | null {
+  if (bytes.length === 0) fail(name, 'empty file (0 bytes)');
+  const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  if (startsWith(bytes, png)) return pngHeader(bytes, name);
+  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return jpegHeader(bytes, name);
+  if (startsWith(bytes, [0x42, 0x4d])) return bmpHeader(bytes, name);
+  if (bytes.length < 8 && png.slice(0, bytes.length).every((v, i) => v === bytes[i])) return null;
+  const other = sniffUnsupported(bytes);
+  if (other) fail(name, `unsupported image format (${other}); use PNG, JPEG or BMP`);
+  fail(name, 'not an image (unknown format)');
+}
+
+function pngHeader(b: Uint8Array, name: string): ImageHeader | null {
+  if (b.length < 24) return null;
+  if (String.fromCharCode(...b.subarray(12, 16)) !== 'IHDR') fail(name, 'corrupt PNG (first chunk is not IHDR)');
+  const width = readU32BE(b, 16), height = readU32BE(b, 20);
+  checkSize(name, width, height);
+  return { format: 'PNG', width, height };
+}
+
+function jpegHeader(b: Uint8Array, name: string): ImageHeader | null {
+  let pos = 2;
+  let orientation = 1;
+  for (;;) {
+    while (pos < b.length && b[pos] !== 0xff) pos++;
+    while (pos + 1 < b.length && b[pos + 1] === 0xff) pos++;
+    if (pos + 3 >= b.length) return null;
+    const marker = b[pos + 1];
+    pos += 2;
+    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01 || marker === 0x00) continue;
+    if (marker === 0xd9 || marker === 0xda) fail(name, 'corrupt JPEG (no frame header before the image data)');
+    const len = (b[pos] << 8) | b[pos + 1];
+    if (len < 2) fail(name, `corrupt JPEG (segment 0xFF${hex(marker)} has length ${len})`);
+    if (pos + len > b.length) return null;
+    const seg = b.subarray(pos + 2, pos + len);
+    if (marker === 0xe1) orientation = exifOrientation(seg) ?? orientation;
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      if (seg.length < 6) fail(name, 'corrupt JPEG (short frame header)');
+      const height = (seg[1] << 8) | seg[2], width = (seg[3] << 8) | seg[4];
+      if (height === 0) fail(name, `zero-sized image (${width}x0; height defined later by DNL is not supported)`);
+      checkSize(name, width, height);
+      return orientation >= 5 ? { format: 'JPEG', width: height, height: width } : { format: 'JPEG', width, height };
+    }
+    pos += len;
+  }
+}
+
+function bmpHeader(b: Uint8Array, name: string): ImageHeader | null {
+  if (b.length < 26) return null;
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const hs = dv.getUint32(14, true);
+  if (![12, 16, 40, 52, 56, 64, 108, 124].includes(hs)) fail(name, `unsupported BMP (header size ${hs})`);
+  const width = hs === 12 ? dv.getUint16(18, true) : dv.getInt32(18, true);
+  const height = Math.abs(hs === 12 ? dv.getInt16(20, true) : dv.getInt32(22, true));
+  if (width < 0) fail(name, `corrupt BMP (negative width ${width})`);
+  checkSize(name, width, height);
+  return { format: 'BMP', width, height };
+}
+
+/**
+ * An image file's header: the first 64 KiB are read, the whole file (up to maxBytes) only when
+ * the header runs on (a JPEG with a large EXIF or ICC segment before its frame header).
+ */
+export async function readImageFileHeader(path: string, maxBytes: number): Promise<ImageHeader> {
+  const first = await readImageBytes(path, maxBytes, 65536);
+  const h = readImageHeader(first, path) ?? (first.length === 65536 ? readImageHeader(await readImageBytes(path, maxBytes), path) : null);
+  if (!h) fail(path, `truncated image (the header is cut short; file ends at ${first.length} bytes)`);
+  return h;
 }
 
 function startsWith(b: Uint8Array, sig: number[]): boolean {
@@ -745,4 +875,123 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
 /** Encodes by extension and writes atomically. */
 export async function writeImage(path: string, img: Image, jpegQuality = 90): Promise<void> {
   await writeFileAtomic(path, encodeByExtension(img, path, jpegQuality));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata carried from an input file to its output: the ICC colour profile (without it a wide-
+// gamut photo's colours shift) and EXIF (camera, date, GPS). PNG holds them in iCCP and eXIf
+// chunks, JPEG in APP2 ICC_PROFILE segments and an APP1 Exif segment.
+
+export interface ImageMetadata {
+  /** The ICC profile, uncompressed. */
+  icc?: Uint8Array;
+  /** The EXIF block as a TIFF stream (from its "II*\0" or "MM\0*" header). */
+  exif?: Uint8Array;
+}
+
+const MAX_ICC = 16 * 2 ** 20; // larger profiles exist only in hostile files
+
+/**
+ * The ICC profile and EXIF of PNG or JPEG bytes (none for BMP), for writeMetadata. A JPEG's EXIF
+ * orientation is set to 1 (upright) in the copy, because the decoder already turned the pixels:
+ * a viewer would otherwise turn them twice. Damaged metadata is ignored, never an error.
+ */
+export function readMetadata(b: Uint8Array): ImageMetadata {
+  try {
+    if (startsWith(b, [0x89, 0x50, 0x4e, 0x47])) return pngMetadata(b);
+    if (startsWith(b, [0xff, 0xd8, 0xff])) return jpegMetadata(b);
+  } catch { /* metadata is a courtesy: a broken profile must not cost the image */ }
+  return {};
+}
+
+function pngMetadata(b: Uint8Array): ImageMetadata {
+  const out: ImageMetadata = {};
+  for (let pos = 8; pos + 12 <= b.length;) {
+    const len = readU32BE(b, pos);
+    const type = String.fromCharCode(...b.subarray(pos + 4, pos + 8));
+    if (pos + 12 + len > b.length || type === 'IDAT' || type === 'IEND') break;
+    const body = b.subarray(pos + 8, pos + 8 + len);
+    if (type === 'iCCP') {
+      const nul = body.indexOf(0);
+      if (nul > 0 && body[nul + 1] === 0) out.icc = new Uint8Array(inflateSync(body.subarray(nul + 2), { maxOutputLength: MAX_ICC }));
+    } else if (type === 'eXIf' && isTiff(body)) out.exif = Uint8Array.from(body);
+    pos += 12 + len;
+  }
+  return out;
+}
+
+function jpegMetadata(b: Uint8Array): ImageMetadata {
+  const out: ImageMetadata = {};
+  const icc: Array<[number, Uint8Array]> = [];
+  for (let pos = 2; pos + 4 <= b.length;) {
+    if (b[pos] !== 0xff) break;
+    const marker = b[pos + 1];
+    if (marker === 0xda || marker === 0xd9) break; // metadata comes before the image data
+    const len = (b[pos + 2] << 8) | b[pos + 3];
+    const seg = b.subarray(pos + 4, pos + 2 + len);
+    const tag = (s: string) => s.length <= seg.length && String.fromCharCode(...seg.subarray(0, s.length)) === s;
+    if (marker === 0xe1 && tag('Exif\0\0') && isTiff(seg.subarray(6))) out.exif = uprightExif(Uint8Array.from(seg.subarray(6)));
+    if (marker === 0xe2 && tag('ICC_PROFILE\0')) icc.push([seg[12], seg.subarray(14)]);
+    pos += 2 + len;
+  }
+  if (icc.length) out.icc = concat(icc.sort((x, y) => x[0] - y[0]).map(([, d]) => d));
+  return out;
+}
+
+function isTiff(t: Uint8Array): boolean {
+  return t.length >= 8 && ((t[0] === 0x49 && t[1] === 0x49 && t[2] === 42 && t[3] === 0) || (t[0] === 0x4d && t[1] === 0x4d && t[2] === 0 && t[3] === 42));
+}
+
+/** The TIFF stream with IFD0's Orientation (0x0112) set to 1, when it has one. */
+function uprightExif(t: Uint8Array): Uint8Array {
+  const le = t[0] === 0x49;
+  const u16 = (o: number) => (le ? t[o] | (t[o + 1] << 8) : (t[o] << 8) | t[o + 1]);
+  const ifd = le ? (t[4] | (t[5] << 8) | (t[6] << 16) | (t[7] << 24)) >>> 0 : readU32BE(t, 4);
+  if (ifd + 2 > t.length) return t;
+  for (let i = 0, n = u16(ifd); i < n; i++) {
+    const e = ifd + 2 + i * 12;
+    if (e + 12 > t.length) break;
+    if (u16(e) === 0x0112 && u16(e + 2) === 3) {
+      t[e + 8] = le ? 1 : 0;
+      t[e + 9] = le ? 0 : 1;
+    }
+  }
+  return t;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+/**
+ * Encoded PNG or JPEG bytes (as encodePng / encodeJpeg write them) with the metadata added: PNG
+ * iCCP and eXIf chunks after IHDR; JPEG APP1 Exif and APP2 ICC_PROFILE segments after APP0. An
+ * EXIF block over one JPEG segment (64 KiB) is left out.
+ */
+export function writeMetadata(encoded: Uint8Array, meta: ImageMetadata): Uint8Array {
+  if (!meta.icc && !meta.exif) return encoded;
+  if (startsWith(encoded, [0x89, 0x50, 0x4e, 0x47])) {
+    const at = 8 + 12 + readU32BE(encoded, 8); // after IHDR
+    const extra: Uint8Array[] = [];
+    if (meta.icc) extra.push(pngChunk('iCCP', concat([new TextEncoder().encode('ICC profile'), Uint8Array.from([0, 0]), new Uint8Array(deflateSync(meta.icc))])));
+    if (meta.exif) extra.push(pngChunk('eXIf', meta.exif));
+    return concat([encoded.subarray(0, at), ...extra, encoded.subarray(at)]);
+  }
+  const segment = (marker: number, body: Uint8Array) => concat([Uint8Array.from([0xff, marker, (body.length + 2) >> 8, (body.length + 2) & 0xff]), body]);
+  const extra: Uint8Array[] = [];
+  if (meta.exif && meta.exif.length + 8 <= 65533) extra.push(segment(0xe1, concat([new TextEncoder().encode('Exif\0\0'), meta.exif])));
+  if (meta.icc) {
+    const per = 65519; // 65533 minus the 14-byte ICC_PROFILE header
+    const count = Math.ceil(meta.icc.length / per);
+    if (count <= 255) {
+      for (let i = 0; i < count; i++) {
+        extra.push(segment(0xe2, concat([new TextEncoder().encode('ICC_PROFILE\0'), Uint8Array.from([i + 1, count]), meta.icc.subarray(i * per, (i + 1) * per)])));
+      }
+    }
+  }
+  const at = encoded[2] === 0xff && encoded[3] === 0xe0 ? 4 + ((encoded[4] << 8) | encoded[5]) : 2; // after SOI and APP0
+  return concat([encoded.subarray(0, at), ...extra, encoded.subarray(at)]);
 }

@@ -12,8 +12,21 @@ import { Rng } from '../nn/random.js';
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.bmp']);
 
-/** Image files under a folder, recursively, sorted (a stable order makes runs reproducible). */
-export async function listImages(dir: string): Promise<string[]> {
+export interface ListOptions {
+  /**
+   * Told of each image-named entry left out: `duplicateOf` is set when it is the same real file
+   * as one already listed (a hard link, a symbolic link); otherwise `problem` says why.
+   */
+  onSkip?: (path: string, problem: string, duplicateOf?: string) => void;
+}
+
+/**
+ * Image files under a folder, recursively, sorted (a stable order makes runs reproducible).
+ * Symbolic links are followed, but each real folder is walked once (a link to a parent cannot loop)
+ * and each real file listed once; only regular files are listed (a FIFO named x.png would hang
+ * whoever reads it).
+ */
+export async function listImages(dir: string, opts: ListOptions = {}): Promise<string[]> {
   const st = await stat(dir).catch(() => null);
   if (!st) throw new Error(`${dir}: no such folder`);
   if (!st.isDirectory()) {
@@ -21,12 +34,38 @@ export async function listImages(dir: string): Promise<string[]> {
     throw new Error(`${dir}: not a folder or an image`);
   }
   const out: string[] = [];
+  const id = (s: { dev: number; ino: number }) => `${s.dev}:${s.ino}`;
+  const dirsSeen = new Set<string>([id(st)]);
+  const filesSeen = new Map<string, string>();
   const walk = async (d: string): Promise<void> => {
-    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch (e) {
+      if (d === dir) throw e;
+      opts.onSkip?.(d, `cannot read folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      return;
+    }
+    // folders reached through a link are walked after the real ones, so that a folder that is also
+    // linked to is listed under its own name
+    const linked: string[] = [];
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const p = join(d, e.name);
-      const isDir = e.isDirectory() || (e.isSymbolicLink() && (await stat(p).catch(() => null))?.isDirectory());
-      if (isDir) await walk(p);
-      else if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push(p);
+      const isImage = IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase());
+      if (!isImage && !e.isDirectory() && !e.isSymbolicLink()) continue;
+      const s = await stat(p).catch(() => null); // follows links
+      if (!s) { if (isImage) opts.onSkip?.(p, 'broken symbolic link'); continue; }
+      if (s.isDirectory()) {
+        if (e.isSymbolicLink()) linked.push(p);
+        else if (!dirsSeen.has(id(s))) { dirsSeen.add(id(s)); await walk(p); }
+      } else if (!isImage) continue;
+      else if (!s.isFile()) opts.onSkip?.(p, 'not a regular file (device, FIFO or socket)');
+      else if (filesSeen.has(id(s))) opts.onSkip?.(p, 'same file as another', filesSeen.get(id(s)));
+      else { filesSeen.set(id(s), p); out.push(p); }
+    }
+    for (const p of linked) {
+      const s = await stat(p).catch(() => null);
+      if (s && !dirsSeen.has(id(s))) { dirsSeen.add(id(s)); await walk(p); }
     }
   };
   await walk(dir);
