@@ -4,7 +4,10 @@
 import { parseArgs } from 'node:util';
 import { getGpu } from './gpu/gpu.js';
 import { runCli } from './cli.js';
-import { defaultModelPath, loadFoldedGenerator } from './srgan/model.js';
+import { stat } from 'node:fs/promises';
+import { checkGeneratorTensors, defaultModelPath, readGeneratorFile } from './srgan/model.js';
+import { FoldedGenerator } from './srgan/inference.js';
+import { listImages } from './srgan/data.js';
 import { evaluateFolder, formatEvalTable } from './srgan/evaluate.js';
 import { VGG19Features } from './srgan/vgg19.js';
 
@@ -18,7 +21,8 @@ reports for the model and for bicubic, on the image with a scale-pixel border re
                     blur gives less, noise more)
   VGG34 dist        with --vgg: mean squared difference of VGG19 relu3_4 features to HR's / 12.75^2
 
-  --model FILE      generator checkpoint (default: the shipped model)
+  --model FILE      generator checkpoint (default: the shipped model); also a PyTorch state_dict in
+                    safetensors with the same tensor names (configuration read from the shapes)
   --vgg PATH        ImageNet VGG19 weights: a TensorFlow.js model folder or model.json, or
                     torchvision-named safetensors (only block1_conv1..block3_conv4 are read)
   --tile N          largest tile side in LR pixels (default: from the adapter's limits)
@@ -31,14 +35,27 @@ await runCli(async () => {
       data: { type: 'string' }, model: { type: 'string' }, tile: { type: 'string' }, vgg: { type: 'string' },
       help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
     },
+    strict: true,
   });
   if (values.help) { process.stdout.write(HELP); return; }
+  // every flag checked before the GPU starts: a typo costs nothing
   if (!values.data) throw new Error('--data DIR is required (see --help)');
   const tile = values.tile === undefined ? undefined : Number(values.tile);
-  if (tile !== undefined && !(Number.isInteger(tile) && tile > 0)) throw new Error(`--tile ${values.tile}: expected a positive integer`);
+  if (tile !== undefined && !(/^\d+$/.test(values.tile!.trim()) && Number.isSafeInteger(tile) && tile > 0)) {
+    throw new Error(`--tile ${JSON.stringify(values.tile)}: expected a positive integer`);
+  }
+  if (values.model === '') throw new Error('--model: expected a file (see --help)');
+  if (values.vgg === '') throw new Error('--vgg: expected a path (see --help)');
+  const files = await listImages(values.data).catch((e: Error) => { throw new Error(`--data: ${e.message}`); });
+  if (!files.length) throw new Error(`--data: ${values.data}: no images (.png, .jpg, .jpeg, .bmp) found`);
   const modelPath = values.model ?? defaultModelPath();
+  // header, shapes, checksum and finite weights, all checked before the GPU starts
+  const { config, tensors } = await readGeneratorFile(modelPath);
+  if (values.vgg && !(await stat(values.vgg).catch(() => null))) {
+    throw new Error(`--vgg ${values.vgg}: no such file or folder (expected a TensorFlow.js layers-model folder or model.json, or torchvision-named safetensors)`);
+  }
   await getGpu();
-  const F = await loadFoldedGenerator(modelPath);
+  const F = FoldedGenerator.fromTensors(config, checkGeneratorTensors(config, tensors, modelPath));
   let vgg: VGG19Features | undefined;
   try {
     if (values.vgg) {

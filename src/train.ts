@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { getGpu } from './gpu/gpu.js';
 import { runCli } from './cli.js';
-import { DEFAULT_CONFIG, resolveConfig, parseDuration } from './srgan/config.js';
+import { DEFAULT_CONFIG, resolveConfig, parseDuration, applySet } from './srgan/config.js';
 import { Trainer, resumeConfig } from './srgan/trainer.js';
 
 const HELP = `Train SRResNet, then SRGAN (Ledig et al. 2017) on a folder of photographs.
@@ -17,6 +17,9 @@ usage: node dist/train.js --data DIR --out RUNDIR [options]
   --resume            continue the run in RUNDIR exactly where its checkpoint left off, with the
                       configuration saved in it; --config/--set still apply on top (e.g. a longer
                       phase1Steps), and the entries that change are listed
+  --allow-changes     with --resume: also accept changes that alter the run's meaning (batch, crop,
+                      seed, the networks, pixelLoss, ...); without it only step counts, learning
+                      rates and the schedules' end points, intervals and ema may change
   --config FILE       JSON config; entries as below (nested: "generator": {"channels": 64})
   --max-time T        stop cleanly after a wall-clock budget (8h, 45m, 90s)
   --init-generator F  start a new run's generator from F (a generator.safetensors, e.g. phase 1's
@@ -25,7 +28,8 @@ usage: node dist/train.js --data DIR --out RUNDIR [options]
   --vgg random        experiments only: a random VGG19 (announced loudly)
   --val DIR           validation images (e.g. Set5): PSNR/SSIM every validateEvery steps (when 0:
                       every 5 checkpoints); checked before training starts
-  --set KEY=VALUE     override one config entry (repeatable), e.g. --set phase1Steps=2000
+  --set KEY=VALUE     override one config entry (repeatable), e.g. --set phase1Steps=2000,
+                      --set generator.blocks=8
   -h, --help          this text
 
 config entries and defaults (the paper's values; beyond the paper, all off by default:
@@ -34,50 +38,55 @@ config entries and defaults (the paper's values; beyond the paper, all off by de
   discriminator.head 'pool' (global average pool before the dense layers)):
 ${JSON.stringify(DEFAULT_CONFIG, null, 2).split('\n').map((l) => '  ' + l).join('\n')}
 
-Checkpoints are written atomically every checkpointEvery steps and on SIGINT/SIGTERM.
+Checkpoints are written atomically every checkpointEvery steps and on SIGINT/SIGTERM, with a
+checksum that --resume verifies. RUNDIR/train.lock keeps a second process out of the run.
 `;
 
 await runCli(async () => {
   const { values } = parseArgs({
     options: {
       data: { type: 'string' }, out: { type: 'string' }, config: { type: 'string' },
-      resume: { type: 'boolean' }, 'init-generator': { type: 'string' }, 'max-time': { type: 'string' }, vgg: { type: 'string' },
+      resume: { type: 'boolean' }, 'allow-changes': { type: 'boolean' }, 'init-generator': { type: 'string' },
+      'max-time': { type: 'string' }, vgg: { type: 'string' },
       val: { type: 'string' }, set: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' },
       quiet: { type: 'boolean' },
     },
     strict: true,
   });
   if (values.help) { process.stdout.write(HELP); return; }
+  // every flag and entry is checked here, before the GPU starts or anything is written
   if (!values.data) throw new Error('--data DIR is required (see --help)');
   if (!values.out) throw new Error('--out RUNDIR is required (see --help)');
+  if (values['allow-changes'] && !values.resume) throw new Error('--allow-changes only applies with --resume');
+  if (values.resume && values['init-generator']) throw new Error('--init-generator starts a new run; a resumed run takes its weights from the checkpoint');
+  if (values.vgg === '') throw new Error('--vgg: expected a path (see --help)');
+  const maxTimeSec = values['max-time'] === undefined ? undefined : parseDuration(values['max-time']);
   let partial: Record<string, unknown> = {};
   if (values.config) {
-    const text = await readFile(values.config, 'utf8').catch(() => { throw new Error(`${values.config}: no such file`); });
-    try { partial = JSON.parse(text); } catch (e) { throw new Error(`${values.config}: not valid JSON (${(e as Error).message})`); }
+    const file = values.config;
+    const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`${file}: ${e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a folder, not a JSON file' : e.message}`);
+    });
+    try { partial = JSON.parse(text); } catch (e) { throw new Error(`${file}: not valid JSON (${(e as Error).message})`); }
+    resolveConfig(partial, DEFAULT_CONFIG, file); // names the file in any complaint about its entries
   }
-  for (const kv of values.set ?? []) {
-    const eq = kv.indexOf('=');
-    if (eq < 0) throw new Error(`--set ${kv}: expected KEY=VALUE`);
-    const keys = kv.slice(0, eq).split('.');
-    let v: unknown = kv.slice(eq + 1);
-    if (v !== '' && !Number.isNaN(Number(v))) v = Number(v);
-    let o = partial as Record<string, unknown>;
-    for (const k of keys.slice(0, -1)) o = (o[k] ??= {}) as Record<string, unknown>;
-    o[keys[keys.length - 1]] = v;
-  }
+  for (const kv of values.set ?? []) applySet(partial, kv);
   // a resumed run starts from the configuration saved in its checkpoint, not from the defaults
-  const resumed = values.resume ? await resumeConfig(values.out, partial) : null;
+  const resumed = values.resume ? await resumeConfig(values.out, partial, values['allow-changes']) : null;
   if (resumed?.changes.length) process.stderr.write(`resume: changed from the checkpoint's configuration: ${resumed.changes.join(', ')}\n`);
   const cfg = resumed ? resumed.cfg : resolveConfig(partial);
   await getGpu();
   const trainer = new Trainer(cfg, {
-    dataDir: values.data, outDir: values.out, resume: Boolean(values.resume),
+    dataDir: values.data, outDir: values.out, resume: Boolean(values.resume), allowChanges: values['allow-changes'],
     vggPath: values.vgg && values.vgg !== 'random' ? values.vgg : undefined,
-    vggRandom: values.vgg === 'random', valDir: values.val,
-    maxTimeSec: values['max-time'] ? parseDuration(values['max-time']) : undefined,
+    vggRandom: values.vgg === 'random', valDir: values.val, maxTimeSec,
     quiet: values.quiet, initGenerator: values['init-generator'],
   });
-  await trainer.init();
-  await trainer.run();
+  try {
+    await trainer.init();
+    await trainer.run();
+  } finally {
+    trainer.dispose(); // releases RUNDIR/train.lock
+  }
   process.stderr.write(`saved ${values.out}/checkpoint.safetensors and ${values.out}/generator.safetensors at step ${trainer.step}\n`);
 });

@@ -59,25 +59,43 @@ function elementCount(shape: number[]): number {
   return n;
 }
 
-/**
- * Parses a safetensors file. Tensor data are views into `bytes` (no copy). Throws an Error with a
- * one-line message naming `fileName` (and the tensor, where one is at fault) on any violation.
- */
-export function parseSafetensors(bytes: Uint8Array, fileName: string): { tensors: Map<string, StTensor>; metadata: Record<string, string> } {
+/** One tensor's header entry: its data are bytes [begin, end) of the data buffer. */
+export interface StEntry { dtype: StDtype; shape: number[]; begin: number; end: number }
+
+/** A safetensors header, parsed and checked on its own (no tensor data needed). */
+export interface StHeader {
+  metadata: Record<string, string>;
+  entries: Map<string, StEntry>;
+  /** Byte offset of the data buffer in the file (8 + header length). */
+  dataStart: number;
+}
+
+/** The header length a file's first 8 bytes declare, checked against the file's size. */
+export function headerLength(first8: Uint8Array, fileSize: number, fileName: string): number {
   const fail = (msg: string): never => { throw new Error(oneLine(`${fileName}: ${msg}`)); };
-  if (bytes.length < 8) fail(`not a safetensors file: ${bytes.length} bytes, fewer than the 8-byte header length`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const nBig = dv.getBigUint64(0, true);
-  if (nBig > BigInt(bytes.length - 8)) {
-    fail(`header length ${nBig} runs past the end of the file (${bytes.length} bytes): truncated or not a safetensors file`);
+  if (fileSize < 8 || first8.length < 8) fail(`not a safetensors file: ${fileSize} bytes, fewer than the 8-byte header length`);
+  const nBig = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (nBig > BigInt(fileSize - 8)) {
+    fail(`header length ${nBig} runs past the end of the file (${fileSize} bytes): truncated or not a safetensors file`);
   }
   const n = Number(nBig);
   if (n > MAX_HEADER_BYTES) fail(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   if (n < 2) fail(`header length ${n} is too small to hold a JSON object`);
+  return n;
+}
 
+/**
+ * Parses and checks a header from the file's first 8 + N bytes (`head`, more is fine) and the
+ * file's total size: every check parseSafetensors makes, before any tensor data is read, so a
+ * caller can refuse a file (or size its allocations) from the header alone.
+ */
+export function parseSafetensorsHeader(head: Uint8Array, fileSize: number, fileName: string): StHeader {
+  const fail = (msg: string): never => { throw new Error(oneLine(`${fileName}: ${msg}`)); };
+  const n = headerLength(head, fileSize, fileName);
+  if (head.length < 8 + n) fail(`only ${head.length} of the ${8 + n} header bytes were read`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(8, 8 + n));
   } catch {
     return fail('header is not valid UTF-8');
   }
@@ -91,9 +109,9 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): { tensors
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
 
   const dataStart = 8 + n;
-  const dataLen = bytes.length - dataStart;
+  const dataLen = fileSize - dataStart;
   const metadata: Record<string, string> = {};
-  const entries: Array<{ name: string; dtype: StDtype; shape: number[]; begin: number; end: number }> = [];
+  const entries = new Map<string, StEntry>();
 
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
@@ -124,28 +142,43 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): { tensors
     if (want < 0 || !Number.isSafeInteger(want)) fail(`${t}: shape [${shape}] has too many elements`);
     const got = (end as number) - (begin as number);
     if (got !== want) fail(`${t}: holds ${got} bytes, but shape [${shape}] of ${dt} needs ${want}`);
-    entries.push({ name, dtype: dt, shape: [...(shape as number[])], begin: begin as number, end: end as number });
+    entries.set(name, { dtype: dt, shape: [...(shape as number[])], begin: begin as number, end: end as number });
   }
 
   // The ranges must tile [0, dataLen) exactly.
-  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const sorted = [...entries].sort(([, a], [, b]) => a.begin - b.begin || a.end - b.end);
   let pos = 0;
   let prev: string | null = null;
-  for (const e of sorted) {
-    if (e.begin < pos) fail(`tensor ${q(e.name)}: data_offsets [${e.begin}, ${e.end}] overlap tensor ${q(prev!)} (which ends at ${pos})`);
-    if (e.begin > pos) fail(`tensor ${q(e.name)}: data_offsets [${e.begin}, ${e.end}] leave a hole at bytes [${pos}, ${e.begin}) of the data`);
+  for (const [name, e] of sorted) {
+    if (e.begin < pos) fail(`tensor ${q(name)}: data_offsets [${e.begin}, ${e.end}] overlap tensor ${q(prev!)} (which ends at ${pos})`);
+    if (e.begin > pos) fail(`tensor ${q(name)}: data_offsets [${e.begin}, ${e.end}] leave a hole at bytes [${pos}, ${e.begin}) of the data`);
     pos = e.end;
-    prev = e.name;
+    prev = name;
   }
   if (pos !== dataLen) {
     fail(`data buffer has ${dataLen} bytes but the tensors cover only ${pos}${prev !== null ? ` (last: tensor ${q(prev)})` : ''}: trailing bytes not in any tensor`);
   }
+  return { metadata, entries, dataStart };
+}
 
+/**
+ * Parses a safetensors file. Tensor data are views into `bytes` (no copy). Throws an Error with a
+ * one-line message naming `fileName` (and the tensor, where one is at fault) on any violation.
+ */
+export function parseSafetensors(bytes: Uint8Array, fileName: string): { tensors: Map<string, StTensor>; metadata: Record<string, string> } {
+  const { metadata, entries, dataStart } = parseSafetensorsHeader(bytes, bytes.length, fileName);
   const tensors = new Map<string, StTensor>();
-  for (const e of entries) {
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: bytes.subarray(dataStart + e.begin, dataStart + e.end) });
+  for (const [name, e] of entries) {
+    tensors.set(name, { dtype: e.dtype, shape: e.shape, data: bytes.subarray(dataStart + e.begin, dataStart + e.end) });
   }
   return { tensors, metadata };
+}
+
+/** The first element of a float tensor that is NaN or infinite (as float32), or -1. */
+export function firstNonFinite(t: StTensor, name: string): number {
+  const v = toFloat32(t, name);
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return i;
+  return -1;
 }
 
 /**

@@ -62,43 +62,126 @@ export const DEFAULT_CONFIG: TrainConfig = {
   logEvery: 10,
 };
 
-/** Merges a partial config (from JSON or flags) over the defaults, checking every value. */
-export function resolveConfig(partial: Record<string, unknown>, base: TrainConfig = DEFAULT_CONFIG): TrainConfig {
+/** A check of one entry's value: null when fine, else what the value must be. */
+type Rule = (v: unknown) => string | null;
+
+const MAX_STEPS = 1e12;
+const int = (lo: number, hi: number): Rule => (v) =>
+  typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi ? null : `an integer in ${lo}..${hi}`;
+/** A finite number in a range; `open` excludes the ends so marked. */
+const num = (lo: number, hi: number, open: { lo?: boolean; hi?: boolean } = {}): Rule => (v) =>
+  typeof v === 'number' && Number.isFinite(v) && (open.lo ? v > lo : v >= lo) && (open.hi ? v < hi : v <= hi) ? null
+    : `in ${open.lo ? '(' : '['}${lo}, ${hi}${open.hi ? ')' : ']'}`;
+const oneOf = (...allowed: Array<string | number>): Rule => (v) =>
+  allowed.includes(v as string | number) ? null : allowed.map((a) => (typeof a === 'string' ? `'${a}'` : String(a))).join(' or ');
+
+/**
+ * Every config entry (dotted) and what its value must be. The bounds keep a typo from reaching
+ * an allocation (a batch of 1.5 or a crop of 1e9 would fail deep inside with an internal message).
+ */
+export const CONFIG_RULES: Record<string, Rule> = {
+  'generator.channels': int(1, 1024),
+  'generator.blocks': int(0, 256),
+  'generator.scale': oneOf(2, 4),
+  'discriminator.channels': int(1, 1024),
+  'discriminator.denseUnits': int(1, 65536),
+  'discriminator.head': oneOf('dense', 'pool'),
+  batch: int(1, 1024),
+  crop: (v) => (int(16, 2048)(v) === null && (v as number) % 16 === 0 ? null : 'a multiple of 16 in 16..2048'),
+  phase1Steps: int(0, MAX_STEPS),
+  phase2Steps: int(0, MAX_STEPS),
+  lr1: num(0, 1, { lo: true }),
+  lr2: num(0, 1, { lo: true }),
+  lr2Final: num(0, 1),
+  schedule1: oneOf('constant', 'cosine'),
+  lr1Min: num(0, 1),
+  warmup1: int(0, MAX_STEPS),
+  schedule2: oneOf('step', 'cosine'),
+  pixelLoss: oneOf('mse', 'l1'),
+  ema: num(0, 1, { hi: true }),
+  beta1: num(0, 1, { hi: true }),
+  beta2: num(0, 1, { hi: true }),
+  contentScale: num(0, 1e6, { lo: true }),
+  advWeight: num(0, 1e6),
+  vggLayer: oneOf('vgg54', 'vgg22'),
+  seed: int(0, 2 ** 32 - 1),
+  checkpointEvery: int(1, MAX_STEPS),
+  previewEvery: int(0, MAX_STEPS),
+  previewCount: int(1, 64),
+  validateEvery: int(0, MAX_STEPS),
+  logEvery: int(1, MAX_STEPS),
+};
+
+/** The default value of a dotted entry, or undefined when there is no such leaf entry. */
+function defaultOf(key: string): unknown {
+  let o: unknown = DEFAULT_CONFIG;
+  for (const k of key.split('.')) {
+    if (!o || typeof o !== 'object' || !Object.hasOwn(o, k)) return undefined;
+    o = (o as Record<string, unknown>)[k];
+  }
+  return o;
+}
+
+/** One entry's value checked and converted (numbers may come as strings, from --set or JSON). */
+function checkEntry(key: string, given: unknown, where: string): unknown {
+  const d = defaultOf(key);
+  const v = typeof d === 'number' && typeof given === 'string' && given.trim() !== '' ? Number(given) : given;
+  const want = CONFIG_RULES[key]?.(v);
+  const shown = typeof v === 'number' && !Number.isNaN(v) ? String(v) : JSON.stringify(given) ?? String(given);
+  if (want) throw new Error(`${where}: ${key} must be ${want}, got ${shown}`);
+  return v;
+}
+
+/**
+ * Merges a partial config (from JSON or flags) over the defaults (or `base`), checking every value;
+ * `where` starts the messages ('config', a file name, a checkpoint).
+ */
+export function resolveConfig(partial: Record<string, unknown>, base: TrainConfig = DEFAULT_CONFIG, where = 'config'): TrainConfig {
+  if (!partial || typeof partial !== 'object' || Array.isArray(partial)) throw new Error(`${where}: expected a JSON object of entries`);
   const cfg = structuredClone(base) as unknown as Record<string, unknown>;
   const merge = (dst: Record<string, unknown>, src: Record<string, unknown>, path: string): void => {
     for (const [k, v] of Object.entries(src)) {
-      if (!(k in dst)) throw new Error(`config: unknown entry '${path}${k}'`);
+      if (!Object.hasOwn(dst, k)) throw new Error(`${where}: unknown entry '${path}${k}' (see --help for the entries)`);
       const d = dst[k];
       if (d && typeof d === 'object') {
-        if (!v || typeof v !== 'object') throw new Error(`config: '${path}${k}' must be an object`);
+        if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where}: '${path}${k}' must be an object`);
         merge(d as Record<string, unknown>, v as Record<string, unknown>, `${path}${k}.`);
-      } else if (typeof d === 'number') {
-        const n = typeof v === 'string' ? Number(v) : v;
-        if (typeof n !== 'number' || !Number.isFinite(n)) throw new Error(`config: '${path}${k}' must be a number, got ${JSON.stringify(v)}`);
-        dst[k] = n;
       } else {
-        if (typeof v !== typeof d) throw new Error(`config: '${path}${k}' must be a ${typeof d}`);
-        dst[k] = v;
+        dst[k] = checkEntry(`${path}${k}`, v, where);
       }
     }
   };
   merge(cfg, partial, '');
-  const c = cfg as unknown as TrainConfig;
-  const s = c.generator.scale;
-  if (s !== 2 && s !== 4) throw new Error('config: generator.scale must be 2 or 4');
-  if (c.crop % s || c.crop % 16) throw new Error(`config: crop ${c.crop} must be a multiple of 16 (and of the scale)`);
-  if (c.vggLayer !== 'vgg54' && c.vggLayer !== 'vgg22') throw new Error("config: vggLayer must be 'vgg54' or 'vgg22'");
-  for (const k of ['batch', 'crop', 'logEvery', 'checkpointEvery'] as const) if (!(c[k] >= 1)) throw new Error(`config: ${k} must be >= 1`);
-  const oneOf = (name: string, v: string, allowed: string[]) => {
-    if (!allowed.includes(v)) throw new Error(`config: ${name} must be ${allowed.map((a) => `'${a}'`).join(' or ')}, got '${v}'`);
-  };
-  oneOf('schedule1', c.schedule1, ['constant', 'cosine']);
-  oneOf('schedule2', c.schedule2, ['step', 'cosine']);
-  oneOf('pixelLoss', c.pixelLoss, ['mse', 'l1']);
-  oneOf('discriminator.head', c.discriminator.head ?? 'dense', ['dense', 'pool']);
-  if (!(c.ema >= 0 && c.ema < 1)) throw new Error(`config: ema must be in [0, 1) (0 = off), got ${c.ema}`);
-  if (!(c.warmup1 >= 0) || !Number.isInteger(c.warmup1)) throw new Error(`config: warmup1 must be a whole number of steps >= 0`);
-  return c;
+  // the base too: a saved configuration is as untrusted as a flag
+  for (const key of Object.keys(CONFIG_RULES)) checkEntry(key, get(cfg, key), where);
+  return cfg as unknown as TrainConfig;
+}
+
+function get(o: Record<string, unknown>, key: string): unknown {
+  let v: unknown = o;
+  for (const k of key.split('.')) v = (v as Record<string, unknown>)?.[k];
+  return v;
+}
+
+/**
+ * Applies one --set KEY=VALUE to `partial` (nested by the dots), checking the key and the value
+ * at once so that a typo is a one-line error naming the flag.
+ */
+export function applySet(partial: Record<string, unknown>, kv: string): void {
+  const eq = kv.indexOf('=');
+  if (eq < 0) throw new Error(`--set ${kv}: expected KEY=VALUE`);
+  const key = kv.slice(0, eq).trim(), raw = kv.slice(eq + 1);
+  const d = defaultOf(key);
+  if (d === undefined) throw new Error(`--set ${kv}: unknown key '${key}' (see --help for the entries)`);
+  if (typeof d === 'object') throw new Error(`--set ${kv}: '${key}' is a group; set its entries, e.g. ${key}.${Object.keys(d as object)[0]}=...`);
+  const v = checkEntry(key, raw, `--set ${kv}`);
+  const keys = key.split('.');
+  let o = partial;
+  for (const k of keys.slice(0, -1)) {
+    const next = Object.hasOwn(o, k) ? o[k] : undefined;
+    o = (next && typeof next === 'object' ? next : (o[k] = {})) as Record<string, unknown>;
+  }
+  o[keys[keys.length - 1]] = v;
 }
 
 /** Dotted names of the entries whose values differ between two configs, with both values. */
@@ -113,6 +196,23 @@ export function configChanges(from: TrainConfig, to: TrainConfig): string[] {
   };
   walk(from as unknown as Record<string, unknown>, to as unknown as Record<string, unknown>, '');
   return out;
+}
+
+/**
+ * Entries a resumed run may change freely: how long it runs, its learning rates and the
+ * schedules' end points, how often it logs, saves, previews and validates, and the weights' moving
+ * average (which the checkpoint carries or starts afresh, saying so). Any other change (batch,
+ * crop, seed, the networks, the losses, the schedules' shapes, Adam's betas) makes the resumed
+ * run something other than the one that was started, so it needs --allow-changes.
+ */
+export const FREE_ON_RESUME = new Set([
+  'phase1Steps', 'phase2Steps', 'lr1', 'lr2', 'lr2Final', 'lr1Min',
+  'checkpointEvery', 'validateEvery', 'previewEvery', 'previewCount', 'logEvery', 'ema',
+]);
+
+/** The changes (as configChanges lists them) that FREE_ON_RESUME does not cover. */
+export function restrictedChanges(from: TrainConfig, to: TrainConfig): string[] {
+  return configChanges(from, to).filter((c) => !FREE_ON_RESUME.has(c.slice(0, c.indexOf(' '))));
 }
 
 /**
@@ -133,12 +233,17 @@ export function learningRate(cfg: TrainConfig, step: number): number {
   return s < cfg.phase2Steps / 2 ? cfg.lr2 : cfg.lr2Final;
 }
 
-/** Parses '8h', '30m', '90s', '1h30m' or a number of seconds. */
+/** Parses '8h', '30m', '90s', '1h30m' or a number of seconds (> 0: a zero budget would do nothing). */
 export function parseDuration(s: string): number {
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
-  const re = /(\d+(?:\.\d+)?)([hms])/g;
-  let total = 0, m: RegExpExecArray | null, matched = '';
-  while ((m = re.exec(s))) { total += Number(m[1]) * { h: 3600, m: 60, s: 1 }[m[2] as 'h' | 'm' | 's']; matched += m[0]; }
-  if (matched !== s || !matched) throw new Error(`--max-time: cannot read '${s}' (use e.g. 8h, 45m, 90s)`);
+  const bad = () => new Error(`--max-time ${JSON.stringify(s)}: expected a duration above zero such as 8h, 45m, 90s, 1h30m or a number of seconds`);
+  let total = 0;
+  if (/^\d+(\.\d+)?$/.test(s)) total = Number(s);
+  else {
+    const re = /(\d+(?:\.\d+)?)([hms])/g;
+    let m: RegExpExecArray | null, matched = '';
+    while ((m = re.exec(s))) { total += Number(m[1]) * { h: 3600, m: 60, s: 1 }[m[2] as 'h' | 'm' | 's']; matched += m[0]; }
+    if (matched !== s || !matched) throw bad();
+  }
+  if (!(total > 0 && Number.isFinite(total))) throw bad();
   return total;
 }

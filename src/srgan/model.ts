@@ -1,9 +1,11 @@
-// Loading a generator checkpoint written by train.js (generator.safetensors), or the shipped default.
+// Loading a generator checkpoint written by train.js (generator.safetensors), a PyTorch state_dict
+// with the same tensor names, or the shipped default. Files are untrusted input: checked from the
+// header before anything is allocated.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readSafetensors, loadTensors } from '../nn/state.js';
-import { toFloat32, type StTensor } from '../nn/safetensors.js';
+import { readSafetensors, readSafetensorsHeader, loadTensors } from '../nn/state.js';
+import { firstNonFinite, toFloat32, type StTensor } from '../nn/safetensors.js';
 import { Generator, type GeneratorConfig } from './generator.js';
 import { FoldedGenerator } from './inference.js';
 
@@ -18,19 +20,103 @@ export function defaultModelPath(): string {
   throw new Error('the default model (models/default.safetensors) is missing from this installation; pass --model FILE');
 }
 
-/** A generator file's configuration (from its metadata) and tensors, checked to be a generator. */
-export async function readGeneratorFile(path: string): Promise<{ config: GeneratorConfig; tensors: Map<string, StTensor> }> {
-  const { tensors, metadata } = await readSafetensors(path);
+/** Sane bounds for a generator read from a file: checked before any shape table or model is built. */
+export const GENERATOR_LIMITS = { channels: 1024, blocks: 256 };
+
+/** A generator configuration from untrusted JSON, checked and normalised to {channels, blocks, scale}. */
+export function checkGeneratorConfig(cfg: unknown, file: string): GeneratorConfig {
+  const o = (cfg && typeof cfg === 'object' && !Array.isArray(cfg) ? cfg : {}) as Record<string, unknown>;
+  const { channels, blocks, scale } = o;
+  const int = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+  if (!int(channels, 1, GENERATOR_LIMITS.channels)) throw new Error(`${file}: generator channels ${JSON.stringify(channels)} is not an integer in 1..${GENERATOR_LIMITS.channels}`);
+  if (!int(blocks, 0, GENERATOR_LIMITS.blocks)) throw new Error(`${file}: generator blocks ${JSON.stringify(blocks)} is not an integer in 0..${GENERATOR_LIMITS.blocks}`);
+  if (scale !== 2 && scale !== 4) throw new Error(`${file}: generator scale ${JSON.stringify(scale)} is not 2 or 4`);
+  return { channels: channels as number, blocks: blocks as number, scale };
+}
+
+type Shaped = Pick<StTensor, 'dtype' | 'shape'>;
+
+/**
+ * The configuration of a file without project metadata (a PyTorch state_dict saved with these
+ * tensor names), read off its shapes: channels from conv_in, blocks and scale from the indices.
+ */
+function inferGeneratorConfig(entries: Map<string, Shaped>, file: string): GeneratorConfig {
+  const cin = entries.get('conv_in.weight');
+  if (!cin) {
+    if (entries.has('generator.conv_in.weight')) throw new Error(`${file}: this is a full training checkpoint; pass the generator.safetensors beside it`);
+    throw new Error(`${file}: not a generator: no 'generator' metadata and no tensor 'conv_in.weight' (expected SRResNet names conv_in.weight, blocks.0.conv1.weight, ..., conv_out.weight)`);
+  }
+  const [c, i3, k1, k2] = cin.shape;
+  if (cin.shape.length !== 4 || i3 !== 3 || k1 !== 9 || k2 !== 9) {
+    throw new Error(`${file}: not a generator: tensor 'conv_in.weight' has shape [${cin.shape}], a generator's is [channels, 3, 9, 9]`);
+  }
+  const count = (re: RegExp) => {
+    let n = 0;
+    for (const k of entries.keys()) { const m = re.exec(k); if (m) n = Math.max(n, Math.min(Number(m[1]) + 1, Number.MAX_SAFE_INTEGER)); }
+    return n;
+  };
+  const blocks = count(/^blocks\.(\d+)\./);
+  const ups = count(/^ups\.(\d+)\./);
+  if (ups !== 1 && ups !== 2) throw new Error(`${file}: not a generator of scale 2 or 4: ${ups} upsampling stages (ups.N tensors), expected 1 or 2`);
+  return checkGeneratorConfig({ channels: c, blocks, scale: 2 ** ups }, file);
+}
+
+/** Checks tensor names, shapes and dtypes against the configuration (nothing missing, nothing extra). */
+function checkGeneratorShapes(config: GeneratorConfig, entries: Map<string, Shaped>, file: string): void {
+  const want = generatorTensorShapes(config);
+  for (const [key, shape] of want) {
+    const st = entries.get(key);
+    if (!st) throw new Error(`${file}: tensor '${key}' is missing (is this a checkpoint of the same model configuration?)`);
+    if (st.shape.length !== shape.length || st.shape.some((d, i) => d !== shape[i])) {
+      throw new Error(`${file}: tensor '${key}' has shape [${st.shape}], the model expects [${shape}]`);
+    }
+    if (st.dtype !== 'F32' && st.dtype !== 'F16' && st.dtype !== 'BF16') {
+      throw new Error(`${file}: tensor '${key}' has dtype ${st.dtype}, expected F32 or F16`);
+    }
+  }
+  const extra = [...entries.keys()].filter((k) => !want.has(k));
+  if (extra.length) throw new Error(`${file}: unexpected tensor '${extra[0]}'${extra.length > 1 ? ` (and ${extra.length - 1} more)` : ''} not in the model`);
+}
+
+/** PyTorch's BatchNorm counters: meaningless for inference, present in any saved state_dict. */
+const isBatchCounter = (k: string) => k.endsWith('.num_batches_tracked');
+
+/**
+ * A generator file's configuration and shapes, from its header alone: written by train.js (the
+ * 'generator' metadata) or a plain PyTorch state_dict with the generator's tensor names.
+ */
+export async function readGeneratorHeader(path: string): Promise<{ config: GeneratorConfig; metadata: Record<string, string> }> {
+  const { metadata, entries: all } = await readSafetensorsHeader(path);
+  const entries = new Map([...all].filter(([k]) => !isBatchCounter(k)));
   let config: GeneratorConfig;
   if (metadata.generator) {
-    try { config = JSON.parse(metadata.generator); } catch { throw new Error(`${path}: malformed 'generator' metadata`); }
+    let parsed: unknown;
+    try { parsed = JSON.parse(metadata.generator); } catch { throw new Error(`${path}: malformed 'generator' metadata`); }
+    config = checkGeneratorConfig(parsed, path);
   } else if (metadata.format === 'srgan-webgpu-checkpoint' && metadata.config) {
     throw new Error(`${path}: this is a full training checkpoint; pass the generator.safetensors beside it`);
   } else {
-    throw new Error(`${path}: not a generator written by train.js (no 'generator' metadata)`);
+    config = inferGeneratorConfig(entries, path);
   }
-  if (!tensors.has('conv_in.weight')) throw new Error(`${path}: not a generator (no conv_in.weight)`);
-  return { config, tensors };
+  checkGeneratorShapes(config, entries, path);
+  return { config, metadata };
+}
+
+/**
+ * A generator file's configuration and tensors: the header checked before the data are read
+ * (a crafted header costs nothing), the data checksum verified where the file has one, and
+ * every weight finite (a NaN model would only produce garbage).
+ */
+export async function readGeneratorFile(path: string): Promise<{ config: GeneratorConfig; tensors: Map<string, StTensor>; metadata: Record<string, string> }> {
+  const { config } = await readGeneratorHeader(path);
+  const { tensors, metadata } = await readSafetensors(path);
+  for (const k of [...tensors.keys()]) if (isBatchCounter(k)) tensors.delete(k);
+  checkGeneratorShapes(config, tensors, path); // the file may have changed since its header was read
+  for (const [name, t] of tensors) {
+    const i = firstNonFinite(t, name);
+    if (i >= 0) throw new Error(`${path}: tensor '${name}' holds a non-finite value (${toFloat32(t, name)[i]} at element ${i}): the weights are broken (a diverged run?)`);
+  }
+  return { config, tensors, metadata };
 }
 
 export async function loadGenerator(path: string): Promise<Generator> {
@@ -70,23 +156,7 @@ export function generatorTensorShapes(cfg: GeneratorConfig): Map<string, number[
  * loadTensors' messages; returns a reader of each tensor as float32 in the file's layout.
  */
 export function checkGeneratorTensors(config: GeneratorConfig, tensors: Map<string, StTensor>, file: string): (name: string) => Float32Array {
-  const { channels, blocks, scale } = config;
-  if (!(Number.isInteger(channels) && channels > 0 && Number.isInteger(blocks) && blocks >= 0 && (scale === 2 || scale === 4))) {
-    throw new Error(`${file}: unsupported generator configuration ${JSON.stringify(config)}`);
-  }
-  const want = generatorTensorShapes(config);
-  for (const [key, shape] of want) {
-    const st = tensors.get(key);
-    if (!st) throw new Error(`${file}: tensor '${key}' is missing (is this a checkpoint of the same model configuration?)`);
-    if (st.shape.length !== shape.length || st.shape.some((d, i) => d !== shape[i])) {
-      throw new Error(`${file}: tensor '${key}' has shape [${st.shape}], the model expects [${shape}]`);
-    }
-    if (st.dtype !== 'F32' && st.dtype !== 'F16' && st.dtype !== 'BF16') {
-      throw new Error(`${file}: tensor '${key}' has dtype ${st.dtype}, expected F32 or F16`);
-    }
-  }
-  const extra = [...tensors.keys()].filter((k) => !want.has(k));
-  if (extra.length) throw new Error(`${file}: unexpected tensor '${extra[0]}'${extra.length > 1 ? ` (and ${extra.length - 1} more)` : ''} not in the model`);
+  checkGeneratorShapes(checkGeneratorConfig(config, file), tensors, file);
   return (name) => toFloat32(tensors.get(name)!, name);
 }
 

@@ -1,6 +1,7 @@
 // The two-phase SRGAN training loop: SRResNet with MSE, then SRGAN (VGG content + adversarial),
 // with atomic checkpoints that resume exactly, previews, validation, JSON-lines logs and a plot.
-import { mkdir, appendFile, stat, open, readFile } from 'node:fs/promises';
+import { mkdir, appendFile, stat, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
+import { unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { gpu } from '../gpu/gpu.js';
 import { Adam } from '../nn/adam.js';
@@ -8,14 +9,16 @@ import { Ema } from '../nn/ema.js';
 import type { Entry } from '../nn/module.js';
 import * as ops from '../nn/ops.js';
 import { backward, fromArray, noGrad, tidy, type Tensor } from '../nn/tensor.js';
-import { loadTensors, readSafetensors, stateTensors, writeAtomic, saveModule } from '../nn/state.js';
-import { serializeSafetensors, type StTensor } from '../nn/safetensors.js';
+import {
+  loadTensors, readSafetensors, readSafetensorsHeader, stateTensors, writeAtomic, saveModule, serializeChecked, TMP_FILE,
+} from '../nn/state.js';
+import type { StTensor } from '../nn/safetensors.js';
 import { setInitSeed } from '../nn/layers.js';
 import { Generator } from './generator.js';
 import { Discriminator } from './discriminator.js';
 import { VGG19Features } from './vgg19.js';
 import { listImages, loadImages, makeBatch, type Batch, type RgbImage } from './data.js';
-import { configChanges, learningRate, resolveConfig, type TrainConfig } from './config.js';
+import { configChanges, learningRate, resolveConfig, restrictedChanges, type TrainConfig } from './config.js';
 import { readImage, encodePng } from '../image/image.js';
 import { renderPlot, type LogRecord } from './plot.js';
 import { writePreview } from './preview.js';
@@ -38,6 +41,8 @@ export interface TrainOptions {
   initGenerator?: string;
   /** Stop after this many steps in this process (tests: N steps, then resume). */
   stopAfter?: number;
+  /** Resume even when settings that change the run's meaning differ from the checkpoint's (--allow-changes). */
+  allowChanges?: boolean;
 }
 
 export interface StepLog {
@@ -48,6 +53,10 @@ export interface StepLog {
 
 const CHECKPOINT = 'checkpoint.safetensors';
 export const GENERATOR_FILE = 'generator.safetensors';
+/** Held by the process training in a run folder: holds its PID. */
+export const LOCK_FILE = 'train.lock';
+const LOG_FILE = 'log.jsonl';
+const VGG_FORMATS = 'a TensorFlow.js layers-model folder or model.json, or torchvision-named safetensors (features.N.weight)';
 
 function adamEntries(params: Array<[string, Entry]>, opt: Adam, which: 'm' | 'v'): Array<[string, Entry]> {
   return params.map(([n, e], i) => [`${n}.${which}`, { tensor: (which === 'm' ? opt.m : opt.v)[i], layout: e.layout }]);
@@ -69,6 +78,7 @@ export class Trainer {
   private startTime = 0;
   private lastLogTime = 0;
   private lastLogStep = 0;
+  private lockPath: string | null = null;
 
   constructor(readonly cfg: TrainConfig, readonly opts: TrainOptions) {
     setInitSeed(cfg.seed);
@@ -100,31 +110,35 @@ export class Trainer {
     if (!this.opts.quiet) process.stderr.write(msg + '\n');
   }
 
+  /**
+   * Checks every input (data, --val, VGG weights, --init-generator, the checkpoint's presence)
+   * before anything is written: a mistake leaves no run folder behind. Then takes the run
+   * folder's lock, clears a crash's debris, and restores the checkpoint.
+   */
   async init(): Promise<void> {
-    await mkdir(this.opts.outDir, { recursive: true });
+    const out = this.opts.outDir;
     this.images = await loadImages(this.opts.dataDir, { minSize: this.cfg.crop });
     this.say(`data: ${this.images.length} images from ${this.opts.dataDir}`);
     if (this.opts.valDir) await this.checkValidationFolder(this.opts.valDir);
     if (this.cfg.phase2Steps > 0) {
       this.vgg = new VGG19Features(this.cfg.vggLayer);
       if (this.opts.vggPath) {
-        await this.vgg.load(this.opts.vggPath);
+        await this.vgg.load(this.opts.vggPath).catch((e: Error) => {
+          throw new Error(`${e.message} (--vgg takes ${VGG_FORMATS})`);
+        });
         this.say(`VGG19 (${this.cfg.vggLayer}) weights: ${this.opts.vggPath}`);
       } else if (this.opts.vggRandom) {
         process.stderr.write('WARNING: --vgg random: the content loss uses a RANDOMLY INITIALISED VGG19, not ImageNet weights. ' +
           'Results will not be SRGAN. Use this for experiments only.\n');
       } else {
-        throw new Error('phase 2 (SRGAN) needs ImageNet VGG19 weights: pass --vgg PATH (a tfjs model.json folder or torchvision safetensors), or set phase2Steps to 0');
+        throw new Error(`phase 2 (SRGAN) needs ImageNet VGG19 weights: pass --vgg PATH (${VGG_FORMATS}), or set phase2Steps to 0`);
       }
     }
-    const ckpt = join(this.opts.outDir, CHECKPOINT);
-    if (this.opts.resume) {
-      if (!(await stat(ckpt).catch(() => null))) throw new Error(`${ckpt}: no checkpoint to resume from`);
-      await this.loadCheckpoint(ckpt);
-      this.say(`resumed from ${ckpt} at step ${this.step}`);
-    } else if (await stat(ckpt).catch(() => null)) {
-      throw new Error(`${ckpt} exists: pass --resume to continue that run, or choose another --out`);
-    } else if (this.opts.initGenerator) {
+    const ckpt = join(out, CHECKPOINT);
+    const hasCkpt = Boolean(await stat(ckpt).catch(() => null));
+    if (this.opts.resume && !hasCkpt) throw new Error(`${ckpt}: no checkpoint to resume from`);
+    if (!this.opts.resume && hasCkpt) throw new Error(`${ckpt} exists: pass --resume to continue that run, or choose another --out`);
+    if (!this.opts.resume && this.opts.initGenerator) {
       const path = this.opts.initGenerator;
       const { config, tensors } = await readGeneratorFile(path);
       const have = JSON.stringify(config), want = JSON.stringify(this.cfg.generator);
@@ -132,7 +146,102 @@ export class Trainer {
       loadTensors(this.G.stateEntries(), tensors, path);
       this.say(`generator initialised from ${path}`);
     }
-    if (this.ema && !this.emaLoaded) this.ema.reset();
+    await mkdir(out, { recursive: true }).catch((e: Error) => { throw new Error(`--out ${out}: cannot create the run folder (${e.message})`); });
+    await this.lock();
+    try {
+      await this.removeStaleTemporaries();
+      if (this.opts.resume) {
+        await this.loadCheckpoint(ckpt);
+        this.say(`resumed from ${ckpt} at step ${this.step}`);
+      }
+      if (this.ema && !this.emaLoaded) this.ema.reset();
+      if (this.opts.resume) await this.matchGeneratorFile();
+      await this.trimLog();
+    } catch (e) {
+      this.unlock();
+      throw e;
+    }
+  }
+
+  /**
+   * Takes the run folder's lock (a file holding this PID): two processes training into one
+   * folder would overwrite each other's checkpoints. A lock whose process is gone is taken over.
+   */
+  private async lock(): Promise<void> {
+    const path = join(this.opts.outDir, LOCK_FILE);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
+        this.lockPath = path;
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`${path}: cannot create the lock file (${(e as Error).message})`);
+      }
+      const text = await readFile(path, 'utf8').catch(() => '');
+      const pid = /^\d+$/.test(text.trim()) ? Number(text.trim()) : 0;
+      if (pid > 0 && processAlive(pid)) {
+        throw new Error(`${this.opts.outDir} is in use by another training process (PID ${pid}, lock file ${path}): wait for it to end, or choose another --out`);
+      }
+      process.stderr.write(`note: ${path}: taking over a stale lock (${pid > 0 ? `PID ${pid} is no longer running` : 'no PID in it'})\n`);
+      await unlink(path).catch(() => undefined);
+    }
+    throw new Error(`${path}: another process took the lock first`);
+  }
+
+  private unlock(): void {
+    if (!this.lockPath) return;
+    try { unlinkSync(this.lockPath); } catch { /* already gone */ }
+    this.lockPath = null;
+  }
+
+  /** Temporary files of writes a crash interrupted (only this process writes here: it holds the lock). */
+  private async removeStaleTemporaries(): Promise<void> {
+    let n = 0;
+    for (const dir of [this.opts.outDir, join(this.opts.outDir, 'previews')]) {
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const f of names) if (TMP_FILE.test(f)) { await unlink(join(dir, f)).catch(() => undefined); n++; }
+    }
+    if (n) this.say(`removed ${n} temporary file(s) left by an interrupted write`);
+  }
+
+  /**
+   * generator.safetensors is written before the checkpoint, both carrying the step: after a crash
+   * between the two it is one save ahead, so it is rewritten from the checkpoint's weights.
+   */
+  private async matchGeneratorFile(): Promise<void> {
+    const path = join(this.opts.outDir, GENERATOR_FILE);
+    const why = await readSafetensors(path).then(
+      ({ metadata }) => (metadata.step === String(this.step) ? null : `it is from step ${metadata.step ?? '?'}`),
+      (e: Error) => e.message.replace(`${path}: `, ''));
+    if (why === null) return;
+    process.stderr.write(`note: ${path} rewritten from the checkpoint (step ${this.step}): ${why}\n`);
+    await saveModule(path, this.outputG, generatorMetadata(this.cfg, this.step));
+  }
+
+  /**
+   * log.jsonl keeps the lines up to the checkpoint's step, so that a resumed run reads as one run
+   * (the lines a crash logged after the last checkpoint are redone); a line cut by a crash, or
+   * anything else that is not a JSON record, goes too. Rewritten atomically.
+   */
+  private async trimLog(): Promise<void> {
+    const path = join(this.opts.outDir, LOG_FILE);
+    const text = await readFile(path, 'utf8').catch(() => null);
+    if (text === null) return;
+    const keep: string[] = [];
+    let later = 0, bad = 0;
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      let rec: unknown;
+      try { rec = JSON.parse(line); } catch { bad++; continue; }
+      const step = (rec as { step?: unknown } | null)?.step;
+      if (typeof step !== 'number') bad++;
+      else if (step > this.step) later++;
+      else keep.push(line);
+    }
+    if (!later && !bad && (text === '' || text.endsWith('\n'))) return;
+    await writeAtomic(path, new TextEncoder().encode(keep.map((l) => l + '\n').join('')));
+    const what = [later ? `${later} line(s) after step ${this.step}` : '', bad ? `${bad} unreadable line(s) (cut by a crash?)` : ''].filter(Boolean);
+    if (what.length) this.say(`${path}: dropped ${what.join(' and ')}`);
   }
 
   /** Fails before any training if --val names nothing usable (rather than at the first validation). */
@@ -164,7 +273,11 @@ export class Trainer {
     return out;
   }
 
-  /** Writes the full training state atomically, and the generator alone for upscaling. */
+  /**
+   * Writes the generator alone (for upscaling), then the full training state, each atomically
+   * and carrying the step and a checksum of its data: after a crash between the two, resume
+   * sees the generator ahead of the checkpoint and rewrites it.
+   */
   async saveCheckpoint(): Promise<void> {
     const tensors: Array<[string, StTensor]> = await stateTensors(this.checkpointEntries());
     const meta = {
@@ -173,19 +286,19 @@ export class Trainer {
       adam_g_step: String(this.optG.step), adam_d_step: String(this.optD?.step ?? 0),
       config: JSON.stringify(this.cfg),
     };
-    await writeAtomic(join(this.opts.outDir, CHECKPOINT), serializeSafetensors(tensors, meta));
     await saveModule(join(this.opts.outDir, GENERATOR_FILE), this.outputG, generatorMetadata(this.cfg, this.step));
+    await writeAtomic(join(this.opts.outDir, CHECKPOINT), serializeChecked(tensors, meta));
   }
 
   private async loadCheckpoint(path: string): Promise<void> {
-    const { tensors, metadata } = await readSafetensors(path);
-    if (metadata.format !== 'srgan-webgpu-checkpoint') throw new Error(`${path}: not a training checkpoint of srgan-webgpu`);
-    // over today's defaults: entries added since the checkpoint was written take their defaults
-    const saved = resolveConfig(JSON.parse(metadata.config ?? '{}'));
+    const { tensors, metadata, checked } = await readSafetensors(path);
+    const { saved, step, adamG, adamD } = checkpointMetadata(metadata, path);
+    if (!checked) this.say(`note: ${path} has no checksum (written by an earlier version): its data are not verified`);
     const arch = (c: TrainConfig) => JSON.stringify([c.generator, c.phase2Steps > 0 ? c.discriminator : null, c.crop]);
     if (arch(saved) !== arch(this.cfg)) {
       throw new Error(`${path}: checkpoint of another model configuration (saved ${arch(saved)}, now ${arch(this.cfg)})`);
     }
+    if (!this.opts.allowChanges) refuseRestrictedChanges(saved, this.cfg, path);
     const hasEma = [...tensors.keys()].some((k) => k.startsWith('ema.'));
     if (hasEma && !this.Gema) {
       for (const k of [...tensors.keys()]) if (k.startsWith('ema.')) tensors.delete(k);
@@ -195,9 +308,9 @@ export class Trainer {
     const names = new Set(entries.map(([n]) => n));
     for (const k of tensors.keys()) if (!names.has(k)) throw new Error(`${path}: unexpected tensor '${k}'`);
     loadTensors(entries, tensors, path);
-    this.step = Number(metadata.step);
-    this.optG.step = Number(metadata.adam_g_step);
-    if (this.optD) this.optD.step = Number(metadata.adam_d_step);
+    this.step = step;
+    this.optG.step = adamG;
+    if (this.optD) this.optD.step = adamD;
     this.emaLoaded = hasEma && this.Gema !== null;
     if (this.Gema && !hasEma) this.say(`${path}: no EMA weights in the checkpoint: the average (ema ${this.cfg.ema}) starts from the current weights`);
     await gpu().sync();
@@ -293,13 +406,13 @@ export class Trainer {
   /** The unattended loop: until the step budget, --max-time, a signal or stopAfter. */
   async run(): Promise<void> {
     const cfg = this.cfg, out = this.opts.outDir;
-    const logFile = join(out, 'log.jsonl');
+    const logFile = join(out, LOG_FILE);
     this.lastSavedStep = this.step;
     this.startTime = performance.now();
     this.lastLogTime = this.startTime;
     this.lastLogStep = this.step;
     const onSignal = (sig: string) => {
-      if (this.stopRequested) { process.stderr.write(`\n${sig} again: exiting without waiting\n`); process.exit(130); }
+      if (this.stopRequested) { process.stderr.write(`\n${sig} again: exiting without waiting\n`); this.unlock(); process.exit(130); }
       process.stderr.write(`\n${sig}: saving a checkpoint and stopping after this step\n`);
       this.stopRequested = true;
     };
@@ -391,7 +504,7 @@ export class Trainer {
   private async plot(logFile: string): Promise<void> {
     try {
       const text = await readFile(logFile, 'utf8').catch(() => '');
-      const recs = text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as LogRecord);
+      const recs = text.split('\n').filter((l) => l.trim()).flatMap((l) => { try { return [JSON.parse(l) as LogRecord]; } catch { return []; } });
       if (!recs.length) return;
       await writeAtomic(join(this.opts.outDir, 'plot.png'), encodePng(renderPlot(recs)));
     } catch (e) {
@@ -399,7 +512,9 @@ export class Trainer {
     }
   }
 
+  /** Frees the GPU state and releases the run folder's lock. */
   dispose(): void {
+    this.unlock();
     this.G.dispose(); this.Gema?.dispose(); this.D?.dispose(); this.vgg?.dispose(); this.optG.dispose(); this.optD?.dispose();
   }
 }
@@ -414,32 +529,50 @@ export function generatorMetadata(cfg: TrainConfig, step: number): Record<string
   };
 }
 
-/** The metadata of a safetensors file, reading only its header (a checkpoint may be 300 MB). */
-async function readMetadata(path: string): Promise<Record<string, string>> {
-  const f = await open(path, 'r').catch(() => { throw new Error(`${path}: no checkpoint to resume from`); });
+function processAlive(pid: number): boolean {
   try {
-    const head = Buffer.alloc(8);
-    await f.read(head, 0, 8, 0);
-    const n = Number(head.readBigUInt64LE(0));
-    if (!(n > 0 && n < 100 * 2 ** 20)) throw new Error(`${path}: not a safetensors file`);
-    const json = Buffer.alloc(n);
-    await f.read(json, 0, n, 8);
-    return (JSON.parse(json.toString('utf8')).__metadata__ ?? {}) as Record<string, string>;
-  } finally {
-    await f.close();
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
+  }
+}
+
+/** A checkpoint's metadata, checked: a crafted or damaged one is refused with a clear line. */
+export function checkpointMetadata(meta: Record<string, string>, path: string): { saved: TrainConfig; step: number; adamG: number; adamD: number } {
+  if (meta.format !== 'srgan-webgpu-checkpoint' || !meta.config) throw new Error(`${path}: not a training checkpoint of srgan-webgpu`);
+  const count = (key: string): number => {
+    const v = meta[key];
+    if (typeof v !== 'string' || !/^\d{1,15}$/.test(v)) throw new Error(`${path}: metadata '${key}' is ${JSON.stringify(v) ?? 'missing'}, expected a whole number of steps`);
+    return Number(v);
+  };
+  const step = count('step'), adamG = count('adam_g_step'), adamD = count('adam_d_step');
+  let json: unknown;
+  try { json = JSON.parse(meta.config); } catch { throw new Error(`${path}: metadata 'config' is not valid JSON`); }
+  // over today's defaults: entries added since the checkpoint was written take their defaults
+  const saved = resolveConfig(json as Record<string, unknown>, undefined, `${path}: saved configuration`);
+  if (step > saved.phase1Steps + saved.phase2Steps) throw new Error(`${path}: metadata step ${step} is past the end of its run (${saved.phase1Steps + saved.phase2Steps} steps)`);
+  return { saved, step, adamG, adamD };
+}
+
+/** Resuming with settings that change the run's meaning is refused, naming each (see FREE_ON_RESUME). */
+function refuseRestrictedChanges(saved: TrainConfig, cfg: TrainConfig, path: string): void {
+  const bad = restrictedChanges(saved, cfg);
+  if (bad.length) {
+    throw new Error(`${path}: resuming would change the run's settings (${bad.join(', ')}); pass --allow-changes to resume with them anyway, or start a new run`);
   }
 }
 
 /**
  * The configuration to resume the run in `outDir` with: the one saved in its checkpoint, with
  * `partial` (from --config / --set) applied on top, and the entries that changed, for the user.
+ * Read from the checkpoint's header alone; changes beyond FREE_ON_RESUME need `allowChanges`.
  */
-export async function resumeConfig(outDir: string, partial: Record<string, unknown>): Promise<{ cfg: TrainConfig; changes: string[] }> {
+export async function resumeConfig(outDir: string, partial: Record<string, unknown>, allowChanges = false): Promise<{ cfg: TrainConfig; changes: string[] }> {
   const path = join(outDir, CHECKPOINT);
-  const meta = await readMetadata(path);
-  if (meta.format !== 'srgan-webgpu-checkpoint' || !meta.config) throw new Error(`${path}: not a training checkpoint of srgan-webgpu`);
-  const saved = resolveConfig(JSON.parse(meta.config));
+  if (!(await stat(path).catch(() => null))) throw new Error(`${path}: no checkpoint to resume from`);
+  const { saved } = checkpointMetadata((await readSafetensorsHeader(path)).metadata, path);
   const cfg = resolveConfig(partial, saved);
+  if (!allowChanges) refuseRestrictedChanges(saved, cfg, path);
   return { cfg, changes: configChanges(saved, cfg) };
 }
-

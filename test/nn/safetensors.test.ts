@@ -5,8 +5,14 @@ import {
   toFloat32, transpose2d, type StTensor,
 } from '../../src/nn/safetensors.js';
 
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { rng } from '../../src/nn/random.js';
-import { toDisk, fromDisk, diskShape } from '../../src/nn/state.js';
+import {
+  toDisk, fromDisk, diskShape, readSafetensors, readSafetensorsHeader, serializeChecked, writeAtomic, CHECKSUM_KEY,
+} from '../../src/nn/state.js';
+import { firstNonFinite, parseSafetensorsHeader } from '../../src/nn/safetensors.js';
 import type { Tensor } from '../../src/nn/tensor.js';
 
 function randomBytes(n: number, seed: number): Uint8Array {
@@ -254,6 +260,65 @@ function refF16(x: number): number {
   if (dHi < dLo) return sign | (lo + 1);
   return sign | ((lo & 1) === 0 ? lo : lo + 1);
 }
+
+describe('header alone, checksum, atomic write', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'st-header-'));
+  const tensors: Array<[string, StTensor]> = [
+    ['a', fromFloat32(Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3])],
+    ['b', fromFloat32(Float32Array.from([0.5, -0.25]), [2], 'F16')],
+  ];
+
+  it('the header alone gives every entry and the metadata, checked against the file size', async () => {
+    const bytes = serializeSafetensors(tensors, { note: 'x' });
+    const p = join(dir, 'h.safetensors');
+    writeFileSync(p, bytes);
+    const h = await readSafetensorsHeader(p);
+    expect(h.metadata).toEqual({ note: 'x' });
+    expect([...h.entries.keys()]).toEqual(['a', 'b']);
+    expect(h.entries.get('b')).toEqual({ dtype: 'F16', shape: [2], begin: 24, end: 28 });
+    expect(h.dataStart).toBe(bytes.length - 28);
+    // only the header bytes are needed: a header promising more data than the file has is refused from it
+    const head = bytes.subarray(0, h.dataStart);
+    expect(parseSafetensorsHeader(head, bytes.length, p).entries.size).toBe(2);
+    expect(() => parseSafetensorsHeader(head, bytes.length - 4, p)).toThrow(/run past the end of the data .*truncated file/);
+    writeFileSync(join(dir, 'cut.safetensors'), bytes.subarray(0, bytes.length - 4));
+    await expect(readSafetensorsHeader(join(dir, 'cut.safetensors'))).rejects.toThrow(/cut\.safetensors: tensor "b": data_offsets \[24, 28\] run past the end/);
+    await expect(readSafetensorsHeader(join(dir, 'none'))).rejects.toThrow(/none: no such file$/);
+    writeFileSync(join(dir, 'tiny'), 'abc');
+    await expect(readSafetensorsHeader(join(dir, 'tiny'))).rejects.toThrow(/tiny: not a safetensors file: 3 bytes/);
+  });
+
+  it('a checksum of the data in the metadata is verified on reading; files without one still read', async () => {
+    const p = join(dir, 'c.safetensors');
+    writeFileSync(p, serializeChecked(tensors, { note: 'y' }));
+    const r = await readSafetensors(p);
+    expect(r.checked).toBe(true);
+    expect(r.metadata[CHECKSUM_KEY]).toMatch(/^[0-9a-f]{64}$/);
+    const bad = readFileSync(p);
+    bad[bad.length - 1] ^= 0x01;
+    writeFileSync(p, bad);
+    await expect(readSafetensors(p)).rejects.toThrow(new RegExp(`^${p}: checksum mismatch`));
+    writeFileSync(p, serializeSafetensors(tensors));
+    expect((await readSafetensors(p)).checked).toBe(false);
+  });
+
+  it('writeAtomic replaces the file whole and leaves no temporary behind', async () => {
+    const p = join(dir, 'atomic.bin');
+    await writeAtomic(p, new Uint8Array([1, 2, 3]));
+    await writeAtomic(p, new Uint8Array([4, 5]));
+    expect([...readFileSync(p)]).toEqual([4, 5]);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    await expect(writeAtomic(join(dir, 'no', 'such', 'dir'), new Uint8Array(1))).rejects.toThrow(/ENOENT/);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('firstNonFinite finds NaN and infinities in any float dtype', () => {
+    expect(firstNonFinite(tensors[0][1], 'a')).toBe(-1);
+    expect(firstNonFinite(fromFloat32(Float32Array.from([0, 1, NaN]), [3]), 'n')).toBe(2);
+    expect(firstNonFinite(fromFloat32(Float32Array.from([0, -Infinity]), [2], 'F16'), 'h')).toBe(1);
+    expect(firstNonFinite(fromFloat32(Float32Array.from([1e5]), [1], 'F16'), 'h')).toBe(0); // overflows half: inf
+  });
+});
 
 describe('float16', () => {
   it('known values', () => {

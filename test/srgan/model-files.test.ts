@@ -1,0 +1,155 @@
+// Crafted and foreign generator files: refused from the header before anything is allocated,
+// non-finite weights refused by name, checksums verified, and a plain PyTorch state_dict with the
+// generator's tensor names loaded with its configuration read off the shapes.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { testGpu, randn } from '../helpers.js';
+import { fromArray, noGrad } from '../../src/nn/tensor.js';
+import { fromFloat32, serializeSafetensors, type StTensor } from '../../src/nn/safetensors.js';
+import { saveModule } from '../../src/nn/state.js';
+import { setInitSeed } from '../../src/nn/layers.js';
+import { Generator, type GeneratorConfig } from '../../src/srgan/generator.js';
+import {
+  generatorTensorShapes, loadFoldedGenerator, loadGenerator, readGeneratorFile, readGeneratorHeader,
+} from '../../src/srgan/model.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'srgan-modelfiles-'));
+let n = 0;
+
+/** A generator file's tensors for `cfg`, small random values (seeded), in the file's layout. */
+function tensorsOf(cfg: GeneratorConfig, seed = 3): Array<[string, StTensor]> {
+  return [...generatorTensorShapes(cfg)].map(([name, shape], i) => {
+    const count = shape.reduce((a, b) => a * b, 1);
+    const v = Float32Array.from(randn(count, seed + i, -0.1, 0.1));
+    if (name.endsWith('running_var')) v.fill(1);
+    return [name, fromFloat32(v, shape)];
+  });
+}
+
+function write(tensors: Array<[string, StTensor]>, metadata?: Record<string, string>): string {
+  const p = join(dir, `m${n++}.safetensors`);
+  writeFileSync(p, serializeSafetensors(tensors, metadata));
+  return p;
+}
+
+const meta = (g: unknown) => ({ format: 'srgan-webgpu-generator', generator: JSON.stringify(g) });
+const tiny: GeneratorConfig = { channels: 4, blocks: 1, scale: 4 };
+
+beforeAll(async () => { await testGpu(); });
+
+describe('generator files from the header alone', () => {
+  it('metadata out of bounds is refused at once, before any shape table or model is built', async () => {
+    const t = tensorsOf(tiny);
+    const cases: Array<[unknown, RegExp]> = [
+      [{ channels: 4, blocks: 100_000_000, scale: 4 }, /generator blocks 100000000 is not an integer in 0\.\.256/],
+      [{ channels: 2048, blocks: 1, scale: 4 }, /generator channels 2048 is not an integer in 1\.\.1024/],
+      [{ channels: 4, blocks: 1, scale: 3 }, /generator scale 3 is not 2 or 4/],
+      [{ channels: 4.5, blocks: 1, scale: 4 }, /generator channels 4\.5/],
+      [{ channels: '4', blocks: 1, scale: 4 }, /generator channels "4"/],
+      [{ channels: 4, blocks: -1, scale: 4 }, /generator blocks -1/],
+      [[4, 1, 4], /generator channels undefined/],
+    ];
+    for (const [g, re] of cases) {
+      const p = write(t, meta(g));
+      const t0 = performance.now();
+      await expect(loadGenerator(p)).rejects.toThrow(re);
+      await expect(loadFoldedGenerator(p)).rejects.toThrow(re);
+      expect(performance.now() - t0).toBeLessThan(2000);
+    }
+    const bad = write(t, { generator: '{"channels": 4,' });
+    await expect(readGeneratorHeader(bad)).rejects.toThrow(/malformed 'generator' metadata/);
+  });
+
+  it('every shape is checked against the configuration from the header, naming the tensor', async () => {
+    // a channels-4 file claiming 512 channels: within bounds, refused by shape before anything is built
+    const p = write(tensorsOf(tiny), meta({ channels: 512, blocks: 1, scale: 4 }));
+    await expect(readGeneratorHeader(p)).rejects.toThrow(new RegExp(`^${p}: tensor 'conv_in.weight' has shape \\[4,3,9,9\\], the model expects \\[512,3,9,9\\]$`));
+    await expect(loadGenerator(p)).rejects.toThrow(/conv_in.weight' has shape/);
+    // more blocks than the file holds
+    const q = write(tensorsOf(tiny), meta({ channels: 4, blocks: 3, scale: 4 }));
+    await expect(loadFoldedGenerator(q)).rejects.toThrow(/tensor 'blocks.1.conv1.weight' is missing/);
+    // an extra tensor, and a non-float dtype
+    const extra = write([...tensorsOf(tiny), ['stray', fromFloat32(new Float32Array(1), [1])]], meta(tiny));
+    await expect(readGeneratorHeader(extra)).rejects.toThrow(/unexpected tensor 'stray'/);
+    const ints = tensorsOf(tiny).map(([k, t]): [string, StTensor] => (k === 'act_in.weight' ? [k, { dtype: 'I32', shape: t.shape, data: t.data }] : [k, t]));
+    await expect(readGeneratorHeader(write(ints, meta(tiny)))).rejects.toThrow(/tensor 'act_in.weight' has dtype I32/);
+  });
+
+  it('NaN or infinite weights are refused naming the file and the tensor', async () => {
+    for (const [bad, dtype, re] of [[NaN, 'F32', /NaN at element 5/], [Infinity, 'F16', /Infinity at element 5/], [-Infinity, 'F32', /-Infinity/]] as const) {
+      const t = tensorsOf(tiny).map(([k, v]): [string, StTensor] => {
+        if (k !== 'blocks.0.conv2.weight') return [k, v];
+        const f = new Float32Array(v.data.buffer.slice(v.data.byteOffset, v.data.byteOffset + v.data.byteLength));
+        f[5] = bad;
+        return [k, fromFloat32(f, v.shape, dtype)];
+      });
+      const p = write(t, meta(tiny));
+      const msg = new RegExp(`^${p}: tensor 'blocks.0.conv2.weight' holds a non-finite value .*${re.source}`);
+      await expect(readGeneratorFile(p)).rejects.toThrow(msg);
+      await expect(loadGenerator(p)).rejects.toThrow(msg);
+      await expect(loadFoldedGenerator(p)).rejects.toThrow(msg);
+    }
+  });
+
+  it('a generator file written by the project carries a checksum of its data, and a changed byte is refused', async () => {
+    setInitSeed(2);
+    const G = new Generator(tiny);
+    const p = join(dir, 'saved.safetensors');
+    await saveModule(p, G, meta(tiny));
+    G.dispose();
+    const { metadata } = await readGeneratorFile(p);
+    expect(metadata.data_sha256).toMatch(/^[0-9a-f]{64}$/);
+    const bytes = readFileSync(p);
+    bytes[bytes.length - 3] ^= 0x40; // a flipped bit in the last tensor: still finite, still the right shapes
+    const q = join(dir, 'flipped.safetensors');
+    writeFileSync(q, bytes);
+    await expect(loadFoldedGenerator(q)).rejects.toThrow(new RegExp(`^${q}: checksum mismatch`));
+  });
+});
+
+describe('a plain PyTorch state_dict', () => {
+  it('loads with channels, blocks and scale read off the shapes, and computes what the same file with metadata does', async () => {
+    const cfg: GeneratorConfig = { channels: 5, blocks: 2, scale: 2 };
+    const t = tensorsOf(cfg, 11);
+    // torch.save(state_dict) keeps BatchNorm's counters: int64 scalars, ignored
+    const counter: StTensor = { dtype: 'I64', shape: [], data: new Uint8Array(8) };
+    const plain = write([...t, ['blocks.0.bn1.num_batches_tracked', counter], ['bn_mid.num_batches_tracked', counter]]);
+    const ours = write(t, meta(cfg));
+    expect((await readGeneratorHeader(plain)).config).toEqual(cfg);
+    const G = await loadGenerator(plain);
+    expect(G.config).toEqual(cfg);
+    G.dispose();
+    const A = await loadFoldedGenerator(plain), B = await loadFoldedGenerator(ours);
+    const x = Float32Array.from(randn(7 * 6 * 3, 4, 0, 1));
+    const run = async (F: typeof A) => { const y = noGrad(() => F.forward(fromArray(x, [1, 7, 6, 3]))); const d = await y.data(); y.dispose(); return d; };
+    const ya = await run(A), yb = await run(B);
+    expect(ya.length).toBe(14 * 12 * 3);
+    expect(Array.from(ya)).toEqual(Array.from(yb));
+    A.dispose(); B.dispose();
+    // scale 4 and no residual blocks
+    const c4: GeneratorConfig = { channels: 3, blocks: 0, scale: 4 };
+    expect((await readGeneratorFile(write(tensorsOf(c4)))).config).toEqual(c4);
+  });
+
+  it('anything that is not a generator is a clear error', async () => {
+    const f = (shape: number[]) => fromFloat32(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+    const cases: Array<[Array<[string, StTensor]>, RegExp]> = [
+      [[['features.0.weight', f([64, 3, 3, 3])], ['features.0.bias', f([64])]], /not a generator: no 'generator' metadata and no tensor 'conv_in.weight'/],
+      [[['conv_in.weight', f([4, 3, 3, 3])]], /not a generator: tensor 'conv_in.weight' has shape \[4,3,3,3\], a generator's is \[channels, 3, 9, 9\]/],
+      [tensorsOf(tiny).filter(([k]) => !k.startsWith('ups.')), /not a generator of scale 2 or 4: 0 upsampling stages/],
+      [tensorsOf(tiny).map(([k, v]): [string, StTensor] => [k.replace(/^ups\.1\./, 'ups.2.'), v]), /not a generator of scale 2 or 4: 3 upsampling stages/],
+      [tensorsOf(tiny).filter(([k]) => k !== 'blocks.0.bn2.running_var'), /tensor 'blocks.0.bn2.running_var' is missing/],
+      [[['conv_in.weight', f([2000, 3, 9, 9])], ...tensorsOf(tiny).slice(1)], /generator channels 2000 is not an integer in 1\.\.1024/],
+      [tensorsOf(tiny).map(([k, v]): [string, StTensor] => [`generator.${k}`, v]), /this is a full training checkpoint; pass the generator.safetensors beside it/],
+    ];
+    for (const [t, re] of cases) {
+      const p = write(t);
+      await expect(loadFoldedGenerator(p)).rejects.toThrow(new RegExp(`^${p}: ${re.source}`));
+    }
+    // a huge block index costs nothing either
+    const far = tensorsOf(tiny).map(([k, v]): [string, StTensor] => [k.replace(/^blocks\.0\./, 'blocks.99999999.'), v]);
+    await expect(readGeneratorHeader(write(far))).rejects.toThrow(/generator blocks 100000000 is not an integer/);
+  });
+});
