@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// Side-by-side crops for model cards (run `npm run build` first):
+//   node scripts/compare.mjs --out models/compare.png --model srresnet=models/srresnet.safetensors \
+//     [--model srgan=FILE ...] [--zoom 2] IMAGE@X,Y,W,H [IMAGE@X,Y,W,H ...]
+// For each HR image: mod-crop to 4, make the LR input by the evaluation's MATLAB-style bicubic
+// (8-bit), upscale it with bicubic and with each model (the whole image, as a user would), then cut
+// the same W x H box out of each result and of HR. One row per image, columns left to right:
+// bicubic, each --model in the order given, HR; 4 white pixels between tiles; --zoom magnifies by
+// pixel replication so that texture is visible on a page. The card's caption names the columns.
+import { parseArgs } from 'node:util';
+import { readImage, toRGB, fromRGB, encodePng, writeFileAtomic } from '../dist/image/image.js';
+import { imresize, upscaleNearest } from '../dist/image/resize.js';
+import { downscale } from '../dist/srgan/data.js';
+import { getGpu } from '../dist/gpu/gpu.js';
+import { loadFoldedGenerator } from '../dist/srgan/model.js';
+import { upscaleTiled } from '../dist/srgan/inference.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { out: { type: 'string' }, model: { type: 'string', multiple: true }, zoom: { type: 'string' } },
+});
+const fail = (m) => { process.stderr.write(`error: ${m}\n`); process.exit(1); };
+if (!values.out || !positionals.length) fail('usage: node scripts/compare.mjs --out OUT.png --model NAME=FILE ... IMAGE@X,Y,W,H ...');
+const zoom = Number(values.zoom ?? 1);
+const models = (values.model ?? []).map((m) => { const i = m.indexOf('='); if (i < 0) fail(`--model ${m}: expected NAME=FILE`); return [m.slice(0, i), m.slice(i + 1)]; });
+
+await getGpu({ verbose: false });
+const nets = [];
+for (const [name, file] of models) nets.push([name, await loadFoldedGenerator(file)]);
+
+const GAP = 4;
+const rows = [];
+for (const spec of positionals) {
+  const m = spec.match(/^(.*)@(\d+),(\d+),(\d+),(\d+)$/);
+  if (!m) fail(`${spec}: expected IMAGE@X,Y,W,H`);
+  const [, file, bx, by, bw, bh] = m; const [x0, y0, w, h] = [bx, by, bw, bh].map(Number);
+  const img = await readImage(file);
+  const W = img.width - (img.width % 4), H = img.height - (img.height % 4);
+  if (x0 + w > W || y0 + h > H) fail(`${spec}: the box leaves the ${W}x${H} image`);
+  const { rgb: full } = toRGB(img);
+  const hr = new Float32Array(W * H * 3);
+  for (let y = 0; y < H; y++) hr.set(full.subarray(y * img.width * 3, (y * img.width + W) * 3), y * W * 3);
+  const hr8 = Uint8Array.from(hr, (v) => Math.round(v * 255));
+  const lr = downscale(hr8, W, H, 4);
+  const outs = [imresize(lr, W / 4, H / 4, 3, W, H)];
+  for (const [, F] of nets) {
+    const sr = await upscaleTiled(F, lr, W / 4, H / 4);
+    outs.push(sr.map((v) => (v + 1) / 2));
+  }
+  outs.push(hr);
+  const cut = (a) => {
+    const o = new Float32Array(w * h * 3);
+    for (let y = 0; y < h; y++) for (let i = 0; i < w * 3; i++) o[y * w * 3 + i] = Math.min(1, Math.max(0, a[((y0 + y) * W + x0) * 3 + i]));
+    return zoom > 1 ? upscaleNearest(o, w, h, 3, zoom) : o;
+  };
+  rows.push({ tiles: outs.map(cut), w: w * zoom, h: h * zoom });
+  process.stderr.write(`${file}: ${W}x${H}, box ${w}x${h} at ${x0},${y0}\n`);
+}
+const cols = rows[0].tiles.length;
+const TW = Math.max(...rows.map((r) => r.w)), TH = rows.map((r) => r.h);
+const outW = cols * TW + (cols - 1) * GAP, outH = TH.reduce((s, v) => s + v, 0) + (rows.length - 1) * GAP;
+const canvas = new Float32Array(outW * outH * 3).fill(1);
+let oy = 0;
+for (const r of rows) {
+  r.tiles.forEach((t, c) => {
+    for (let y = 0; y < r.h; y++) canvas.set(t.subarray(y * r.w * 3, (y + 1) * r.w * 3), ((oy + y) * outW + c * (TW + GAP)) * 3);
+  });
+  oy += r.h + GAP;
+}
+await writeFileAtomic(values.out, encodePng(fromRGB(outW, outH, canvas)));
+process.stderr.write(`wrote ${values.out}: ${outW}x${outH}, columns: bicubic, ${models.map(([n]) => n).join(', ')}, HR\n`);
+process.exit(0);
