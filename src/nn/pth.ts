@@ -10,7 +10,7 @@
 import type { StDtype, StTensor } from './safetensors.js';
 
 class PthError extends Error {}
-const fail = (file: string, msg: string): never => { throw new PthError(`${file}: ${msg}`); };
+function fail(file: string, msg: string): never { throw new PthError(`${file}: ${msg}`); }
 
 /** The entries of a zip archive (stored entries only), by name. */
 function readZip(bytes: Uint8Array, file: string): Map<string, Uint8Array> {
@@ -156,7 +156,7 @@ function unpickle(pkl: Uint8Array, file: string): unknown {
       case 0x52: {                                              // REDUCE
         const args = pop(), fn = pop() as Global;
         if (!fn?.global || !Array.isArray(args)) fail(file, 'data.pkl: bad call');
-        stack.push(fn.global === 'collections.OrderedDict' ? new Map() : { fn: fn.global, args } satisfies Call);
+        stack.push(fn.global === 'collections.OrderedDict' ? new Map() : { fn: fn.global, args: args as unknown[] } satisfies Call);
         break;
       }
       case 0x73: { const v = pop(), k = pop(); setItems(stack[stack.length - 1], [k, v]); break; } // SETITEM
@@ -201,7 +201,7 @@ export function parsePth(bytes: Uint8Array, file: string): Map<string, StTensor>
   const out = new Map<string, StTensor>();
   for (const [k, v] of obj as Map<unknown, unknown>) {
     if (typeof k !== 'string') fail(file, 'not a state_dict (a key is not a string)');
-    out.set(k, tensorOf(v as Call, entries, prefix, file, k as string));
+    out.set(k, tensorOf(v as Call, entries, prefix, file, k));
   }
   return out;
 }

@@ -1,11 +1,14 @@
 // Loading a generator checkpoint written by train.js (generator.safetensors), a PyTorch state_dict
-// with the same tensor names, or the shipped default. Files are untrusted input: checked from the
-// header before anything is allocated.
+// with the same tensor names (safetensors, or torch.save's .pth zip), or the shipped default.
+// Files are untrusted input: checked from the header before anything is allocated (a .pth has no
+// header: its pickle is read with the restricted reader of src/nn/pth.ts, within a size cap).
 import { existsSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, readSafetensorsHeader, loadTensors } from '../nn/state.js';
 import { firstNonFinite, toFloat32, type StTensor } from '../nn/safetensors.js';
+import { parsePth, isZip } from '../nn/pth.js';
 import { Generator, type GeneratorConfig } from './generator.js';
 import { FoldedGenerator } from './inference.js';
 
@@ -78,6 +81,31 @@ function checkGeneratorShapes(config: GeneratorConfig, entries: Map<string, Shap
   if (extra.length) throw new Error(`${file}: unexpected tensor '${extra[0]}'${extra.length > 1 ? ` (and ${extra.length - 1} more)` : ''} not in the model`);
 }
 
+/** Whether a file is a zip archive (torch.save's .pth) rather than safetensors, by its first bytes. */
+async function isPthFile(path: string): Promise<boolean> {
+  const f = await open(path, 'r').catch(() => null);
+  if (!f) return false; // the safetensors reader reports the error
+  try {
+    const b = new Uint8Array(4);
+    await f.read(b, 0, 4, 0);
+    return isZip(b);
+  } finally { await f.close(); }
+}
+
+/** The generator of the paper is 6 MB; a .pth is read whole, so it is capped far above that. */
+const MAX_PTH_BYTES = 512 * 2 ** 20;
+
+/** A .pth state_dict's tensors, BatchNorm counters dropped. */
+async function readPth(path: string): Promise<Map<string, StTensor>> {
+  const f = await open(path, 'r');
+  const size = (await f.stat()).size;
+  await f.close();
+  if (size > MAX_PTH_BYTES) throw new Error(`${path}: a ${(size / 2 ** 20).toFixed(0)} MB .pth is too large for a generator (limit ${MAX_PTH_BYTES / 2 ** 20} MB)`);
+  const tensors = parsePth(new Uint8Array(await readFile(path)), path);
+  for (const k of [...tensors.keys()]) if (isBatchCounter(k)) tensors.delete(k);
+  return tensors;
+}
+
 /** PyTorch's BatchNorm counters: meaningless for inference, present in any saved state_dict. */
 const isBatchCounter = (k: string) => k.endsWith('.num_batches_tracked');
 
@@ -86,6 +114,12 @@ const isBatchCounter = (k: string) => k.endsWith('.num_batches_tracked');
  * 'generator' metadata) or a plain PyTorch state_dict with the generator's tensor names.
  */
 export async function readGeneratorHeader(path: string): Promise<{ config: GeneratorConfig; metadata: Record<string, string> }> {
+  if (await isPthFile(path)) {
+    const tensors = await readPth(path);
+    const config = inferGeneratorConfig(tensors, path);
+    checkGeneratorShapes(config, tensors, path);
+    return { config, metadata: {} };
+  }
   const { metadata, entries: all } = await readSafetensorsHeader(path);
   const entries = new Map([...all].filter(([k]) => !isBatchCounter(k)));
   let config: GeneratorConfig;
@@ -109,7 +143,7 @@ export async function readGeneratorHeader(path: string): Promise<{ config: Gener
  */
 export async function readGeneratorFile(path: string): Promise<{ config: GeneratorConfig; tensors: Map<string, StTensor>; metadata: Record<string, string> }> {
   const { config } = await readGeneratorHeader(path);
-  const { tensors, metadata } = await readSafetensors(path);
+  const { tensors, metadata } = (await isPthFile(path)) ? { tensors: await readPth(path), metadata: {} } : await readSafetensors(path);
   for (const k of [...tensors.keys()]) if (isBatchCounter(k)) tensors.delete(k);
   checkGeneratorShapes(config, tensors, path); // the file may have changed since its header was read
   for (const [name, t] of tensors) {

@@ -1,5 +1,5 @@
 // PyTorch .pth state_dicts read without Python, against the values PyTorch wrote them from
-// (test/fixtures/make_pth.py made tiny_generator.pth and tiny_generator.json with python3-torch 1.13),
+// (test/fixtures/make_pth.py made tensors.pth and tensors.json with python3-torch 1.13),
 // and crafted files that must fail with a one-line error.
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -9,14 +9,14 @@ import { parsePth, isZip } from '../../src/nn/pth.js';
 import { toFloat32 } from '../../src/nn/safetensors.js';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
-const bytes = new Uint8Array(readFileSync(join(dir, 'tiny_generator.pth')));
-const expected = JSON.parse(readFileSync(join(dir, 'tiny_generator.json'), 'utf8')) as
+const bytes = new Uint8Array(readFileSync(join(dir, 'tensors.pth')));
+const expected = JSON.parse(readFileSync(join(dir, 'tensors.json'), 'utf8')) as
   Record<string, { shape: number[]; dtype: string; values: number[] }>;
 
 describe('parsePth', () => {
   it('reads every tensor of a torch.save state_dict: names in order, shapes, dtypes, values, strides', () => {
     expect(isZip(bytes)).toBe(true);
-    const t = parsePth(bytes, 'tiny.pth');
+    const t = parsePth(bytes, 'tensors.pth');
     expect([...t.keys()]).toEqual(Object.keys(expected));
     for (const [name, e] of Object.entries(expected)) {
       const got = t.get(name)!;
