@@ -4,8 +4,9 @@
 // BasicSR copies them, which suits its BN-free networks, but the shadow's weights lag the live ones
 // by about 1/(1-decay) steps, and live statistics normalise the live weights' activations, not the
 // shadow's. Measured on SRResNet with BN (32 ch, 6 blocks), 250 steps into a run from a trained
-// model at decay 0.999: copied statistics cost 0.74 dB on the validation set against the live
-// weights; averaged ones track the shadow's weights. All on the GPU, no readback.
+// model at decay 0.999: with copied statistics the average scored 0.74 dB below the live weights on
+// the validation set; with averaged ones, 206 steps after the average restarted, 0.05 dB above them
+// (28.40 against 28.35). All on the GPU, no readback.
 import { gpu } from '../gpu/gpu.js';
 import { addScaled, copy } from '../kernels/elementwise.js';
 import type { Entry, Module } from './module.js';
