@@ -7,7 +7,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { getGpu, destroyGpu, type Gpu } from '../src/gpu/gpu.js';
+import { getGpu, destroyGpu, type Gpu } from '../src/node/gpu.js';
 import * as conv from '../src/kernels/conv2d.js';
 import { matmul } from '../src/kernels/matmul.js';
 import { batchNormTrain, batchNormBackward } from '../src/kernels/batchnorm.js';

@@ -69,7 +69,7 @@ done
 node --version
 
 cd "$ROOT/app"
-adapter=$(node -e "import('./dist/gpu/gpu.js').then(async (m) => { const g = await m.getGpu({ verbose: false }); console.log(g.describe()); process.exit(0); }).catch((e) => { console.log('ERROR ' + e.message); process.exit(0); })")
+adapter=$(node -e "import('./dist/node/gpu.js').then(async (m) => { const g = await m.getGpu({ verbose: false }); console.log(g.describe()); process.exit(0); }).catch((e) => { console.log('ERROR ' + e.message); process.exit(0); })")
 say "adapter: $adapter"
 if [ -z "${SRGAN_GPU_ANY:-}" ] && ! echo "$adapter" | grep -qi nvidia; then
   say "no NVIDIA adapter (got: $adapter); stopping"

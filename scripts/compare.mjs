@@ -8,11 +8,11 @@
 // bicubic, each --model in the order given, HR; 4 white pixels between tiles; --zoom magnifies by
 // pixel replication so that texture is visible on a page. The card's caption names the columns.
 import { parseArgs } from 'node:util';
-import { readImage, toRGB, fromRGB, encodePng, writeFileAtomic } from '../dist/image/image.js';
+import { readImage, toRGB, fromRGB, encodePng, writeFileAtomic } from '../dist/node/image-files.js';
 import { imresize, upscaleNearest } from '../dist/image/resize.js';
 import { downscale } from '../dist/srgan/data.js';
-import { getGpu } from '../dist/gpu/gpu.js';
-import { loadFoldedGenerator } from '../dist/srgan/model.js';
+import { getGpu } from '../dist/node/gpu.js';
+import { loadFoldedGenerator } from '../dist/node/model.js';
 import { upscaleTiled } from '../dist/srgan/inference.js';
 
 const { values, positionals } = parseArgs({

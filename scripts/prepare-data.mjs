@@ -10,7 +10,7 @@
 import { readdirSync, statSync, existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readImage, toRGB, fromRGB, cropImage, encodePng, writeFileAtomic } from '../dist/image/image.js';
+import { readImage, toRGB, fromRGB, cropImage, encodePng, writeFileAtomic } from '../dist/node/image-files.js';
 import { imresize } from '../dist/image/resize.js';
 
 const { values, positionals } = parseArgs({

@@ -4,7 +4,7 @@
 // The shipped default model was made this way; its card gives the evaluation of both copies.
 import { readFileSync } from 'node:fs';
 import { parseSafetensors, serializeSafetensors, toFloat32, fromFloat32 } from '../dist/nn/safetensors.js';
-import { writeFileAtomic } from '../dist/image/image.js';
+import { writeFileAtomic } from '../dist/node/image-files.js';
 
 const [inp, out] = process.argv.slice(2);
 if (!inp || !out) { process.stderr.write('usage: node scripts/to-f16.mjs IN.safetensors OUT.safetensors\n'); process.exit(2); }

@@ -5,7 +5,7 @@
 struct Params {
   n: u32,        // elements
   stride: u32,   // invocations per grid row
-  kind: u32,     // 0 relu, 1 leaky relu, 2 tanh, 3 sigmoid
+  kind: u32,     // ACT_CODE of src/kernels/activation.ts: 1 relu, 2 leaky relu, 4 tanh, 5 sigmoid
   alpha: f32,    // leaky relu negative slope
   C: u32,        // prelu channels
   rows: u32,     // prelu backward: n / C
@@ -58,10 +58,11 @@ fn forward(@builtin(global_invocation_id) id: vec3u) {
   let v = x4[i];
   var r: vec4f;
   switch p.kind {
-    case 0u: { r = max(v, vec4f(0.0)); }
-    case 1u: { r = select(p.alpha * v, v, v > vec4f(0.0)); }
-    case 2u: { r = tanh4(v); }
-    default: { r = sigmoid4(v); }
+    case 1u: { r = max(v, vec4f(0.0)); }
+    case 2u: { r = select(p.alpha * v, v, v > vec4f(0.0)); }
+    case 4u: { r = tanh4(v); }
+    case 5u: { r = sigmoid4(v); }
+    default: { r = v; }
   }
   if (full(i)) { y4[i] = r; return; }
   for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { y4[i][k] = r[k]; } }
@@ -77,10 +78,11 @@ fn backward(@builtin(global_invocation_id) id: vec3u) {
   let g = s2[i];
   var r: vec4f;
   switch p.kind {
-    case 0u: { r = select(vec4f(0.0), g, s > vec4f(0.0)); }
-    case 1u: { r = select(p.alpha * g, g, s > vec4f(0.0)); }
-    case 2u: { r = g * (1.0 - s * s); }
-    default: { r = g * s * (1.0 - s); }
+    case 1u: { r = select(vec4f(0.0), g, s > vec4f(0.0)); }
+    case 2u: { r = select(p.alpha * g, g, s > vec4f(0.0)); }
+    case 4u: { r = g * (1.0 - s * s); }
+    case 5u: { r = g * s * (1.0 - s); }
+    default: { r = g; }
   }
   if (full(i)) { dx3[i] = r; return; }
   for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { dx3[i][k] = r[k]; } }

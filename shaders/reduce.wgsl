@@ -3,10 +3,10 @@
 //   out[p*C + c] = scale * sum over rows m in [p*R, (p+1)*R) of x[m*C + c]   (only i = m*C + c < n)
 //
 // One kernel serves both reductions, in two passes:
-//   sumRows(x[M,C]):  pass 1 sums chunks of R rows into partials [P,C]; pass 2 sums the P rows.
-//   sumAll(x[n]):     x viewed as rows of T columns (the last row ragged): pass 1 gives T
-//                     strided partials (neighbouring invocations read neighbouring elements);
-//                     pass 2 sums them with one invocation, in order.
+//   columnSums(x[M,C]): pass 1 sums chunks of R rows into partials [P,C]; pass 2 sums the P rows.
+//   sumAll(x[n]):       x viewed as rows of T columns (the last row ragged): pass 1 gives T
+//                       strided partials (neighbouring invocations read neighbouring elements);
+//                       pass 2 sums them with one invocation, in order.
 // Each output is summed by one invocation in increasing m.
 
 struct Params {
@@ -25,7 +25,7 @@ override WG: u32 = 64;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(WG)
-fn sum_rows(@builtin(global_invocation_id) gid: vec3u) {
+fn column_sums(@builtin(global_invocation_id) gid: vec3u) {
   let t = gid.x + gid.y * p.rowStride;
   if (t >= p.outs) { return; }
   let c = t % p.C;

@@ -2,10 +2,10 @@
 // node dist/eval.js --data DIR [--model M] [--vgg PATH]: PSNR/SSIM (Y, border = scale), RGB PSNR,
 // texture energy and, with VGG19 weights, a VGG feature distance, model vs bicubic.
 import { parseArgs } from 'node:util';
-import { getGpu } from './gpu/gpu.js';
+import { getGpu } from './node/gpu.js';
 import { runCli } from './cli.js';
 import { stat } from 'node:fs/promises';
-import { checkGeneratorTensors, defaultModelPath, readGeneratorFile } from './srgan/model.js';
+import { checkGeneratorTensors, defaultModelPath, readGeneratorFile } from './node/model.js';
 import { FoldedGenerator } from './srgan/inference.js';
 import { listImages } from './srgan/data.js';
 import { evaluateFolder, formatEvalTable } from './srgan/evaluate.js';

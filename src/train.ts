@@ -2,7 +2,7 @@
 // node dist/train.js --data DIR --out RUNDIR [--config run.json] [--resume] [--max-time 8h] [--vgg PATH]
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { getGpu } from './gpu/gpu.js';
+import { getGpu } from './node/gpu.js';
 import { runCli } from './cli.js';
 import { DEFAULT_CONFIG, resolveConfig, parseDuration, applySet } from './srgan/config.js';
 import { Trainer, resumeConfig } from './srgan/trainer.js';

@@ -6,15 +6,15 @@
 import { parseArgs } from 'node:util';
 import { stat, mkdir, realpath, access, constants as fsConstants } from 'node:fs/promises';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
-import { getGpu, gpu, listAdapters, GpuError } from './gpu/gpu.js';
+import { getGpu, gpu, listAdapters, GpuError } from './node/gpu.js';
 import { runCli, runInFilteredChild, stderrIsTTY } from './cli.js';
 import {
   decodeImage, encodePng, encodeJpeg, writeFileAtomic, readImageBytes, readImageFileHeader, imageByteCap,
   readMetadata, writeMetadata, MAX_PIXELS, type Image, type ImageHeader,
-} from './image/image.js';
+} from './node/image-files.js';
 import { imresize } from './image/resize.js';
 import { listImages } from './srgan/data.js';
-import { defaultModelPath, readGeneratorFile, checkGeneratorTensors } from './srgan/model.js';
+import { defaultModelPath, readGeneratorFile, checkGeneratorTensors } from './node/model.js';
 import { FoldedGenerator, upscaleTiled, planTiles } from './srgan/inference.js';
 import type { GeneratorConfig } from './srgan/generator.js';
 

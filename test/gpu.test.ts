@@ -57,7 +57,7 @@ describe('GPU runtime', () => {
   });
 
   it('a process that uses the GPU exits by itself', async () => {
-    const gpuJs = fileURLToPath(new URL('../dist/gpu/gpu.js', import.meta.url));
+    const gpuJs = fileURLToPath(new URL('../dist/node/gpu.js', import.meta.url));
     const script = `const m = await import(${JSON.stringify(gpuJs)}); const g = await m.getGpu({ verbose: false });
       const b = g.pool.acquire(1024); await g.read(b, 16); m.destroyGpu(); console.log('done');`;
     const r = await promisify(execFile)('node', ['--input-type=module', '-e', script], { timeout: 60_000 });

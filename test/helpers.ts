@@ -1,12 +1,12 @@
 // Shared test utilities: seeded random data, GPU upload/download, tolerance checks.
 import { afterAll } from 'vitest';
-import { getGpu, destroyGpu, type Gpu } from '../src/gpu/gpu.js';
+import { getGpu, destroyGpu, type Gpu } from '../src/node/gpu.js';
 
 export { rng } from '../src/nn/random.js';
 import { rng } from '../src/nn/random.js';
 
 /** n values uniform in [lo, hi), never all zero. */
-export function randn(n: number, seed: number, lo = -1, hi = 1): Float64Array {
+export function uniform(n: number, seed: number, lo = -1, hi = 1): Float64Array {
   const r = rng(seed);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();

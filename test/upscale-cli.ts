@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { testGpu, rng } from './helpers.js';
 import type { Image } from '../src/image/image.js';
 import { Generator } from '../src/srgan/generator.js';
-import { saveModule } from '../src/nn/state.js';
+import { saveModule } from '../src/node/state.js';
 import { setInitSeed } from '../src/nn/layers.js';
 
 const exec = promisify(execFile);

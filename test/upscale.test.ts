@@ -10,7 +10,7 @@ import { fixture } from './image/fixtures.js';
 import { testGpu, rng } from './helpers.js';
 import { encodePng, encodeJpeg, decodeImage, type Image } from '../src/image/image.js';
 import { Generator } from '../src/srgan/generator.js';
-import { saveModule } from '../src/nn/state.js';
+import { saveModule } from '../src/node/state.js';
 import { setInitSeed } from '../src/nn/layers.js';
 
 const run = promisify(execFile);

@@ -5,18 +5,16 @@
 // pipelines or encoders itself. That keeps three promises in one place: the pool is the only
 // allocator (so leaks show up as pool growth), each shader+constants pair is compiled once,
 // and errors name the kernel that caused them.
-import { create, globals } from 'webgpu';
+//
+// Platform-neutral: the WebGPU entry point comes in as a `GPU` object (navigator.gpu in a page,
+// Dawn's in Node: src/node/gpu.ts starts Dawn and calls openGpu). Nothing here imports from Node.
 
-Object.assign(globalThis, globals);
-
-export interface GpuOptions {
-  /** Dawn backend: 'vulkan', 'opengl', 'null', ... Defaults to $SRGAN_BACKEND, else Dawn's choice. */
-  backend?: string;
-  /** Adapter name substring as Dawn lists it. Defaults to $SRGAN_ADAPTER. */
-  adapter?: string;
+export interface OpenGpuOptions {
   powerPreference?: GPUPowerPreference;
-  /** Print the adapter in use on stderr (default true unless $SRGAN_QUIET is set). */
-  verbose?: boolean;
+  /** Names the backend in describe() (Dawn's flag); browsers do not say. */
+  backend?: string;
+  /** Appended to the error when there is no adapter: how to get one on this platform. */
+  noAdapterHelp?: string;
 }
 
 export class GpuError extends Error {
@@ -70,8 +68,8 @@ export class Gpu {
   stats = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCompiled: 0, compileMs: 0 };
 
   /**
-   * The Dawn instance. It must stay referenced for the device's whole life: if the GC collects it,
-   * Dawn frees the instance while its event loop still runs, and the process crashes at random.
+   * The WebGPU entry point. Dawn's must stay referenced for the device's whole life: if the GC
+   * collects it, Dawn frees the instance while its event loop still runs, and the process crashes.
    */
   private readonly instance: GPU;
 
@@ -297,7 +295,7 @@ export class Gpu {
     }
   }
 
-  /** Releases every GPU object so that the Node process can exit by itself. */
+  /** Releases every GPU object (so that a Node process can exit by itself). */
   destroy(): void {
     if (this.destroyed) return;
     try { this.flush(); } catch { /* device may be lost already */ }
@@ -398,43 +396,22 @@ export class BufferPool {
 let current: Gpu | null = null;
 let pending: Promise<Gpu> | null = null;
 
-function envOptions(o: GpuOptions): Required<Pick<GpuOptions, 'verbose'>> & GpuOptions {
-  return {
-    backend: o.backend ?? process.env.SRGAN_BACKEND ?? undefined,
-    adapter: o.adapter ?? process.env.SRGAN_ADAPTER ?? undefined,
-    powerPreference: o.powerPreference ?? 'high-performance',
-    verbose: o.verbose ?? !process.env.SRGAN_QUIET,
-  };
-}
-
-export const NO_ADAPTER_HELP =
-  'No WebGPU adapter found. On a machine without a GPU install Mesa\'s software Vulkan driver ' +
-  '(lavapipe, Mesa >= 24): on Debian bookworm run `sudo bash scripts/install-vulkan.sh`. ' +
-  'Set SRGAN_BACKEND (vulkan, opengl, ...) or SRGAN_ADAPTER to pick another adapter.';
-
-/** Creates the process-wide GPU runtime (or returns the existing one). */
-export async function getGpu(options: GpuOptions = {}): Promise<Gpu> {
+/**
+ * Opens an adapter and device on a WebGPU entry point (navigator.gpu, or Dawn's instance) and makes
+ * it the runtime that gpu() returns; returns the existing runtime if there is one.
+ */
+export async function openGpu(api: GPU, o: OpenGpuOptions = {}): Promise<Gpu> {
   if (current) return current;
   if (pending) return pending;
   pending = (async () => {
-    const o = envOptions(options);
-    if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
-    const flags: string[] = [];
-    if (o.backend) flags.push(`backend=${o.backend}`);
-    if (o.adapter) flags.push(`adapter=${o.adapter}`);
-    let gpu: GPU;
-    try {
-      gpu = create(flags);
-    } catch (e) {
-      throw new GpuError(`${NO_ADAPTER_HELP} (${(e as Error).message})`);
-    }
+    const help = o.noAdapterHelp ? ` ${o.noAdapterHelp}` : '';
     let adapter: GPUAdapter | null = null;
     try {
-      adapter = await gpu.requestAdapter({ powerPreference: o.powerPreference });
+      adapter = await api.requestAdapter({ powerPreference: o.powerPreference ?? 'high-performance' });
     } catch (e) {
-      throw new GpuError(`${NO_ADAPTER_HELP} (${(e as Error).message})`);
+      throw new GpuError(`No WebGPU adapter found.${help} (${(e as Error).message})`);
     }
-    if (!adapter) throw new GpuError(NO_ADAPTER_HELP);
+    if (!adapter) throw new GpuError(`No WebGPU adapter found.${help}`);
     // Ask for the adapter's real limits: the defaults (128 MiB bindings, 16 KiB workgroup memory,
     // 256 invocations) are lower than what most adapters offer.
     const want = [
@@ -449,8 +426,7 @@ export async function getGpu(options: GpuOptions = {}): Promise<Gpu> {
       if (adapter.features.has(f)) requiredFeatures.push(f);
     }
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
-    const g = new Gpu(gpu, adapter, device, o.backend ?? ((adapter.info as unknown as { backend?: string }).backend) ?? 'default');
-    if (o.verbose) process.stderr.write(`WebGPU adapter: ${g.describe()}\n`);
+    const g = new Gpu(api, adapter, device, o.backend ?? ((adapter.info as unknown as { backend?: string }).backend) ?? 'default');
     current = g;
     return g;
   })();
@@ -461,34 +437,14 @@ export async function getGpu(options: GpuOptions = {}): Promise<Gpu> {
   }
 }
 
-/** An adapter as Dawn offers it: `name` is what `adapter` (or $SRGAN_ADAPTER) matches. */
-export interface AdapterListing { name: string; backend: string; type: string; description: string }
-
-/**
- * Every adapter Dawn offers on its default backends. Dawn has no listing call: asking for an
- * adapter name that cannot exist makes it answer with the list, and each one is then opened to
- * tell software (CPU) from hardware. The instances stay referenced until the end (see Gpu.instance).
- */
-export async function listAdapters(): Promise<AdapterListing[]> {
-  if (!process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = '/tmp';
-  const keep: GPU[] = [];
-  const open = (flags: string[]) => { const g = create(flags); keep.push(g); return g.requestAdapter(); };
-  let text = '';
-  try { await open(['adapter=\u0001(list)']); } catch (e) { text = (e as Error).message; }
-  const out: AdapterListing[] = [];
-  for (const m of text.matchAll(/\* backend: '([^']*)', name: '([^']*)'/g)) {
-    const [, backend, name] = m;
-    const a = await open([`backend=${backend}`, `adapter=${name}`]).catch(() => null);
-    const soft = Boolean((a?.info as unknown as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter);
-    out.push({ name, backend, type: a ? (soft ? 'CPU (software)' : 'GPU') : 'unavailable', description: a?.info.description ?? '' });
-  }
-  keep.length = 0;
-  return out;
+/** The runtime, if one is open. */
+export function currentGpu(): Gpu | null {
+  return current;
 }
 
 /** The runtime created by getGpu(); throws if there is none yet. */
 export function gpu(): Gpu {
-  if (!current) throw new GpuError('GPU runtime not initialised: call await getGpu() first');
+  if (!current) throw new GpuError('GPU runtime not initialised: call await getGpu() (Node) or openGpu(navigator.gpu) first');
   return current;
 }
 

@@ -3,9 +3,7 @@
 // Every decoder returns the same shape: interleaved HWC float32 in [0, 1], with the channel count and
 // bit depth the file had (gray stays gray, 16-bit stays 16-bit), so that what goes in can come out
 // unchanged. Errors are one line: `<name>: <problem>`, because they end up in logs and CLI output.
-import { promises as fs, constants as fsConstants } from 'node:fs';
-import * as nodePath from 'node:path';
-import { randomBytes } from 'node:crypto';
+// Files are read and written by src/node/image-files.ts; the PNG codec still uses node:zlib.
 import { deflateSync, inflateSync } from 'node:zlib';
 import pngjs from 'pngjs';
 import jpeg from 'jpeg-js';
@@ -130,11 +128,6 @@ export function decodeImage(bytes: Uint8Array, name: string): Image {
   fail(name, 'not an image (unknown format)');
 }
 
-/** Reads and decodes an image file; errors name the path. */
-export async function readImage(path: string): Promise<Image> {
-  return decodeImage(await readImageBytes(path, imageByteCap(MAX_PIXELS)), path);
-}
-
 /**
  * The most bytes a file holding `pixels` pixels can sensibly take: 16-bit RGBA stored without
  * compression is 8 bytes a pixel (plus PNG's filter bytes and zlib's stored-block headers), and
@@ -142,55 +135,6 @@ export async function readImage(path: string): Promise<Image> {
  */
 export function imageByteCap(pixels: number): number {
   return Math.ceil(pixels * 8 * 1.01) + 16 * 2 ** 20;
-}
-
-/** What a non-regular file is, for error messages. */
-function fileKind(st: import('node:fs').Stats): string {
-  if (st.isDirectory()) return 'is a directory, not an image file';
-  if (st.isCharacterDevice()) return 'is a character device, not a regular file';
-  if (st.isBlockDevice()) return 'is a block device, not a regular file';
-  if (st.isFIFO()) return 'is a FIFO (named pipe), not a regular file';
-  if (st.isSocket()) return 'is a socket, not a regular file';
-  return 'is not a regular file';
-}
-
-/**
- * The bytes of an image file, or its first `prefix` bytes. Only regular files are read: a device
- * or a FIFO would never end (/dev/zero grows memory until the process dies), so the file is opened
- * without blocking and checked on its own handle (no race with a rename in between). Files over
- * maxBytes are refused before anything is read.
- */
-export async function readImageBytes(path: string, maxBytes: number, prefix = Infinity): Promise<Uint8Array> {
-  let fh: fs.FileHandle;
-  try {
-    // O_NONBLOCK: opening a FIFO with no writer returns at once instead of hanging
-    fh = await fs.open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') fail(path, 'no such file');
-    if (code === 'EACCES' || code === 'EPERM') fail(path, 'permission denied');
-    if (code === 'ENXIO') fail(path, 'is a socket, not a regular file');
-    fail(path, `cannot read (${messageOf(e)})`);
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) fail(path, fileKind(st));
-    if (st.size > maxBytes) fail(path, `file too large (${st.size} bytes; the limit for this image is ${maxBytes})`);
-    const n = Math.min(st.size, prefix);
-    const buf = new Uint8Array(n);
-    let got = 0;
-    while (got < n) {
-      const { bytesRead } = await fh.read(buf, got, n - got, got);
-      if (bytesRead === 0) break; // the file shrank while being read: decoders report the truncation
-      got += bytesRead;
-    }
-    return got === n ? buf : buf.subarray(0, got);
-  } catch (e) {
-    if ((e as Error).message?.startsWith(path + ':')) throw e;
-    fail(path, `cannot read (${messageOf(e)})`);
-  } finally {
-    await fh.close().catch(() => {});
-  }
 }
 
 /** An image's format and size as its header gives them (JPEG: EXIF orientation applied). */
@@ -262,17 +206,6 @@ function bmpHeader(b: Uint8Array, name: string): ImageHeader | null {
   if (width < 0) fail(name, `corrupt BMP (negative width ${width})`);
   checkSize(name, width, height);
   return { format: 'BMP', width, height };
-}
-
-/**
- * An image file's header: the first 64 KiB are read, the whole file (up to maxBytes) only when
- * the header runs on (a JPEG with a large EXIF or ICC segment before its frame header).
- */
-export async function readImageFileHeader(path: string, maxBytes: number): Promise<ImageHeader> {
-  const first = await readImageBytes(path, maxBytes, 65536);
-  const h = readImageHeader(first, path) ?? (first.length === 65536 ? readImageHeader(await readImageBytes(path, maxBytes), path) : null);
-  if (!h) fail(path, `truncated image (the header is cut short; file ends at ${first.length} bytes)`);
-  return h;
 }
 
 function startsWith(b: Uint8Array, sig: number[]): boolean {
@@ -844,37 +777,10 @@ export function encodeJpeg(img: Image, quality = 90): Uint8Array {
 
 /** Encodes by the file name's extension: .png, .jpg / .jpeg. */
 export function encodeByExtension(img: Image, path: string, jpegQuality = 90): Uint8Array {
-  const ext = nodePath.extname(path).toLowerCase();
+  const ext = (/\.[^./\\]*$/.exec(path)?.[0] ?? '').toLowerCase();
   if (ext === '.png') return encodePng(img);
   if (ext === '.jpg' || ext === '.jpeg') return encodeJpeg(img, jpegQuality);
   throw new Error(`${path}: cannot write this format (use .png, .jpg or .jpeg)`);
-}
-
-/**
- * Writes bytes so that readers see either the old file or the whole new one: write a temporary
- * file in the same folder, flush it, rename it over the target. The temporary is removed on failure.
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const dir = nodePath.dirname(path);
-  const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let fh: fs.FileHandle | undefined;
-  try {
-    fh = await fs.open(tmp, 'wx');
-    await fh.writeFile(bytes);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await fs.rename(tmp, path);
-  } catch (e) {
-    if (fh) await fh.close().catch(() => {});
-    await fs.rm(tmp, { force: true }).catch(() => {});
-    throw e;
-  }
-}
-
-/** Encodes by extension and writes atomically. */
-export async function writeImage(path: string, img: Image, jpegQuality = 90): Promise<void> {
-  await writeFileAtomic(path, encodeByExtension(img, path, jpegQuality));
 }
 
 // ---------------------------------------------------------------------------------------------

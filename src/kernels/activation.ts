@@ -4,25 +4,36 @@ import type { Gpu } from '../gpu/gpu.js';
 import { shaderSource, uniforms } from './shader.js';
 import { grid, checkVec4, checkNoAlias } from './elementwise.js';
 
-export type ActivationKind = 'relu' | 'lrelu' | 'tanh' | 'sigmoid';
+/**
+ * Every activation a kernel applies, and its code in the WGSL `switch` statements: the pointwise
+ * kernels (shaders/activation.wgsl) and the conv epilogues (conv2d_fwd.wgsl, winograd.wgsl). One
+ * table, so that a code means the same thing in every shader.
+ */
+export type Act = 'none' | 'relu' | 'lrelu' | 'prelu' | 'tanh' | 'sigmoid';
+export const ACT_CODE: Readonly<Record<Act, number>> = { none: 0, relu: 1, lrelu: 2, prelu: 3, tanh: 4, sigmoid: 5 };
+/** What the pointwise kernels below compute (PReLU has its own kernels: it needs slopes). */
+export const POINTWISE_ACTS = ['relu', 'lrelu', 'tanh', 'sigmoid'] as const satisfies readonly Act[];
+export type PointwiseAct = (typeof POINTWISE_ACTS)[number];
+/** What the conv epilogues compute (conv2d.ts, winograd.ts). */
+export const EPILOGUE_ACTS = ['none', 'relu', 'lrelu', 'prelu', 'tanh'] as const satisfies readonly Act[];
+export type EpilogueAct = (typeof EPILOGUE_ACTS)[number];
 
-const KIND: Record<ActivationKind, number> = { relu: 0, lrelu: 1, tanh: 2, sigmoid: 3 };
+/** The code of `act`, refused unless `allowed` lists it (callers in plain JS pass any string). */
+export function actCode(op: string, act: string, allowed: readonly Act[]): number {
+  if (!(allowed as readonly string[]).includes(act)) throw new Error(`${op}: unknown kind of activation '${act}'`);
+  return ACT_CODE[act as Act];
+}
+
 const WG = 256;
 const WG_PRELU_BWD = 64;
-
-function kindCode(kind: ActivationKind): number {
-  const k = KIND[kind];
-  if (k === undefined) throw new Error(`activation: unknown kind '${kind}'`);
-  return k;
-}
 
 function pipe(g: Gpu, entry: string) {
   return g.pipeline(`activation.${entry}`, shaderSource('activation'), {}, entry);
 }
 
 /** y = f(x); alpha is leaky relu's negative slope (default 0.2). */
-export function activation(g: Gpu, kind: ActivationKind, x: GPUBuffer, y: GPUBuffer, n: number, alpha = 0.2): void {
-  const k = kindCode(kind);
+export function activation(g: Gpu, kind: PointwiseAct, x: GPUBuffer, y: GPUBuffer, n: number, alpha = 0.2): void {
+  const k = actCode('activation', kind, POINTWISE_ACTS);
   checkVec4('activation', n, x, y);
   checkNoAlias('activation', [y], [x]);
   const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
@@ -30,9 +41,9 @@ export function activation(g: Gpu, kind: ActivationKind, x: GPUBuffer, y: GPUBuf
 }
 
 /** dx = dy * f'(.): from x for relu / lrelu (gradient where x > 0), from y for tanh / sigmoid. */
-export function activationBackward(g: Gpu, kind: ActivationKind, x: GPUBuffer, y: GPUBuffer, dy: GPUBuffer,
+export function activationBackward(g: Gpu, kind: PointwiseAct, x: GPUBuffer, y: GPUBuffer, dy: GPUBuffer,
   dx: GPUBuffer, n: number, alpha = 0.2): void {
-  const k = kindCode(kind);
+  const k = actCode('activationBackward', kind, POINTWISE_ACTS);
   const src = kind === 'relu' || kind === 'lrelu' ? x : y;
   checkVec4('activationBackward', n, src, dy, dx);
   checkNoAlias('activationBackward', [dx], [src, dy]);

@@ -10,8 +10,3 @@ export function broadcastScalar(g: Gpu, s: GPUBuffer, out: GPUBuffer, n: number,
   const y = Math.ceil(total / x);
   g.dispatch(g.pipeline('broadcast', shaderSource('broadcast')), uniforms([n, x * WG, { f: factor }, 0]), [s, out], [x, y]);
 }
-
-/** Float64 reference. */
-export function broadcastScalarRef(s: number, n: number, factor = 1): Float64Array {
-  return new Float64Array(n).fill(s * factor);
-}

@@ -12,11 +12,10 @@ import type { Gpu } from '../gpu/gpu.js';
 import { GpuError } from '../gpu/gpu.js';
 import { shaderSource, uniforms, subgroupsCanShare, withPrelude } from './shader.js';
 import { winogradForward, winogradBackwardInput, winogradBackwardWeight } from './winograd.js';
+import { actCode, EPILOGUE_ACTS, type EpilogueAct } from './activation.js';
 
-export type Act = 'none' | 'relu' | 'lrelu' | 'prelu' | 'tanh';
 export interface ConvShape { N: number; H: number; W: number; Cin: number; Cout: number; K: number; stride: number; }
 
-const ACT_CODE: Record<Act, number> = { none: 0, relu: 1, lrelu: 2, prelu: 3, tanh: 4 };
 const MAX_GROUPS = 65535;
 
 /**
@@ -104,14 +103,14 @@ function reduceSlices(g: Gpu, part: GPUBuffer, dst: GPUBuffer, S: number, stride
 }
 
 export function conv2dForward(g: Gpu, s: ConvShape, x: GPUBuffer, w: GPUBuffer, out: GPUBuffer, opts: {
-  bias?: GPUBuffer; act?: Act; slope?: GPUBuffer; alpha?: number; residual?: GPUBuffer;
+  bias?: GPUBuffer; act?: EpilogueAct; slope?: GPUBuffer; alpha?: number; residual?: GPUBuffer;
 } = {}): void {
   checkShape(s);
   const { N, H, W, Cin, Cout, K, stride } = s;
   const { Ho, Wo } = convOutSize(s);
   const M = N * Ho * Wo;
   const act = opts.act ?? 'none';
-  if (!(act in ACT_CODE)) throw new GpuError(`conv2d: unknown activation '${act}'`);
+  const code = actCode('conv2d', act, EPILOGUE_ACTS);
   if (act === 'prelu' && !opts.slope) throw new GpuError('conv2d: prelu needs a slope buffer');
   checkSize('x', x, N * H * W * Cin); checkSize('w', w, K * K * Cin * Cout); checkSize('out', out, M * Cout);
   if (opts.bias) checkSize('bias', opts.bias, Cout);
@@ -134,7 +133,7 @@ export function conv2dForward(g: Gpu, s: ConvShape, x: GPUBuffer, w: GPUBuffer, 
   const [gx, gz] = fold(ceilDiv(M, TM * WG));
   const pipe = kernel(g, 'conv2d_fwd', { TM, VN, WG });
   g.dispatch(pipe, uniforms([N, H, W, Ci4, Ho, Wo, Cout, Co4, K, stride, (K - 1) / 2, M, gx, { f: opts.alpha ?? 0.2 },
-    ACT_CODE[act], opts.bias ? 1 : 0, opts.residual ? 1 : 0]),
+    code, opts.bias ? 1 : 0, opts.residual ? 1 : 0]),
     [xp, wp, out, bias, slope, res], [gx, ceilDiv(Co4, VN), gz]);
   for (const b of temps) g.pool.release(b);
 }

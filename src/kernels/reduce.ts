@@ -9,16 +9,16 @@ const MAX_WG = 65535;
 const SINGLE_PASS_ALL = 4096;
 /** sumAll: number of strided partials (pass 1) at most. */
 const MAX_PARTIALS = 4096;
-/** sumRows: rows per chunk at least, and a target number of partial sums. */
+/** columnSums: rows per chunk at least, and a target number of partial sums. */
 const MIN_ROWS_PER_CHUNK = 64;
 const TARGET_PARTIALS = 16384;
 
 /** out[p*C + c] = scale * sum_{m in [p*R, (p+1)*R), m*C+c < n} x[m*C + c], for p*C + c < outs. */
-function columnSums(g: Gpu, x: GPUBuffer, out: GPUBuffer, n: number, C: number, R: number, outs: number, scale = 1): void {
+function columnSumsPass(g: Gpu, x: GPUBuffer, out: GPUBuffer, n: number, C: number, R: number, outs: number, scale = 1): void {
   const total = groups(outs, WG);
   const gx = Math.min(total, MAX_WG);
   const gy = Math.ceil(total / gx);
-  g.dispatch(g.pipeline('reduce', shaderSource('reduce'), { WG }, 'sum_rows'),
+  g.dispatch(g.pipeline('reduce', shaderSource('reduce'), { WG }, 'column_sums'),
     uniforms([n, C, R, outs, gx * WG, { f: scale }]), [x, out], [gx, gy]);
 }
 
@@ -31,29 +31,29 @@ function checkArgs(name: string, x: GPUBuffer, out: GPUBuffer, dims: number[]): 
 export function sumAll(g: Gpu, x: GPUBuffer, out: GPUBuffer, n: number, scale = 1): void {
   checkArgs('sumAll', x, out, [n]);
   if (n <= SINGLE_PASS_ALL) {
-    columnSums(g, x, out, n, 1, n, 1, scale);
+    columnSumsPass(g, x, out, n, 1, n, 1, scale);
     return;
   }
   // x as rows of T columns: T strided partials, then their sum in order.
   const T = Math.min(MAX_PARTIALS, Math.ceil(n / 64 / WG) * WG);
   const part = g.pool.acquire(T * 4, 'sumAll.partials');
-  columnSums(g, x, part, n, T, Math.ceil(n / T), T);
-  columnSums(g, part, out, T, 1, T, 1, scale);
+  columnSumsPass(g, x, part, n, T, Math.ceil(n / T), T);
+  columnSumsPass(g, part, out, T, 1, T, 1, scale);
   g.pool.release(part);
 }
 
 /** out[c] = sum_m x[m*C + c] for x [M, C] (bias gradients). */
-export function sumRows(g: Gpu, x: GPUBuffer, out: GPUBuffer, M: number, C: number): void {
-  checkArgs('sumRows', x, out, [M, C]);
+export function columnSums(g: Gpu, x: GPUBuffer, out: GPUBuffer, M: number, C: number): void {
+  checkArgs('columnSums', x, out, [M, C]);
   let P = Math.min(Math.floor(M / MIN_ROWS_PER_CHUNK), Math.ceil(TARGET_PARTIALS / C));
   if (P <= 1) {
-    columnSums(g, x, out, M * C, C, M, C);
+    columnSumsPass(g, x, out, M * C, C, M, C);
     return;
   }
   const R = Math.ceil(M / P);
   P = Math.ceil(M / R);
-  const part = g.pool.acquire(P * C * 4, 'sumRows.partials');
-  columnSums(g, x, part, M * C, C, R, P * C);
-  columnSums(g, part, out, P * C, C, P, C);
+  const part = g.pool.acquire(P * C * 4, 'columnSums.partials');
+  columnSumsPass(g, x, part, M * C, C, R, P * C);
+  columnSumsPass(g, part, out, P * C, C, P, C);
   g.pool.release(part);
 }

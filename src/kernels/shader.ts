@@ -1,32 +1,12 @@
-// Loads WGSL sources from the package's shaders/ folder (one file per kernel family).
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// WGSL sources, bundled as strings at build time from shaders/ (one file per kernel family) by
+// scripts/gen-shaders.mjs: the engine reads no files, so it runs in a page as in Node.
 import type { Gpu } from '../gpu/gpu.js';
+import { SHADERS } from './shaders.generated.js';
 
-let shaderDir: string | null = null;
-
-function findShaderDir(): string {
-  // Walk up from this file (src/kernels or dist/.../kernels) to the folder holding package.json
-  // and shaders/: works from the TypeScript sources (vitest) and from every compiled layout.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 8; i++) {
-    if (existsSync(join(dir, 'shaders')) && existsSync(join(dir, 'package.json'))) return join(dir, 'shaders');
-    dir = dirname(dir);
-  }
-  throw new Error('cannot find the shaders/ folder of srgan-webgpu');
-}
-
-const cache = new Map<string, string>();
-
-/** The text of shaders/<name>.wgsl (cached). */
+/** The text of shaders/<name>.wgsl. */
 export function shaderSource(name: string): string {
-  let s = cache.get(name);
-  if (s === undefined) {
-    shaderDir ??= findShaderDir();
-    s = readFileSync(join(shaderDir, `${name}.wgsl`), 'utf8');
-    cache.set(name, s);
-  }
+  const s = SHADERS[name];
+  if (s === undefined) throw new Error(`no shader '${name}' (shaders/${name}.wgsl; run npm run build to bundle new shaders)`);
   return s;
 }
 

@@ -10,9 +10,8 @@ import type { Gpu } from '../gpu/gpu.js';
 import { GpuError } from '../gpu/gpu.js';
 import { shaderSource, uniforms } from './shader.js';
 import { matmulBatched } from './matmul.js';
-import type { Act } from './conv2d.js';
+import { actCode, EPILOGUE_ACTS, type EpilogueAct } from './activation.js';
 
-const ACT_CODE: Record<Act, number> = { none: 0, relu: 1, lrelu: 2, prelu: 3, tanh: 4 };
 const WG = 64;
 const MAX_GROUPS = 65535;
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
@@ -47,9 +46,9 @@ function* chunks(T: number, rows: number): Generator<{ t0: number; rows: number 
 
 /** Tile-transform parameters (struct Params) for a chunk; C4 of the tensor read or written. */
 function tileParams(s: WinogradShape, p: ReturnType<typeof plan>, c: { t0: number; rows: number }, C4: number,
-  gx: number, e: { act?: Act; alpha?: number; bias?: boolean; res?: boolean } = {}): ArrayBuffer {
+  gx: number, e: { act?: EpilogueAct; alpha?: number; bias?: boolean; res?: boolean } = {}): ArrayBuffer {
   return uniforms([s.N, s.H, s.W, C4, p.TH, p.TW, c.t0, c.rows, p.T, gx,
-    ACT_CODE[e.act ?? 'none'], e.bias ? 1 : 0, e.res ? 1 : 0, { f: e.alpha ?? 0.2 }]);
+    actCode('winograd', e.act ?? 'none', EPILOGUE_ACTS), e.bias ? 1 : 0, e.res ? 1 : 0, { f: e.alpha ?? 0.2 }]);
 }
 
 /** U = G g G^T for every channel pair: [36, Cin, Cout], or flipped (input gradient) [36, Cout, Cin]. */
@@ -61,7 +60,7 @@ function weightTransform(g: Gpu, w: GPUBuffer, Cin: number, Cout: number, flip: 
   return u;
 }
 
-export interface WinogradEpilogue { bias?: GPUBuffer; act?: Act; slope?: GPUBuffer; alpha?: number; residual?: GPUBuffer }
+export interface WinogradEpilogue { bias?: GPUBuffer; act?: EpilogueAct; slope?: GPUBuffer; alpha?: number; residual?: GPUBuffer }
 
 /** The conv with transformed weights U [36, Cin, Cout]: x [N,H,W,Cin] -> out [N,H,W,Cout]. */
 function convWithU(g: Gpu, s: WinogradShape, x: GPUBuffer, u: GPUBuffer, out: GPUBuffer, e: WinogradEpilogue, maxRows?: number): void {

@@ -76,10 +76,6 @@ export class PixelShuffle extends Module {
   forward(x: Tensor): Tensor { return ops.pixelShuffle(x, this.r); }
 }
 
-export class MaxPool2 extends Module {
-  forward(x: Tensor): Tensor { return ops.maxPool2(x); }
-}
-
 /**
  * y = x·W + b with W stored [in, out] in the engine and [out, in] on disk. When the input is an
  * NHWC feature map flattened per sample, pass `chw` = [C, H, W] so that the checkpoint uses

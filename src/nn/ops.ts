@@ -13,8 +13,6 @@ import * as red from '../kernels/reduce.js';
 import { broadcastScalar } from '../kernels/broadcast.js';
 import { Tensor, empty, fromArray, needsGrad, record } from './tensor.js';
 
-type ActKind = 'relu' | 'lrelu' | 'tanh' | 'sigmoid';
-
 function sameShape(a: Tensor, b: Tensor, op: string): void {
   if (a.size !== b.size || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
     throw new Error(`${op}: shapes [${a.shape}] and [${b.shape}] differ`);
@@ -66,7 +64,7 @@ export function scale(a: Tensor, s: number): Tensor {
 
 // ---- activations -----------------------------------------------------------------------------
 
-function pointwise(kind: ActKind, x: Tensor, alpha?: number): Tensor {
+function pointwise(kind: act.PointwiseAct, x: Tensor, alpha?: number): Tensor {
   const y = empty(x.shape);
   act.activation(gpu(), kind, x.buffer, y.buffer, x.size, alpha);
   if (needsGrad(x)) {
@@ -223,7 +221,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
         let dx: Tensor | null = null, dw: Tensor | null = null, db: Tensor | null = null;
         if (x.requiresGrad) { dx = empty(x.shape); mm.matmul(g, gy.buffer, w.buffer, dx.buffer, B, inF, outF, { transB: true }); }
         if (w.requiresGrad) { dw = empty(w.shape); mm.matmul(g, x.buffer, gy.buffer, dw.buffer, inF, outF, B, { transA: true }); }
-        if (b?.requiresGrad) { db = empty(b.shape); red.sumRows(g, gy.buffer, db.buffer, B, outF); }
+        if (b?.requiresGrad) { db = empty(b.shape); red.columnSums(g, gy.buffer, db.buffer, B, outF); }
         return b ? [dx, dw, db] : [dx, dw];
       },
     });

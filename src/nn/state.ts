@@ -1,14 +1,12 @@
 // Saving and loading a module's parameters and buffers as safetensors, in PyTorch's conventions
 // (conv OIHW, dense [out, in] with inputs in C,H,W order), under PyTorch-style dotted names.
-import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+// Platform-neutral: files are read and written by src/node/state.ts (Node) or fetched (a page).
 import { gpu } from '../gpu/gpu.js';
 import type { DiskLayout, Entry, Module } from './module.js';
 import {
-  parseSafetensors, parseSafetensorsHeader, headerLength, serializeSafetensors, toFloat32, fromFloat32, hwioToOihw,
-  oihwToHwio, transpose2d, type StHeader, type StTensor,
+  parseSafetensors, headerLength, toFloat32, fromFloat32, hwioToOihw, oihwToHwio, transpose2d, type StTensor,
 } from './safetensors.js';
+import { sha256Hex } from './sha256.js';
 import type { Tensor } from './tensor.js';
 
 /** The on-disk shape of an engine tensor. */
@@ -98,94 +96,22 @@ export function loadTensors(entries: Array<[string, Entry]>, tensors: Map<string
 /** Temporary files of writeAtomic: `<name>.<pid>.<ms>.tmp` (a crash can leave one behind). */
 export const TMP_FILE = /\.\d+\.\d+\.tmp$/;
 
-/**
- * Writes bytes to a temporary file beside `path`, flushes it to disk, then renames it into place:
- * after a crash or power loss the file is either the old one or the whole new one, never a torn
- * mix (a rename without fsync can land before the data does).
- */
-export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    const f = await open(tmp, 'w');
-    try {
-      await f.writeFile(bytes);
-      await f.sync();
-    } finally {
-      await f.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  // and the rename itself, where the platform lets a folder be synced
-  const d = await open(dirname(path), 'r').catch(() => null);
-  if (d) await d.sync().catch(() => undefined).finally(() => d.close());
-}
-
 /** The metadata entry holding the SHA-256 (hex) of a file's data buffer: the tensors' bytes in file order. */
 export const CHECKSUM_KEY = 'data_sha256';
 
-export function dataChecksum(tensors: Array<[string, StTensor]>): string {
-  const h = createHash('sha256');
-  for (const [, t] of tensors) h.update(t.data);
-  return h.digest('hex');
-}
-
-/** Serializes with the data checksum in the metadata. */
-export function serializeChecked(tensors: Array<[string, StTensor]>, metadata: Record<string, string>): Uint8Array {
-  return serializeSafetensors(tensors, { ...metadata, [CHECKSUM_KEY]: dataChecksum(tensors) });
-}
-
-export async function saveModule(path: string, m: Module, metadata: Record<string, string> = {}, dtype: 'F32' | 'F16' = 'F32'): Promise<void> {
-  const tensors = await stateTensors(m.stateEntries(), '', dtype);
-  await writeAtomic(path, serializeChecked(tensors, metadata));
-}
-
-function readError(path: string, e: unknown): Error {
-  const code = (e as NodeJS.ErrnoException).code;
-  return new Error(`${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : (e as Error).message}`);
-}
-
-/** A file's safetensors header alone, checked against the file's size (a checkpoint may be 300 MB). */
-export async function readSafetensorsHeader(path: string): Promise<StHeader> {
-  const f = await open(path, 'r').catch((e) => { throw readError(path, e); });
-  try {
-    const size = (await f.stat()).size;
-    const first = new Uint8Array(8);
-    await f.read(first, 0, Math.min(8, size), 0).catch((e) => { throw readError(path, e); });
-    const n = headerLength(first, size, path);
-    const head = new Uint8Array(8 + n);
-    head.set(first);
-    await f.read(head, 8, n, 8);
-    return parseSafetensorsHeader(head, size, path);
-  } finally {
-    await f.close();
-  }
-}
-
 /**
- * Reads a safetensors file. When its metadata holds a data checksum (files this project writes),
- * the data must match it; `checked` says whether there was one to verify.
+ * Parses a safetensors file's bytes. When its metadata holds a data checksum (files this project
+ * writes), the data must match it; `checked` says whether there was one to verify. `sha256` hashes
+ * the data buffer (Node passes node:crypto's, which is faster).
  */
-export async function readSafetensors(path: string): Promise<{ tensors: Map<string, StTensor>; metadata: Record<string, string>; checked: boolean }> {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(await readFile(path));
-  } catch (e) {
-    throw readError(path, e);
-  }
-  const { tensors, metadata } = parseSafetensors(bytes, path);
+export function parseSafetensorsChecked(bytes: Uint8Array, name: string, sha256: (data: Uint8Array) => string = sha256Hex): {
+  tensors: Map<string, StTensor>; metadata: Record<string, string>; checked: boolean;
+} {
+  const { tensors, metadata } = parseSafetensors(bytes, name);
   const want = metadata[CHECKSUM_KEY];
   if (want === undefined) return { tensors, metadata, checked: false };
   // the data buffer as stored: the writer hashed the same bytes, tensor after tensor
-  const got = createHash('sha256').update(bytes.subarray(8 + headerLength(bytes, bytes.length, path))).digest('hex');
-  if (got !== want) throw new Error(`${path}: checksum mismatch: the tensor data do not match the SHA-256 in its metadata (the file is corrupt or was altered)`);
+  const got = sha256(bytes.subarray(8 + headerLength(bytes, bytes.length, name)));
+  if (got !== want) throw new Error(`${name}: checksum mismatch: the tensor data do not match the SHA-256 in its metadata (the file is corrupt or was altered)`);
   return { tensors, metadata, checked: true };
-}
-
-export async function loadModule(path: string, m: Module): Promise<Record<string, string>> {
-  const { tensors, metadata } = await readSafetensors(path);
-  loadTensors(m.stateEntries(), tensors, path);
-  return metadata;
 }

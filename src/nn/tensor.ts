@@ -199,8 +199,6 @@ export function record(node: TapeNode): void {
   tape.push(node);
 }
 
-export function tapeLength(): number { return tape.length; }
-
 /** Forgets the recorded graph (after backward, or to abandon a step). */
 export function clearTape(): void {
   for (const n of tape) n.output.node = null;
@@ -256,9 +254,4 @@ export function backward(root: Tensor, seed?: Tensor): void {
 
 function copyInto(src: Tensor, dst: Tensor): void {
   gpu().copy(src.buffer, 0, dst.buffer, 0, src.size * 4);
-}
-
-/** Number of tensors alive in the current scope (for tests). */
-export function scopeSize(): number {
-  return scopes.length ? scopes[scopes.length - 1].size : 0;
 }

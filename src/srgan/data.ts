@@ -6,7 +6,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, extname } from 'node:path';
 import { mat3 } from 'wgpu-matrix';
-import { decodeImage } from '../image/image.js';
+import { decodeImage, quantize, toRGB } from '../image/image.js';
 import { imresize } from '../image/resize.js';
 import { Rng } from '../nn/random.js';
 
@@ -75,18 +75,15 @@ export async function listImages(dir: string, opts: ListOptions = {}): Promise<s
 /** An 8-bit RGB image kept in memory (3 bytes a pixel). */
 export interface RgbImage { name: string; width: number; height: number; rgb: Uint8Array }
 
+/** 0..1 floats as 8-bit values (quantised, so that 16-bit sources round like saved 8-bit images). */
+export function toBytes(v: Float32Array): Uint8Array {
+  return Uint8Array.from(quantize(v, 8), (q) => Math.round(q * 255));
+}
+
 /** Decodes any supported image to 8-bit RGB (gray replicated, alpha dropped). */
 export function toRgb8(bytes: Uint8Array, name: string): RgbImage {
   const img = decodeImage(bytes, name);
-  const { width, height, channels, data } = img;
-  const rgb = new Uint8Array(width * height * 3);
-  for (let i = 0; i < width * height; i++) {
-    for (let c = 0; c < 3; c++) {
-      const src = channels >= 3 ? data[i * channels + c] : data[i * channels];
-      rgb[i * 3 + c] = Math.round(Math.min(1, Math.max(0, src)) * 255);
-    }
-  }
-  return { name, width, height, rgb };
+  return { name, width: img.width, height: img.height, rgb: toBytes(toRGB(img).rgb) };
 }
 
 export interface LoadOptions { minSize: number; warn?: (msg: string) => void }
@@ -163,9 +160,7 @@ export function augmentedCrop(img: RgbImage, crop: number, rng: Rng): Uint8Array
 export function downscale(rgb: Uint8Array, w: number, h: number, scale: number): Float32Array {
   const f = new Float32Array(rgb.length);
   for (let i = 0; i < rgb.length; i++) f[i] = rgb[i] / 255;
-  const lr = imresize(f, w, h, 3, Math.round(w / scale), Math.round(h / scale));
-  for (let i = 0; i < lr.length; i++) lr[i] = Math.round(Math.min(1, Math.max(0, lr[i])) * 255) / 255;
-  return lr;
+  return quantize(imresize(f, w, h, 3, Math.round(w / scale), Math.round(h / scale)), 8);
 }
 
 /** Builds the batch of a given step: `n` distinct images (when there are enough). */

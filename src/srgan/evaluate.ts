@@ -5,7 +5,7 @@
 // the result divided by the HR image's, and, given a VGG19, the distance between VGG features of
 // the result and of the HR image (mean squared difference / 12.75^2, the paper's content-loss
 // scale), over the same border-shaved image.
-import { readImage, type Image } from '../image/image.js';
+import { cropImage, makeImage, quantize, readImage, toRGB, type Image } from '../node/image-files.js';
 import { imresize } from '../image/resize.js';
 import { evaluatePair, textureEnergy } from '../image/metrics.js';
 import { gpu } from '../gpu/gpu.js';
@@ -14,7 +14,7 @@ import * as ops from '../nn/ops.js';
 import { Generator } from './generator.js';
 import type { VGG19Features } from './vgg19.js';
 import { FoldedGenerator, upscaleTiled, type TileOptions } from './inference.js';
-import { listImages, downscale } from './data.js';
+import { listImages, downscale, toBytes } from './data.js';
 import { basename } from 'node:path';
 
 export interface Scores {
@@ -58,24 +58,9 @@ export async function vggDistance(vgg: VGG19Features, a: Float32Array, b: Float3
   return sum / count / 12.75 ** 2;
 }
 
-/** The border-shaved RGB of an image, for the VGG distance. */
-function shaved(img: Image, border: number): { rgb: Float32Array; w: number; h: number } {
-  const w = img.width - 2 * border, h = img.height - 2 * border;
-  const rgb = new Float32Array(w * h * 3);
-  for (let y = 0; y < h; y++) rgb.set(img.data.subarray(((y + border) * img.width + border) * 3, ((y + border) * img.width + border + w) * 3), y * w * 3);
-  return { rgb, w, h };
-}
-
-function rgbImage(data: Float32Array, width: number, height: number): Image {
-  return { width, height, channels: 3, bitDepth: 8, data };
-}
-
-/** Quantises to 8 bits as a saved image would be. */
-function to8bit(a: Float32Array): Float32Array {
-  const o = new Float32Array(a.length);
-  for (let i = 0; i < a.length; i++) o[i] = Math.round(Math.min(1, Math.max(0, a[i])) * 255) / 255;
-  return o;
-}
+/** The image without a `border`-pixel frame, for the VGG distance. */
+const shaved = (img: Image, border: number): Image =>
+  cropImage(img, border, border, img.width - 2 * border, img.height - 2 * border);
 
 export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string, scale: number, tiles: TileOptions = {},
   vgg?: VGG19Features): Promise<EvalResult> {
@@ -87,32 +72,27 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
     for (const f of files) {
       const img = await readImage(f);
       const w = img.width - (img.width % scale), h = img.height - (img.height % scale);
-      const rgb = new Float32Array(w * h * 3);
-      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) {
-        const ch = img.channels >= 3 ? c : 0;
-        rgb[(y * w + x) * 3 + c] = img.data[(y * img.width + x) * img.channels + ch];
-      }
-      const rgb8 = new Uint8Array(rgb.length);
-      for (let i = 0; i < rgb.length; i++) rgb8[i] = Math.round(rgb[i] * 255);
-      const lr = downscale(rgb8, w, h, scale);
+      const { rgb } = toRGB(cropImage(img, 0, 0, w, h)); // mod-crop; gray replicated, alpha dropped
+      const lr = downscale(toBytes(rgb), w, h, scale);
       const lw = w / scale, lh = h / scale;
       const sr = await upscaleTiled(folded, lr, lw, lh, tiles);
       for (let i = 0; i < sr.length; i++) sr[i] = (sr[i] + 1) / 2;
       const bic = imresize(lr, lw, lh, 3, w, h);
-      const hr = rgbImage(rgb, w, h);
+      const hr = makeImage(w, h, 3, 8, rgb);
       const hrTexture = textureEnergy(hr, scale);
       const score = async (out: Image): Promise<Scores> => {
         const s: Scores = { ...evaluatePair(out, hr, scale), texture: textureEnergy(out, scale) / hrTexture };
         if (vgg) {
           const a = shaved(out, scale), b = shaved(hr, scale);
-          s.vgg = await vggDistance(vgg, a.rgb, b.rgb, a.w, a.h);
+          s.vgg = await vggDistance(vgg, a.data, b.data, a.width, a.height);
         }
         return s;
       };
       rows.push({
         name: basename(f), width: w, height: h,
-        model: await score(rgbImage(to8bit(sr), w, h)),
-        bicubic: await score(rgbImage(to8bit(bic), w, h)),
+        // quantised to 8 bits, as a saved image would be
+        model: await score(makeImage(w, h, 3, 8, quantize(sr, 8))),
+        bicubic: await score(makeImage(w, h, 3, 8, quantize(bic, 8))),
       });
     }
   } finally {

@@ -6,7 +6,8 @@
 // window never leaves the image, so a window at the image edge pads exactly where the whole-image
 // forward pads; inside the image each window carries `radius` pixels of real context.
 import { gpu } from '../gpu/gpu.js';
-import { conv2dForward, convOutSize, type Act, type ConvShape } from '../kernels/conv2d.js';
+import { conv2dForward, convOutSize, type ConvShape } from '../kernels/conv2d.js';
+import type { EpilogueAct } from '../kernels/activation.js';
 import { pixelShuffle } from '../kernels/pixel_shuffle.js';
 import { oihwToHwio } from '../nn/safetensors.js';
 import { Tensor, empty, fromArray, noGrad, tidy } from '../nn/tensor.js';
@@ -16,7 +17,7 @@ import type { Generator, GeneratorConfig } from './generator.js';
 interface FoldedConv {
   K: number; cin: number; cout: number;
   w: Tensor; b: Tensor;
-  act: Act; slope: Tensor | null;
+  act: EpilogueAct; slope: Tensor | null;
 }
 
 /** w' = w * gamma/sqrt(var+eps) per output channel; b' = (b - mean) * gamma/sqrt(var+eps) + beta. */
@@ -40,7 +41,7 @@ interface ConvWeights {
 }
 
 /** Folds on the CPU and uploads each tensor once. */
-function fold(c: ConvWeights, act: Act, slopeRepeat = 1): FoldedConv {
+function fold(c: ConvWeights, act: EpilogueAct, slopeRepeat = 1): FoldedConv {
   let w = c.w, b = c.b ?? new Float32Array(c.cout);
   if (c.bn) ({ w, b } = foldBatchNorm(c.w, c.b, c.cout, c.bn.gamma, c.bn.beta, c.bn.mean, c.bn.variance, c.bn.eps));
   let slope: Tensor | null = null;

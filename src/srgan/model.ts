@@ -2,26 +2,12 @@
 // with the same tensor names (safetensors, or torch.save's .pth zip), or the shipped default.
 // Files are untrusted input: checked from the header before anything is allocated (a .pth has no
 // header: its pickle is read with the restricted reader of src/nn/pth.ts, within a size cap).
-import { existsSync } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { readSafetensors, readSafetensorsHeader, loadTensors } from '../nn/state.js';
-import { firstNonFinite, toFloat32, type StTensor } from '../nn/safetensors.js';
+// Platform-neutral: this file works on bytes; src/node/model.ts reads files (header first).
+import { parseSafetensorsChecked } from '../nn/state.js';
+import { firstNonFinite, parseSafetensorsHeader, toFloat32, type StTensor } from '../nn/safetensors.js';
 import { parsePth, isZip } from '../nn/pth.js';
-import { Generator, type GeneratorConfig } from './generator.js';
+import type { GeneratorConfig } from './generator.js';
 import { FoldedGenerator } from './inference.js';
-
-/** The default model shipped in the package: models/default.safetensors. */
-export function defaultModelPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const p = join(dir, 'models', 'default.safetensors');
-    if (existsSync(p)) return p;
-    dir = dirname(dir);
-  }
-  throw new Error('the default model (models/default.safetensors) is missing from this installation; pass --model FILE');
-}
 
 /** Sane bounds for a generator read from a file: checked before any shape table or model is built. */
 export const GENERATOR_LIMITS = { channels: 1024, blocks: 256 };
@@ -43,7 +29,7 @@ type Shaped = Pick<StTensor, 'dtype' | 'shape'>;
  * The configuration of a file without project metadata (a PyTorch state_dict saved with these
  * tensor names), read off its shapes: channels from conv_in, blocks and scale from the indices.
  */
-function inferGeneratorConfig(entries: Map<string, Shaped>, file: string): GeneratorConfig {
+export function inferGeneratorConfig(entries: Map<string, Shaped>, file: string): GeneratorConfig {
   const cin = entries.get('conv_in.weight');
   if (!cin) {
     if (entries.has('generator.conv_in.weight')) throw new Error(`${file}: this is a full training checkpoint; pass the generator.safetensors beside it`);
@@ -65,7 +51,7 @@ function inferGeneratorConfig(entries: Map<string, Shaped>, file: string): Gener
 }
 
 /** Checks tensor names, shapes and dtypes against the configuration (nothing missing, nothing extra). */
-function checkGeneratorShapes(config: GeneratorConfig, entries: Map<string, Shaped>, file: string): void {
+export function checkGeneratorShapes(config: GeneratorConfig, entries: Map<string, Shaped>, file: string): void {
   const want = generatorTensorShapes(config);
   for (const [key, shape] of want) {
     const st = entries.get(key);
@@ -81,88 +67,75 @@ function checkGeneratorShapes(config: GeneratorConfig, entries: Map<string, Shap
   if (extra.length) throw new Error(`${file}: unexpected tensor '${extra[0]}'${extra.length > 1 ? ` (and ${extra.length - 1} more)` : ''} not in the model`);
 }
 
-/** Whether a file is a zip archive (torch.save's .pth) rather than safetensors, by its first bytes. */
-async function isPthFile(path: string): Promise<boolean> {
-  const f = await open(path, 'r').catch(() => null);
-  if (!f) return false; // the safetensors reader reports the error
-  try {
-    const b = new Uint8Array(4);
-    await f.read(b, 0, 4, 0);
-    return isZip(b);
-  } finally { await f.close(); }
-}
-
 /** The generator of the paper is 6 MB; a .pth is read whole, so it is capped far above that. */
-const MAX_PTH_BYTES = 512 * 2 ** 20;
+export const MAX_PTH_BYTES = 512 * 2 ** 20;
 
-/** A .pth state_dict's tensors, BatchNorm counters dropped. */
-async function readPth(path: string): Promise<Map<string, StTensor>> {
-  const f = await open(path, 'r');
-  const size = (await f.stat()).size;
-  await f.close();
-  if (size > MAX_PTH_BYTES) throw new Error(`${path}: a ${(size / 2 ** 20).toFixed(0)} MB .pth is too large for a generator (limit ${MAX_PTH_BYTES / 2 ** 20} MB)`);
-  const tensors = parsePth(new Uint8Array(await readFile(path)), path);
+/** PyTorch's BatchNorm counters: meaningless for inference, present in any saved state_dict. */
+export const isBatchCounter = (k: string) => k.endsWith('.num_batches_tracked');
+
+/** A .pth state_dict's tensors (its bytes), BatchNorm counters dropped. */
+export function parsePthGenerator(bytes: Uint8Array, name: string): Map<string, StTensor> {
+  if (bytes.length > MAX_PTH_BYTES) throw new Error(`${name}: a ${(bytes.length / 2 ** 20).toFixed(0)} MB .pth is too large for a generator (limit ${MAX_PTH_BYTES / 2 ** 20} MB)`);
+  const tensors = parsePth(bytes, name);
   for (const k of [...tensors.keys()]) if (isBatchCounter(k)) tensors.delete(k);
   return tensors;
 }
 
-/** PyTorch's BatchNorm counters: meaningless for inference, present in any saved state_dict. */
-const isBatchCounter = (k: string) => k.endsWith('.num_batches_tracked');
-
 /**
- * A generator file's configuration and shapes, from its header alone: written by train.js (the
- * 'generator' metadata) or a plain PyTorch state_dict with the generator's tensor names.
+ * The configuration named by a safetensors header, checked against its shapes: written by train.js
+ * (the 'generator' metadata) or a plain PyTorch state_dict with the generator's tensor names.
  */
-export async function readGeneratorHeader(path: string): Promise<{ config: GeneratorConfig; metadata: Record<string, string> }> {
-  if (await isPthFile(path)) {
-    const tensors = await readPth(path);
-    const config = inferGeneratorConfig(tensors, path);
-    checkGeneratorShapes(config, tensors, path);
-    return { config, metadata: {} };
-  }
-  const { metadata, entries: all } = await readSafetensorsHeader(path);
+export function generatorConfigOf(metadata: Record<string, string>, all: Map<string, Shaped>, name: string): GeneratorConfig {
   const entries = new Map([...all].filter(([k]) => !isBatchCounter(k)));
   let config: GeneratorConfig;
   if (metadata.generator) {
     let parsed: unknown;
-    try { parsed = JSON.parse(metadata.generator); } catch { throw new Error(`${path}: malformed 'generator' metadata`); }
-    config = checkGeneratorConfig(parsed, path);
+    try { parsed = JSON.parse(metadata.generator); } catch { throw new Error(`${name}: malformed 'generator' metadata`); }
+    config = checkGeneratorConfig(parsed, name);
   } else if (metadata.format === 'srgan-webgpu-checkpoint' && metadata.config) {
-    throw new Error(`${path}: this is a full training checkpoint; pass the generator.safetensors beside it`);
+    throw new Error(`${name}: this is a full training checkpoint; pass the generator.safetensors beside it`);
   } else {
-    config = inferGeneratorConfig(entries, path);
+    config = inferGeneratorConfig(entries, name);
   }
-  checkGeneratorShapes(config, entries, path);
-  return { config, metadata };
+  checkGeneratorShapes(config, entries, name);
+  return config;
+}
+
+/** Every weight finite: a NaN model would only produce garbage. */
+export function checkFinite(tensors: Map<string, StTensor>, name: string): void {
+  for (const [key, t] of tensors) {
+    const i = firstNonFinite(t, key);
+    if (i >= 0) throw new Error(`${name}: tensor '${key}' holds a non-finite value (${toFloat32(t, key)[i]} at element ${i}): the weights are broken (a diverged run?)`);
+  }
 }
 
 /**
- * A generator file's configuration and tensors: the header checked before the data are read
- * (a crafted header costs nothing), the data checksum verified where the file has one, and
- * every weight finite (a NaN model would only produce garbage).
+ * A generator file's configuration and tensors from its bytes (safetensors or a .pth zip): the
+ * header checked before the tensors are built, the data checksum verified where the file has one,
+ * every weight finite.
  */
-export async function readGeneratorFile(path: string): Promise<{ config: GeneratorConfig; tensors: Map<string, StTensor>; metadata: Record<string, string> }> {
-  const { config } = await readGeneratorHeader(path);
-  const { tensors, metadata } = (await isPthFile(path)) ? { tensors: await readPth(path), metadata: {} } : await readSafetensors(path);
-  for (const k of [...tensors.keys()]) if (isBatchCounter(k)) tensors.delete(k);
-  checkGeneratorShapes(config, tensors, path); // the file may have changed since its header was read
-  for (const [name, t] of tensors) {
-    const i = firstNonFinite(t, name);
-    if (i >= 0) throw new Error(`${path}: tensor '${name}' holds a non-finite value (${toFloat32(t, name)[i]} at element ${i}): the weights are broken (a diverged run?)`);
+export function parseGeneratorBytes(bytes: Uint8Array, name: string, sha256?: (data: Uint8Array) => string): {
+  config: GeneratorConfig; tensors: Map<string, StTensor>; metadata: Record<string, string>;
+} {
+  if (isZip(bytes.subarray(0, 4))) {
+    const tensors = parsePthGenerator(bytes, name);
+    const config = inferGeneratorConfig(tensors, name);
+    checkGeneratorShapes(config, tensors, name);
+    checkFinite(tensors, name);
+    return { config, tensors, metadata: {} };
   }
+  const head = parseSafetensorsHeader(bytes, bytes.length, name);
+  const config = generatorConfigOf(head.metadata, head.entries, name);
+  const { tensors, metadata } = parseSafetensorsChecked(bytes, name, sha256);
+  for (const k of [...tensors.keys()]) if (isBatchCounter(k)) tensors.delete(k);
+  checkFinite(tensors, name);
   return { config, tensors, metadata };
 }
 
-export async function loadGenerator(path: string): Promise<Generator> {
-  const { config, tensors } = await readGeneratorFile(path);
-  const g = new Generator(config);
-  try {
-    loadTensors(g.stateEntries(), tensors, path);
-  } catch (e) {
-    g.dispose();
-    throw e;
-  }
-  return g.eval();
+/** The generator ready for inference from a file's bytes (BN folded on the CPU, weights uploaded once). */
+export function foldedGeneratorFromBytes(bytes: Uint8Array, name: string): FoldedGenerator {
+  const { config, tensors } = parseGeneratorBytes(bytes, name);
+  return FoldedGenerator.fromTensors(config, checkGeneratorTensors(config, tensors, name));
 }
 
 /** Every tensor of a generator file, name -> shape in PyTorch's layout (conv OIHW): the file format. */
@@ -192,13 +165,4 @@ export function generatorTensorShapes(cfg: GeneratorConfig): Map<string, number[
 export function checkGeneratorTensors(config: GeneratorConfig, tensors: Map<string, StTensor>, file: string): (name: string) => Float32Array {
   checkGeneratorShapes(checkGeneratorConfig(config, file), tensors, file);
   return (name) => toFloat32(tensors.get(name)!, name);
-}
-
-/**
- * The generator ready for inference, straight from a file: BN folded on the CPU from the file's
- * tensors and each folded weight uploaded once (no training-graph generator on the GPU).
- */
-export async function loadFoldedGenerator(path: string): Promise<FoldedGenerator> {
-  const { config, tensors } = await readGeneratorFile(path);
-  return FoldedGenerator.fromTensors(config, checkGeneratorTensors(config, tensors, path));
 }

@@ -1,7 +1,7 @@
 // Preview grids: one row per sample: LR (nearest-upscaled) | bicubic | SR | HR.
 import { encodePng } from '../image/image.js';
-import { imresize } from '../image/resize.js';
-import { writeAtomic } from '../nn/state.js';
+import { imresize, upscaleNearest } from '../image/resize.js';
+import { writeAtomic } from '../node/state.js';
 import type { Batch } from './data.js';
 
 export async function writePreview(path: string, b: Batch, sr: Float32Array): Promise<void> {
@@ -17,11 +17,7 @@ export async function writePreview(path: string, b: Batch, sr: Float32Array): Pr
   const clamp01 = (v: number) => Math.min(1, Math.max(0, v));
   for (let n = 0; n < b.n; n++) {
     const lr = b.lr.subarray(n * l * l * 3, (n + 1) * l * l * 3);
-    const nearest = new Float32Array(c * c * 3);
-    for (let y = 0; y < c; y++) for (let x = 0; x < c; x++) for (let k = 0; k < 3; k++) {
-      nearest[(y * c + x) * 3 + k] = lr[(Math.floor(y / s) * l + Math.floor(x / s)) * 3 + k];
-    }
-    put(0, n, nearest, clamp01);
+    put(0, n, upscaleNearest(lr, l, l, 3, s), clamp01);
     put(1, n, imresize(lr, l, l, 3, c, c), clamp01);
     put(2, n, sr.subarray(n * c * c * 3, (n + 1) * c * c * 3), fromTanh);
     put(3, n, b.hr.subarray(n * c * c * 3, (n + 1) * c * c * 3), fromTanh);

@@ -11,7 +11,7 @@ import * as ops from '../nn/ops.js';
 import { backward, fromArray, noGrad, tidy, type Tensor } from '../nn/tensor.js';
 import {
   loadTensors, readSafetensors, readSafetensorsHeader, stateTensors, writeAtomic, saveModule, serializeChecked, TMP_FILE,
-} from '../nn/state.js';
+} from '../node/state.js';
 import type { StTensor } from '../nn/safetensors.js';
 import { setInitSeed } from '../nn/layers.js';
 import { Generator } from './generator.js';
@@ -19,10 +19,10 @@ import { Discriminator } from './discriminator.js';
 import { VGG19Features } from './vgg19.js';
 import { listImages, loadImages, makeBatch, type Batch, type RgbImage } from './data.js';
 import { configChanges, learningRate, resolveConfig, restrictedChanges, type TrainConfig } from './config.js';
-import { readImage, encodePng } from '../image/image.js';
+import { readImage, encodePng } from '../node/image-files.js';
 import { renderPlot, type LogRecord } from './plot.js';
 import { writePreview } from './preview.js';
-import { readGeneratorFile } from './model.js';
+import { readGeneratorFile } from '../node/model.js';
 import { evaluateFolder, formatEvalTable } from './evaluate.js';
 
 export interface TrainOptions {

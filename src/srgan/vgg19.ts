@@ -12,7 +12,7 @@ import { Conv2d } from '../nn/layers.js';
 import * as ops from '../nn/ops.js';
 import type { Tensor } from '../nn/tensor.js';
 import { oihwToHwio, toFloat32 } from '../nn/safetensors.js';
-import { readSafetensors } from '../nn/state.js';
+import { readSafetensors } from '../node/state.js';
 import { loadTfjsModel } from './tfjs.js';
 
 export type VggLayer = 'vgg54' | 'vgg34' | 'vgg22';

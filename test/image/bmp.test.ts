@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { decodeImage, readImage } from '../../src/image/image.js';
+import { decodeImage, readImage } from '../../src/node/image-files.js';
 import { expectOneLineError, randInts } from './util.js';
 import { fixture, parsePnm } from './fixtures.js';
 

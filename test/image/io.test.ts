@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeImage, encodePng, fromRGB, makeImage, quantize, readImage, toRGB, writeFileAtomic, writeImage, cropImage } from '../../src/image/image.js';
+import { decodeImage, encodePng, fromRGB, makeImage, quantize, readImage, toRGB, writeFileAtomic, writeImage, cropImage } from '../../src/node/image-files.js';
 import { expectOneLineError, expectOneLineRejection, rng } from './util.js';
 
 let dir: string;

@@ -1,18 +1,18 @@
 import { describe, expect, test } from 'vitest';
-import { testGpu, randn, upload, download, expectClose, finiteDiff } from '../helpers.js';
+import { testGpu, uniform, upload, download, expectClose, finiteDiff } from '../helpers.js';
 import * as act from '../../src/kernels/activation.js';
-import type { ActivationKind } from '../../src/kernels/activation.js';
+import { POINTWISE_ACTS, type PointwiseAct } from '../../src/kernels/activation.js';
 import * as ref from '../../src/kernels/ref/activation.js';
 
 // Tolerances: relu / lrelu are one float32 rounding (1e-6 rel); tanh / sigmoid go through exp on
 // the GPU (a few ulp, amplified near tanh's cancellation: 1e-5 rel + 1e-6 abs).
-const TOL: Record<ActivationKind, [number, number]> = {
+const TOL: Record<PointwiseAct, [number, number]> = {
   relu: [1e-6, 1e-7], lrelu: [1e-6, 1e-7], tanh: [1e-5, 1e-6], sigmoid: [1e-5, 1e-6],
 };
 /** The float32 values the GPU actually sees, as float64 for the references. */
 const f32 = (x: ArrayLike<number>): Float64Array => Float64Array.from(Float32Array.from(x));
 
-const KINDS: ActivationKind[] = ['relu', 'lrelu', 'tanh', 'sigmoid'];
+const KINDS: readonly PointwiseAct[] = POINTWISE_ACTS;
 
 /** Moves values within `gap` of 0 out to +-gap: finite differences must not straddle a kink. */
 function awayFromZero(x: Float64Array, gap = 1e-2): Float64Array {
@@ -26,10 +26,10 @@ describe('activation', () => {
   test.each([1001, 100003])('forward and backward vs float64, n = %i', async (n) => {
     const g = await testGpu();
     // Mostly moderate values, plus extremes that would overflow a naive tanh / sigmoid.
-    const x0 = randn(n, 1 + n, -6, 6);
+    const x0 = uniform(n, 1 + n, -6, 6);
     x0.set([90, -90, 1e-4, -3e-5, 0.5, 0, -0.125, 0.1249]);
     const x = f32(x0);
-    const dy = f32(randn(n, 2 + n));
+    const dy = f32(uniform(n, 2 + n));
     const X = upload(g, x), DY = upload(g, dy);
     const Y = g.pool.acquire(n * 4), DX = g.pool.acquire(n * 4);
     for (const kind of KINDS) {
@@ -52,8 +52,8 @@ describe('activation', () => {
 
   test.each(KINDS)('reference backward of %s vs finite differences', (kind) => {
     const n = 101;
-    const x = awayFromZero(randn(n, 5, -3, 3));
-    const r = randn(n, 6);
+    const x = awayFromZero(uniform(n, 5, -3, 3));
+    const r = uniform(n, 6);
     const loss = (xx: Float64Array) => ref.activationRef(kind, xx, n).reduce((s, v, i) => s + v * r[i], 0);
     const idx = someIdx(n);
     const fd = finiteDiff(loss, x, idx);
@@ -65,9 +65,9 @@ describe('activation', () => {
   test.each([[3, 3335], [5, 20001], [6, 167], [4, 999], [64, 1152]])('prelu C = %i, rows = %i', async (C, rows) => {
     const g = await testGpu();
     const n = C * rows;
-    const x = f32(randn(n, 7 + n, -2, 2));
-    const dy = f32(randn(n, 8 + n));
-    const slope = f32(randn(C, 9 + C, 0.05, 0.4));
+    const x = f32(uniform(n, 7 + n, -2, 2));
+    const dy = f32(uniform(n, 8 + n));
+    const slope = f32(uniform(C, 9 + C, 0.05, 0.4));
     const X = upload(g, x), DY = upload(g, dy), S = upload(g, slope);
     const Y = g.pool.acquire(n * 4), DX = g.pool.acquire(n * 4), DS = g.pool.acquire(C * 4);
     act.prelu(g, X, S, Y, n, C);
@@ -94,9 +94,9 @@ describe('activation', () => {
 
   test('prelu reference backward vs finite differences (x and slope)', () => {
     const C = 5, n = C * 21;
-    const x = awayFromZero(randn(n, 10, -2, 2));
-    const slope = randn(C, 11, 0.05, 0.4);
-    const r = randn(n, 12);
+    const x = awayFromZero(uniform(n, 10, -2, 2));
+    const slope = uniform(C, 11, 0.05, 0.4);
+    const r = uniform(n, 12);
     const lossX = (xx: Float64Array) => ref.preluRef(xx, slope, n, C).reduce((s, v, i) => s + v * r[i], 0);
     const lossS = (ss: Float64Array) => ref.preluRef(x, ss, n, C).reduce((s, v, i) => s + v * r[i], 0);
     const { dx, dslope } = ref.preluBackwardRef(x, slope, r, n, C);
@@ -108,7 +108,7 @@ describe('activation', () => {
   test('rejects unknown kinds, ragged channel counts, in-place use', async () => {
     const g = await testGpu();
     const b = g.pool.acquire(64), c = g.pool.acquire(64), d = g.pool.acquire(64);
-    expect(() => act.activation(g, 'gelu' as ActivationKind, b, c, 4)).toThrow(/unknown kind/);
+    expect(() => act.activation(g, 'gelu' as PointwiseAct, b, c, 4)).toThrow(/unknown kind/);
     expect(() => act.prelu(g, b, c, d, 10, 3)).toThrow(/channels/);
     expect(() => act.activation(g, 'relu', b, b, 4)).toThrow(/in-place/);
     for (const B of [b, c, d]) g.pool.release(B);

@@ -6,11 +6,12 @@
 // each output (K*K*Cin forward, K*K*Cout input gradient, N*Ho*Wo weight and bias gradients): float32
 // accumulation error grows with the number of terms; observed errors are around 1e-6 relative.
 import { describe, it, expect } from 'vitest';
-import { testGpu, randn, upload, download, expectClose, finiteDiff } from '../helpers.js';
+import { testGpu, uniform, upload, download, expectClose, finiteDiff } from '../helpers.js';
 import {
   conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, convOutSize, conv2dTiles,
-  type ConvShape, type Act,
+  type ConvShape,
 } from '../../src/kernels/conv2d.js';
+import type { EpilogueAct } from '../../src/kernels/activation.js';
 import {
   conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dBackwardBiasRef,
 } from '../../src/kernels/ref/conv2d.js';
@@ -41,10 +42,10 @@ function data(s: ConvShape, seed: number) {
   const M = s.N * Ho * Wo;
   return {
     Ho, Wo, M,
-    x: randn(s.N * s.H * s.W * s.Cin, seed),
-    w: randn(s.K * s.K * s.Cin * s.Cout, seed + 1),
-    b: randn(s.Cout, seed + 2),
-    dy: randn(M * s.Cout, seed + 3),
+    x: uniform(s.N * s.H * s.W * s.Cin, seed),
+    w: uniform(s.K * s.K * s.Cin * s.Cout, seed + 1),
+    b: uniform(s.Cout, seed + 2),
+    dy: uniform(M * s.Cout, seed + 3),
   };
 }
 
@@ -104,7 +105,7 @@ describe('conv2d without subgroups (the fallback for adapters that lack them)', 
 
 describe('conv2d fused epilogue', () => {
   const s = shape(2, 7, 5, 8, 6, 3, 1);
-  const cases: Array<{ act: Act; alpha?: number; bias: boolean; residual: boolean }> = [
+  const cases: Array<{ act: EpilogueAct; alpha?: number; bias: boolean; residual: boolean }> = [
     { act: 'relu', bias: true, residual: false },
     { act: 'lrelu', bias: true, residual: false },
     { act: 'lrelu', alpha: 0.1, bias: false, residual: true },
@@ -118,7 +119,7 @@ describe('conv2d fused epilogue', () => {
       const d = data(s, 7);
       // Scale the weights so that tanh is not saturated everywhere.
       const wd = c.act === 'tanh' ? d.w.map((v) => v * 0.2) : d.w;
-      const slope = randn(s.Cout, 9, 0, 0.5), res = randn(d.M * s.Cout, 10);
+      const slope = uniform(s.Cout, 9, 0, 0.5), res = uniform(d.M * s.Cout, 10);
       const x = upload(g, d.x), w = upload(g, wd), b = upload(g, d.b), sl = upload(g, slope), r = upload(g, res);
       const y = g.pool.acquire(d.M * s.Cout * 4);
       conv2dForward(g, s, x, w, y, {

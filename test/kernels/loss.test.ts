@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { testGpu, randn, upload, download, expectClose, finiteDiff } from '../helpers.js';
+import { testGpu, uniform, upload, download, expectClose, finiteDiff } from '../helpers.js';
 import * as loss from '../../src/kernels/loss.js';
 import * as ref from '../../src/kernels/ref/loss.js';
 
@@ -12,7 +12,7 @@ const f32 = (x: ArrayLike<number>): Float64Array => Float64Array.from(Float32Arr
 describe('losses', () => {
   test.each([1, 7, 1001, 100003, (1 << 20) + 1])('mse, n = %i', async (n) => {
     const g = await testGpu();
-    const a = f32(randn(n, n)), b = f32(randn(n, n + 1, -2, 1));
+    const a = f32(uniform(n, n)), b = f32(uniform(n, n + 1, -2, 1));
     const A = upload(g, a), B = upload(g, b), D = upload(g, [0.7]);
     const OUT = g.pool.acquire(4), DA = g.pool.acquire(n * 4);
     const live = g.pool.liveCount;
@@ -30,7 +30,7 @@ describe('losses', () => {
 
   test.each([[1001, 1], [1001, 0], [100003, 0.9]])('bce with logits, n = %i, target = %f', async (n, t) => {
     const g = await testGpu();
-    const z0 = randn(n, n + 2, -8, 8);
+    const z0 = uniform(n, n + 2, -8, 8);
     // Saturated logits: a naive log(sigmoid(z)) is -inf / NaN here.
     z0.set([80, -80, 100, -100, 1e-3, -20]);
     const z = f32(z0);
@@ -66,7 +66,7 @@ describe('losses', () => {
 
   test('reference backward vs finite differences', () => {
     const n = 37;
-    const a = randn(n, 1), b = randn(n, 2), z = randn(n, 3, -5, 5);
+    const a = uniform(n, 1), b = uniform(n, 2), z = uniform(n, 3, -5, 5);
     const idx = [0, 5, 17, 36];
     const dm = ref.mseLossBackwardRef(a, b, 0.7, n);
     expectClose(idx.map((i) => dm[i]), finiteDiff((x) => 0.7 * ref.mseLossRef(x, b, n), a, idx), 1e-6, 1e-10, 'mse FD');

@@ -3,7 +3,7 @@
 // Tolerance: |got - want| <= 4e-7 * sum_k |a_mk b_kn| + 1e-6 (a few float32 ulps of the terms'
 // magnitude: a bound on the dot product's rounding, independent of cancellation in the result).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { testGpu, randn, upload, download } from '../helpers.js';
+import { testGpu, uniform, upload, download } from '../helpers.js';
 import { matmul, matmulSplits, MATMUL_SG, sharedFits, type MatmulOptions } from '../../src/kernels/matmul.js';
 import { subgroupsCanShare } from '../../src/kernels/shader.js';
 import { matmulRef } from '../../src/kernels/ref/matmul.js';
@@ -15,7 +15,7 @@ interface Case { M: number; N: number; K: number; transA?: boolean; transB?: boo
 async function check({ M, N, K, transA = false, transB = false, bias = false, accumulate = false, splits }: Case): Promise<void> {
   const live = g.pool.liveCount;
   const seed = M * 1000 + N * 10 + K + (transA ? 7 : 0) + (transB ? 13 : 0);
-  const a = randn(M * K, seed), b = randn(K * N, seed + 1), c0 = randn(M * N, seed + 2), bv = randn(N, seed + 3);
+  const a = uniform(M * K, seed), b = uniform(K * N, seed + 1), c0 = uniform(M * N, seed + 2), bv = uniform(N, seed + 3);
   const want = Float64Array.from(c0);
   matmulRef(a, b, want, M, N, K, { transA, transB, bias: bias ? bv : undefined, accumulate });
   const mag = new Float64Array(M * N);
@@ -92,7 +92,7 @@ for (const variant of variants) {
     it('gives the same bits twice', async () => {
       const [M, N, K] = [12, 40, 3000];
       expect(matmulSplits(M, N, K)).toBeGreaterThan(1);
-      const ab = upload(g, randn(M * K, 1)), bb = upload(g, randn(K * N, 2)), c1 = g.pool.acquire(M * N * 4), c2 = g.pool.acquire(M * N * 4);
+      const ab = upload(g, uniform(M * K, 1)), bb = upload(g, uniform(K * N, 2)), c1 = g.pool.acquire(M * N * 4), c2 = g.pool.acquire(M * N * 4);
       matmul(g, ab, bb, c1, M, N, K);
       matmul(g, ab, bb, c2, M, N, K);
       expect(new Uint32Array(await g.read(c1, M * N * 4))).toEqual(new Uint32Array(await g.read(c2, M * N * 4)));

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { testGpu, randn, upload, download, expectClose, finiteDiff } from '../helpers.js';
+import { testGpu, uniform, upload, download, expectClose, finiteDiff } from '../helpers.js';
 import { maxPool2, maxPool2Backward } from '../../src/kernels/maxpool.js';
 import { maxPool2Ref, maxPool2BackwardRef } from '../../src/kernels/ref/maxpool.js';
 
@@ -11,10 +11,10 @@ describe('maxPool2', () => {
       const g = await testGpu();
       const n = N * H * W * C;
       const Ho = Math.floor(H / 2), Wo = Math.floor(W / 2), m = N * Ho * Wo * C;
-      const x = Float32Array.from(randn(n, n + C));
+      const x = Float32Array.from(uniform(n, n + C));
       // Ties: quantize a third of the values so that windows hold equal maxima.
       for (let i = 0; i < n; i += 3) x[i] = Math.round(x[i] * 2) / 2;
-      const dy = randn(Math.max(m, 1), m + 1);
+      const dy = uniform(Math.max(m, 1), m + 1);
       const X = upload(g, x), DY = upload(g, dy);
       const Y = g.pool.acquire(Math.max(m, 1) * 4), DX = g.pool.acquire(n * 4);
       g.write(DX, new Float32Array(n).fill(777)); // every dx cell must be written, zeros included
@@ -59,9 +59,9 @@ describe('maxPool2', () => {
     const [N, H, W, C] = [2, 5, 7, 3];
     const n = N * H * W * C;
     // Distinct values, at least 0.01 apart, so the argmax is stable under the finite-difference step.
-    const x = Float64Array.from(randn(n, 4).map((v, i) => v + 0.01 * ((i * 37) % n)));
+    const x = Float64Array.from(uniform(n, 4).map((v, i) => v + 0.01 * ((i * 37) % n)));
     const m = N * 2 * 3 * C;
-    const r = randn(m, 5);
+    const r = uniform(m, 5);
     const loss = (xx: Float64Array) => maxPool2Ref(xx, N, H, W, C).reduce((s, v, i) => s + v * r[i], 0);
     const idx = Array.from({ length: n }, (_, i) => i).filter((i) => i % 5 === 0);
     const dx = maxPool2BackwardRef(x, r, N, H, W, C);

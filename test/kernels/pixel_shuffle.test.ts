@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { testGpu, randn, upload, download, expectClose, finiteDiff } from '../helpers.js';
+import { testGpu, uniform, upload, download, expectClose, finiteDiff } from '../helpers.js';
 import { pixelShuffle, pixelShuffleBackward } from '../../src/kernels/pixel_shuffle.js';
 import { pixelShuffleRef, pixelShuffleBackwardRef } from '../../src/kernels/ref/pixel_shuffle.js';
 
@@ -17,7 +17,7 @@ describe('pixel shuffle', () => {
     'N=%i H=%i W=%i Cin=%i r=%i: forward, backward vs float64', async (N, H, W, Cin, r) => {
       const g = await testGpu();
       const n = N * H * W * Cin;
-      const x = randn(n, n + r), dy = randn(n, n + 2 * r);
+      const x = uniform(n, n + r), dy = uniform(n, n + 2 * r);
       const X = upload(g, x), DY = upload(g, dy);
       const Y = g.pool.acquire(n * 4), DX = g.pool.acquire(n * 4);
       pixelShuffle(g, X, Y, N, H, W, Cin, r);
@@ -30,7 +30,7 @@ describe('pixel shuffle', () => {
   test('reference backward vs finite differences', () => {
     const [N, H, W, Cin, r] = [2, 3, 5, 12, 2];
     const n = N * H * W * Cin;
-    const x = randn(n, 1), rr = randn(n, 2);
+    const x = uniform(n, 1), rr = uniform(n, 2);
     const loss = (xx: Float64Array) => pixelShuffleRef(xx, N, H, W, Cin, r).reduce((s, v, i) => s + v * rr[i], 0);
     const idx = [0, 1, 7, 13, 100, 211, n - 1];
     const dx = pixelShuffleBackwardRef(rr, N, H, W, Cin, r);
@@ -41,7 +41,7 @@ describe('pixel shuffle', () => {
     const g = await testGpu();
     const [N, H, W, Cin, r] = [1, 1024, 1025, 4, 2]; // 4.2 M elements, 65600 workgroups of 64
     const n = N * H * W * Cin;
-    const x = randn(n, 3);
+    const x = uniform(n, 3);
     const X = upload(g, x), Y = g.pool.acquire(n * 4);
     pixelShuffle(g, X, Y, N, H, W, Cin, r);
     expectClose(await download(g, Y, n), pixelShuffleRef(Float32Array.from(x), N, H, W, Cin, r), 0, 0, 'forward');

@@ -8,10 +8,11 @@
 // less on the one-pixel image, where padding zeros most of the tile); with tanh 5.2e-6 (lavapipe's
 // tanh). Asserted bound: 1e-5 (2e-5 with tanh).
 import { describe, it, expect } from 'vitest';
-import { testGpu, randn, upload, download } from '../helpers.js';
+import { testGpu, uniform, upload, download } from '../helpers.js';
 import { winogradForward, winogradBackwardInput, winogradBackwardWeight, type WinogradShape } from '../../src/kernels/winograd.js';
 import { conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef } from '../../src/kernels/ref/conv2d.js';
-import type { Act, ConvShape } from '../../src/kernels/conv2d.js';
+import type { ConvShape } from '../../src/kernels/conv2d.js';
+import type { EpilogueAct } from '../../src/kernels/activation.js';
 
 const g = await testGpu();
 const conv = (s: WinogradShape): ConvShape => ({ ...s, K: 3, stride: 1 });
@@ -42,7 +43,7 @@ const name = (s: WinogradShape, rows?: number) => `N${s.N} ${s.H}x${s.W} ${s.Cin
 describe('winograd F(4x4,3x3) vs the float64 direct reference', () => {
   SHAPES.forEach(([s, rows], k) => it(name(s, rows), async () => {
     const M = s.N * s.H * s.W;
-    const xd = randn(M * s.Cin, 10 * k + 1), wd = randn(9 * s.Cin * s.Cout, 10 * k + 2), dyd = randn(M * s.Cout, 10 * k + 3);
+    const xd = uniform(M * s.Cin, 10 * k + 1), wd = uniform(9 * s.Cin * s.Cout, 10 * k + 2), dyd = uniform(M * s.Cout, 10 * k + 3);
     const live = g.pool.liveCount;
     const x = upload(g, xd), w = upload(g, wd), dy = upload(g, dyd);
     const y = g.pool.acquire(M * s.Cout * 4), dx = g.pool.acquire(M * s.Cin * 4), dw = g.pool.acquire(wd.length * 4);
@@ -63,7 +64,7 @@ describe('winograd F(4x4,3x3) vs the float64 direct reference', () => {
 describe('winograd fused epilogue', () => {
   const s: WinogradShape = { N: 2, H: 7, W: 6, Cin: 8, Cout: 8 };
   const M = s.N * s.H * s.W;
-  const cases: Array<{ act: Act; alpha?: number; bias: boolean; residual: boolean }> = [
+  const cases: Array<{ act: EpilogueAct; alpha?: number; bias: boolean; residual: boolean }> = [
     { act: 'relu', bias: true, residual: false },
     { act: 'lrelu', alpha: 0.1, bias: false, residual: true },
     { act: 'prelu', bias: true, residual: true },
@@ -72,8 +73,8 @@ describe('winograd fused epilogue', () => {
   ];
   for (const c of cases) {
     it(`${c.act}${c.bias ? ' + bias' : ''}${c.residual ? ' + residual' : ''}`, async () => {
-      const xd = randn(M * s.Cin, 5), wd = randn(9 * s.Cin * s.Cout, 6).map((v) => v * 0.3);
-      const bd = randn(s.Cout, 7), sd = randn(s.Cout, 8, 0, 0.5), rd = randn(M * s.Cout, 9);
+      const xd = uniform(M * s.Cin, 5), wd = uniform(9 * s.Cin * s.Cout, 6).map((v) => v * 0.3);
+      const bd = uniform(s.Cout, 7), sd = uniform(s.Cout, 8, 0, 0.5), rd = uniform(M * s.Cout, 9);
       const x = upload(g, xd), w = upload(g, wd), b = upload(g, bd), sl = upload(g, sd), r = upload(g, rd);
       const y = g.pool.acquire(M * s.Cout * 4);
       winogradForward(g, s, x, w, y, {
@@ -93,7 +94,7 @@ describe('winograd determinism', () => {
   it('the weight gradient is bitwise identical run after run', async () => {
     const s: WinogradShape = { N: 3, H: 13, W: 10, Cin: 8, Cout: 8 };
     const M = s.N * s.H * s.W;
-    const x = upload(g, randn(M * s.Cin, 1)), dy = upload(g, randn(M * s.Cout, 2));
+    const x = upload(g, uniform(M * s.Cin, 1)), dy = upload(g, uniform(M * s.Cout, 2));
     const dw1 = g.pool.acquire(9 * 64 * 4), dw2 = g.pool.acquire(9 * 64 * 4);
     winogradBackwardWeight(g, s, x, dy, dw1);
     winogradBackwardWeight(g, s, x, dy, dw2);

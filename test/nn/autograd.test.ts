@@ -3,14 +3,14 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testGpu, randn, expectClose } from '../helpers.js';
+import { testGpu, uniform, expectClose } from '../helpers.js';
 import type { Gpu } from '../../src/gpu/gpu.js';
 import { Tensor, fromArray, backward, tidy, noGrad } from '../../src/nn/tensor.js';
 import * as ops from '../../src/nn/ops.js';
 import { Module, Sequential } from '../../src/nn/module.js';
 import { Conv2d, BatchNorm2d, PReLU, PixelShuffle, Tanh, setInitSeed } from '../../src/nn/layers.js';
 import { Adam } from '../../src/nn/adam.js';
-import { saveModule, loadModule } from '../../src/nn/state.js';
+import { saveModule, loadModule } from '../../src/node/state.js';
 
 let g: Gpu;
 beforeAll(async () => { g = await testGpu(); });
@@ -19,7 +19,7 @@ describe('autograd', () => {
   it('accumulates the gradient of a tensor used twice (residual) and matches finite differences', async () => {
     // f(x) = sum(r * (tanh(x) + x * x)), used twice: df/dx = r * (1 - tanh^2) + 2 r x
     const n = 37;
-    const xv = randn(n, 1), rv = randn(n, 2);
+    const xv = uniform(n, 1), rv = uniform(n, 2);
     await tidy(() => {
       const x = fromArray(xv, [n], true);
       const r = fromArray(rv, [n]);
@@ -38,7 +38,7 @@ describe('autograd', () => {
     const conv = new Conv2d(3, 4, 3);
     conv.setRequiresGrad(false);
     const res = tidy(() => {
-      const x = fromArray(randn(2 * 5 * 5 * 3, 4), [2, 5, 5, 3], true);
+      const x = fromArray(uniform(2 * 5 * 5 * 3, 4), [2, 5, 5, 3], true);
       backward(ops.mean(conv.forward(x)));
       return { dx: x.grad };
     });
@@ -71,7 +71,7 @@ describe('training a small network', () => {
     setInitSeed(7);
     const m = new TinySR();
     const opt = new Adam(m.parameters(), { lr: 1e-2 });
-    const xv = randn(2 * 6 * 5 * 3, 11, 0, 1), yv = randn(2 * 12 * 10 * 3, 12, -0.8, 0.8);
+    const xv = uniform(2 * 6 * 5 * 3, 11, 0, 1), yv = uniform(2 * 12 * 10 * 3, 12, -0.8, 0.8);
     const losses: number[] = [];
     let allocatedAfterFirst = 0;
     for (let step = 0; step < 120; step++) {
@@ -99,7 +99,7 @@ describe('state I/O', () => {
     setInitSeed(9);
     const a = new TinySR();
     // make the BN running stats non-trivial
-    tidy(() => { a.forward(fromArray(randn(2 * 6 * 5 * 3, 5), [2, 6, 5, 3])); });
+    tidy(() => { a.forward(fromArray(uniform(2 * 6 * 5 * 3, 5), [2, 6, 5, 3])); });
     const dir = mkdtempSync(join(tmpdir(), 'srgan-state-'));
     const file = join(dir, 'm.safetensors');
     await saveModule(file, a, { note: 'test' });

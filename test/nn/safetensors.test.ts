@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { rng } from '../../src/nn/random.js';
 import {
   toDisk, fromDisk, diskShape, readSafetensors, readSafetensorsHeader, serializeChecked, writeAtomic, CHECKSUM_KEY,
-} from '../../src/nn/state.js';
+} from '../../src/node/state.js';
 import { firstNonFinite, parseSafetensorsHeader } from '../../src/nn/safetensors.js';
 import type { Tensor } from '../../src/nn/tensor.js';
 

@@ -5,15 +5,15 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testGpu, randn } from '../helpers.js';
+import { testGpu, uniform } from '../helpers.js';
 import { fromArray, noGrad } from '../../src/nn/tensor.js';
 import { fromFloat32, serializeSafetensors, type StTensor } from '../../src/nn/safetensors.js';
-import { saveModule } from '../../src/nn/state.js';
+import { saveModule } from '../../src/node/state.js';
 import { setInitSeed } from '../../src/nn/layers.js';
 import { Generator, type GeneratorConfig } from '../../src/srgan/generator.js';
 import {
   generatorTensorShapes, loadFoldedGenerator, loadGenerator, readGeneratorFile, readGeneratorHeader,
-} from '../../src/srgan/model.js';
+} from '../../src/node/model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'srgan-modelfiles-'));
 let n = 0;
@@ -22,7 +22,7 @@ let n = 0;
 function tensorsOf(cfg: GeneratorConfig, seed = 3): Array<[string, StTensor]> {
   return [...generatorTensorShapes(cfg)].map(([name, shape], i) => {
     const count = shape.reduce((a, b) => a * b, 1);
-    const v = Float32Array.from(randn(count, seed + i, -0.1, 0.1));
+    const v = Float32Array.from(uniform(count, seed + i, -0.1, 0.1));
     if (name.endsWith('running_var')) v.fill(1);
     return [name, fromFloat32(v, shape)];
   });
@@ -122,7 +122,7 @@ describe('a plain PyTorch state_dict', () => {
     expect(G.config).toEqual(cfg);
     G.dispose();
     const A = await loadFoldedGenerator(plain), B = await loadFoldedGenerator(ours);
-    const x = Float32Array.from(randn(7 * 6 * 3, 4, 0, 1));
+    const x = Float32Array.from(uniform(7 * 6 * 3, 4, 0, 1));
     const run = async (F: typeof A) => { const y = noGrad(() => F.forward(fromArray(x, [1, 7, 6, 3]))); const d = await y.data(); y.dispose(); return d; };
     const ya = await run(A), yb = await run(B);
     expect(ya.length).toBe(14 * 12 * 3);

@@ -1,12 +1,12 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { testGpu, randn, expectClose } from '../helpers.js';
+import { testGpu, uniform, expectClose } from '../helpers.js';
 import { Generator, PAPER_GENERATOR, generatorParamCount } from '../../src/srgan/generator.js';
 import { Discriminator, PAPER_DISCRIMINATOR, discriminatorParamCount } from '../../src/srgan/discriminator.js';
 import { FoldedGenerator, upscaleTiled, planTiles, type TileNet } from '../../src/srgan/inference.js';
-import { defaultModelPath, generatorTensorShapes, loadFoldedGenerator } from '../../src/srgan/model.js';
+import { defaultModelPath, generatorTensorShapes, loadFoldedGenerator } from '../../src/node/model.js';
 import { fromArray, noGrad, tidy, type Tensor } from '../../src/nn/tensor.js';
 import { setInitSeed } from '../../src/nn/layers.js';
-import { diskShape, saveModule } from '../../src/nn/state.js';
+import { diskShape, saveModule } from '../../src/node/state.js';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +39,7 @@ async function trainedTinyGenerator(): Promise<Generator> {
   setInitSeed(21);
   const G = new Generator(tiny);
   // run a few training-mode forwards so BN running statistics are not the identity
-  for (let i = 0; i < 3; i++) tidy(() => { G.forward(fromArray(randn(2 * 9 * 7 * 3, 30 + i, 0, 1), [2, 9, 7, 3])); });
+  for (let i = 0; i < 3; i++) tidy(() => { G.forward(fromArray(uniform(2 * 9 * 7 * 3, 30 + i, 0, 1), [2, 9, 7, 3])); });
   return G.eval();
 }
 
@@ -47,7 +47,7 @@ describe('inference', () => {
   it('the BN-folded, epilogue-fused generator computes the same function as the layered one', async () => {
     const G = await trainedTinyGenerator();
     const F = await FoldedGenerator.fromGenerator(G);
-    const x = randn(2 * 11 * 9 * 3, 5, 0, 1);
+    const x = uniform(2 * 11 * 9 * 3, 5, 0, 1);
     const a = await noGrad(() => tidy(() => G.forward(fromArray(x, [2, 11, 9, 3])))).data();
     const t = tidy(() => F.forward(fromArray(x, [2, 11, 9, 3])));
     const b = await t.data();
@@ -60,7 +60,7 @@ describe('inference', () => {
     const G = await trainedTinyGenerator();
     const F = await FoldedGenerator.fromGenerator(G);
     const w = 37, h = 29;
-    const img = Float32Array.from(randn(w * h * 3, 8, 0, 1));
+    const img = Float32Array.from(uniform(w * h * 3, 8, 0, 1));
     const whole = await upscaleTiled(F, img, w, h, { tile: 200 });
     const tiled = await upscaleTiled(F, img, w, h, { tile: 2 * F.radius + 6, batch: 3 });
     expect(tiled.length).toBe(w * 4 * h * 4 * 3);
@@ -85,7 +85,7 @@ describe('tiled inference', () => {
     const F = await FoldedGenerator.fromGenerator(G);
     expect(F.radius).toBe(12); // conv_out + two 3x3 before the shuffles: 3 LR px; conv_mid 1, blocks 2x2, conv_in 4
     for (const [w, h, seed, core] of [[37, 45, 41, 9], [130, 67, 42, 17]]) {
-      const img = Float32Array.from(randn(w * h * 3, seed, 0, 1));
+      const img = Float32Array.from(uniform(w * h * 3, seed, 0, 1));
       const folded = await wholeImage(() => F.forward(fromArray(img, [1, h, w, 3])));
       const layered = await wholeImage(() => G.forward(fromArray(img, [1, h, w, 3])));
       expectClose(folded, layered, 1e-4, 2e-5, `${w}x${h} folded vs training graph`);
@@ -106,7 +106,7 @@ describe('tiled inference', () => {
   it('the tail run in strips equals the tail run whole, batch > 1', async () => {
     const G = await trainedTinyGenerator();
     const F = await FoldedGenerator.fromGenerator(G);
-    const x = randn(2 * 13 * 10 * 3, 9, 0, 1);
+    const x = uniform(2 * 13 * 10 * 3, 9, 0, 1);
     const whole = await wholeImage(() => F.forward(fromArray(x, [2, 13, 10, 3])));
     for (const rows of [1, 2, 5, 13]) {
       const strips = await wholeImage(() => F.forward(fromArray(x, [2, 13, 10, 3]), rows));
@@ -121,7 +121,7 @@ describe('tiled inference', () => {
     await saveModule(path, G, { format: 'srgan-webgpu-generator', generator: JSON.stringify(G.config) });
     const fromGraph = await FoldedGenerator.fromGenerator(G);
     const fromFile = await loadFoldedGenerator(path);
-    const x = randn(1 * 9 * 11 * 3, 12, 0, 1);
+    const x = uniform(1 * 9 * 11 * 3, 12, 0, 1);
     const a = await wholeImage(() => fromGraph.forward(fromArray(x, [1, 9, 11, 3])));
     const b = await wholeImage(() => fromFile.forward(fromArray(x, [1, 9, 11, 3])));
     expectClose(b, a, 0, 0, 'folded from file vs from the training graph');

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testGpu } from '../helpers.js';
-import { loadFoldedGenerator, readGeneratorHeader } from '../../src/srgan/model.js';
+import { loadFoldedGenerator, readGeneratorHeader } from '../../src/node/model.js';
 import { upscaleTiled } from '../../src/srgan/inference.js';
 
 await testGpu();

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync, readFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testGpu, rng, randn, expectClose, finiteDiff } from '../helpers.js';
+import { testGpu, rng, uniform, expectClose, finiteDiff } from '../helpers.js';
 import { encodePng } from '../../src/image/image.js';
 import { fromArray, backward, tidy } from '../../src/nn/tensor.js';
 import * as ops from '../../src/nn/ops.js';
@@ -53,7 +53,7 @@ beforeAll(async () => { await testGpu(); });
 describe('pixel loss l1', () => {
   it('mean |a - b| and its gradient match a float64 reference, and the reference matches finite differences', async () => {
     const shape = [3, 5, 7, 3], n = 315;
-    const av = randn(n, 11), bv = randn(n, 12);
+    const av = uniform(n, 11), bv = uniform(n, 12);
     bv[5] = Math.fround(av[5]); av[5] = bv[5]; // a tie: PyTorch's sign(0) = 0 gradient
     const ref = (a: Float64Array) => a.reduce((s, x, i) => s + Math.abs(x - bv[i]), 0) / n;
     const [loss, ga, gb] = await tidy(() => {
@@ -188,7 +188,7 @@ describe('learning-rate schedules', () => {
 describe('discriminator head pool', () => {
   it('global average pool: forward and its gradient through the tape vs a float64 reference and finite differences', async () => {
     const [N, H, W, C] = [3, 5, 7, 6], n = N * H * W * C;
-    const xv = randn(n, 31), rv = randn(N * C, 32);
+    const xv = uniform(n, 31), rv = uniform(N * C, 32);
     // f(x) = mean over (n, c) of r[n,c] * (mean over h,w of x[n,h,w,c])
     const pool = (x: Float64Array) => {
       const p = new Float64Array(N * C);
@@ -226,7 +226,7 @@ describe('discriminator head pool', () => {
     const paper = discriminatorParamCount(PAPER_DISCRIMINATOR), pooled = discriminatorParamCount({ ...PAPER_DISCRIMINATOR, head: 'pool' });
     expect(paper - pooled).toBe((512 * 36 - 512) * 1024);
     const [logits, gw] = await tidy(() => {
-      const z = D.forward(fromArray(randn(2 * 32 * 32 * 3, 5), [2, 32, 32, 3]));
+      const z = D.forward(fromArray(uniform(2 * 32 * 32 * 3, 5), [2, 32, 32, 3]));
       backward(ops.bceWithLogits(z, 1));
       return Promise.all([z.data(), D.convIn.weight.grad!.data()]);
     });

@@ -10,7 +10,7 @@ import { encodePng } from '../../src/image/image.js';
 import { resolveConfig } from '../../src/srgan/config.js';
 import { Trainer } from '../../src/srgan/trainer.js';
 import { makeBatch } from '../../src/srgan/data.js';
-import { loadGenerator } from '../../src/srgan/model.js';
+import { loadGenerator } from '../../src/node/model.js';
 
 const VGG = fileURLToPath(new URL('../../../shared/weights/vgg19_tfjs_fp32_partial', import.meta.url));
 
@@ -158,7 +158,7 @@ describe('trainer', () => {
     const t2 = new Trainer(tinyCfg({ phase1Steps: 0, phase2Steps: 1, seed: 77 }), { dataDir: data, outDir: run2, resume: false, quiet: true, vggPath: VGG, initGenerator: genFile });
     await t2.init();
     // before any step the generator holds exactly the phase-1 weights (not seed 77's initialisation)
-    const { saveModule } = await import('../../src/nn/state.js');
+    const { saveModule } = await import('../../src/node/state.js');
     const probe = join(run2, 'probe.safetensors');
     await saveModule(probe, t2.G, {});
     const { parseSafetensors } = await import('../../src/nn/safetensors.js');

@@ -5,13 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { testGpu, expectClose } from '../helpers.js';
 import { VGG19Features, VGG19_CONVS } from '../../src/srgan/vgg19.js';
 import { loadTfjsModel } from '../../src/srgan/tfjs.js';
-import { readImage } from '../../src/image/image.js';
+import { readImage } from '../../src/node/image-files.js';
 import { fromArray, noGrad, tidy } from '../../src/nn/tensor.js';
 import { serializeSafetensors, fromFloat32, type StTensor } from '../../src/nn/safetensors.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randn } from '../helpers.js';
+import { uniform } from '../helpers.js';
 
 const U8 = fileURLToPath(new URL('../../../shared/weights/vgg19_tfjs_uint8/model.json', import.meta.url));
 const BABY = fileURLToPath(new URL('../../../shared/data/Set5/baby.png', import.meta.url));
@@ -117,8 +117,8 @@ describe('VGG19 feature extractor', () => {
     const byIdx = new Map<number, { weight: Float32Array; bias: Float32Array }>();
     const entries: Array<[string, StTensor]> = [];
     for (const [idx, cin, cout] of layers) {
-      const weight = Float32Array.from(randn(cout * cin * 9, seed++), (v) => v * Math.sqrt(6 / (cin * 9)));
-      const bias = Float32Array.from(randn(cout, seed++), (v) => 0.1 * v);
+      const weight = Float32Array.from(uniform(cout * cin * 9, seed++), (v) => v * Math.sqrt(6 / (cin * 9)));
+      const bias = Float32Array.from(uniform(cout, seed++), (v) => 0.1 * v);
       const dtype = idx === 2 ? 'F16' : 'F32';
       const st = fromFloat32(weight, [cout, cin, 3, 3], dtype);
       // the reference sees exactly the stored values (F16 rounding included)
@@ -129,7 +129,7 @@ describe('VGG19 feature extractor', () => {
     const file = join(dir, 'vgg19.safetensors');
     writeFileSync(file, serializeSafetensors(entries));
     const H = 13, W = 10;
-    const img = randn(H * W * 3, seed++);
+    const img = uniform(H * W * 3, seed++);
     const vgg = new VGG19Features('vgg22');
     await vgg.load(file);
     const t = noGrad(() => tidy(() => vgg.forward(fromArray(img, [1, H, W, 3]))));

@@ -1,9 +1,9 @@
 // Float64 references of src/kernels/activation.ts, for the tests.
-import type { ActivationKind } from '../activation.js';
+import type { PointwiseAct } from '../activation.js';
 
 type Arr = ArrayLike<number>;
 
-export function activationRef(kind: ActivationKind, x: Arr, n: number, alpha = 0.2): Float64Array {
+export function activationRef(kind: PointwiseAct, x: Arr, n: number, alpha = 0.2): Float64Array {
   const y = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const v = x[i];
@@ -17,7 +17,7 @@ export function activationRef(kind: ActivationKind, x: Arr, n: number, alpha = 0
   return y;
 }
 
-export function activationBackwardRef(kind: ActivationKind, x: Arr, y: Arr, dy: Arr, n: number, alpha = 0.2): Float64Array {
+export function activationBackwardRef(kind: PointwiseAct, x: Arr, y: Arr, dy: Arr, n: number, alpha = 0.2): Float64Array {
   const dx = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     switch (kind) {

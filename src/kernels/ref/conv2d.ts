@@ -1,6 +1,7 @@
 // Float64 CPU reference of the conv2d family (NHWC activations, HWIO weights, zero 'same' padding
 // (K-1)/2, stride S): PyTorch's Conv2d(padding=(K-1)/2, stride=S) semantics. Plain loops, for tests.
-import type { Act, ConvShape } from '../conv2d.js';
+import type { ConvShape } from '../conv2d.js';
+import type { EpilogueAct } from '../activation.js';
 
 type Arr = ArrayLike<number>;
 
@@ -24,7 +25,7 @@ function eachTap(s: ConvShape, f: (o: number, i: number, k: number) => void): vo
     }
 }
 
-export interface RefEpilogue { bias?: Arr; act?: Act; slope?: Arr; alpha?: number; residual?: Arr }
+export interface RefEpilogue { bias?: Arr; act?: EpilogueAct; slope?: Arr; alpha?: number; residual?: Arr }
 
 export function conv2dForwardRef(s: ConvShape, x: Arr, w: Arr, e: RefEpilogue = {}): Float64Array {
   const { Ho, Wo } = dims(s);

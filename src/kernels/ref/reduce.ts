@@ -8,7 +8,7 @@ export function sumAllRef(x: Float64Array, out: Float64Array, n: number, scale =
 }
 
 /** out[c] = sum_m x[m*C + c]. */
-export function sumRowsRef(x: Float64Array, out: Float64Array, M: number, C: number): void {
+export function columnSumsRef(x: Float64Array, out: Float64Array, M: number, C: number): void {
   for (let c = 0; c < C; c++) {
     let s = 0;
     for (let m = 0; m < M; m++) s += x[m * C + c];

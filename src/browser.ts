@@ -1,0 +1,50 @@
+// The package's entry point in a page or a bundler: the same API as in Node (src/node/index.ts),
+// on navigator.gpu, with models fetched by URL.
+import { openGpu, destroyGpu, GpuError } from './gpu/gpu.js';
+import {
+  cachedUpscale, createUpscalerOn, type ModelSource, type Platform, type Upscaler, type UpscalerOptions,
+} from './srgan/upscaler.js';
+
+export type { ImageDataLike, UpscaledImage, ModelSource, UpscalerOptions, UpscaleOptions, Upscaler } from './srgan/upscaler.js';
+
+/** Whether this browser offers WebGPU at all (an adapter may still be refused). */
+export function hasWebGpu(): boolean {
+  return typeof navigator !== 'undefined' && 'gpu' in navigator && Boolean(navigator.gpu);
+}
+
+async function loadModel(src: ModelSource): Promise<{ bytes: Uint8Array; name: string }> {
+  if (src instanceof Uint8Array) return { bytes: src, name: 'model bytes' };
+  if (src instanceof ArrayBuffer) return { bytes: new Uint8Array(src), name: 'model bytes' };
+  const s = String(src);
+  // a shipped name: the package's models/ folder, beside dist/ (bundlers that copy
+  // `new URL(..., import.meta.url)` assets handle this; others pass a URL)
+  const url = /^[\w-]+$/.test(s) ? new URL(`../models/${s}.safetensors`, import.meta.url)
+    : new URL(s, typeof document !== 'undefined' ? document.baseURI : import.meta.url);
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return { bytes: new Uint8Array(await r.arrayBuffer()), name: url.pathname.split('/').pop() || String(url) };
+}
+
+const web: Platform = {
+  openGpu: () => {
+    if (!hasWebGpu()) throw new GpuError('This browser has no WebGPU (navigator.gpu is missing)');
+    return openGpu(navigator.gpu, { noAdapterHelp: 'The browser offers WebGPU but no adapter: it may be disabled or blocklisted for this GPU.' });
+  },
+  loadModel,
+};
+
+/** Loads a model and compiles its pipelines once; then `await u.upscale(image)` for each image. */
+export function createUpscaler(options: UpscalerOptions = {}): Promise<Upscaler> {
+  return createUpscalerOn(web, options);
+}
+
+/**
+ * Upscales an RGBA image (ImageData-like) by the model's scale (4). Options: model, tile, signal,
+ * onProgress. The model is loaded on first use and kept for later calls.
+ */
+export const upscale = cachedUpscale(web);
+
+/** Releases the GPU device (every upscaler with it). */
+export function close(): void {
+  destroyGpu();
+}

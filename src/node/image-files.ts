@@ -1,0 +1,112 @@
+// Image files in Node: only regular files read, sizes capped before reading, atomic writes. The
+// codecs are src/image/image.ts's (re-exported here for Node callers).
+import { promises as fs, constants as fsConstants } from 'node:fs';
+import * as nodePath from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { MAX_PIXELS, decodeImage, encodeByExtension, imageByteCap, readImageHeader, type Image, type ImageHeader } from '../image/image.js';
+
+export * from '../image/image.js';
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+function fail(name: string, problem: string): never {
+  throw new Error(`${name}: ${oneLine(problem)}`);
+}
+
+function messageOf(e: unknown): string {
+  return oneLine(e instanceof Error ? e.message : String(e));
+}
+
+/** Reads and decodes an image file; errors name the path. */
+export async function readImage(path: string): Promise<Image> {
+  return decodeImage(await readImageBytes(path, imageByteCap(MAX_PIXELS)), path);
+}
+
+/** What a non-regular file is, for error messages. */
+function fileKind(st: import('node:fs').Stats): string {
+  if (st.isDirectory()) return 'is a directory, not an image file';
+  if (st.isCharacterDevice()) return 'is a character device, not a regular file';
+  if (st.isBlockDevice()) return 'is a block device, not a regular file';
+  if (st.isFIFO()) return 'is a FIFO (named pipe), not a regular file';
+  if (st.isSocket()) return 'is a socket, not a regular file';
+  return 'is not a regular file';
+}
+
+/**
+ * The bytes of an image file, or its first `prefix` bytes. Only regular files are read: a device
+ * or a FIFO would never end (/dev/zero grows memory until the process dies), so the file is opened
+ * without blocking and checked on its own handle (no race with a rename in between). Files over
+ * maxBytes are refused before anything is read.
+ */
+export async function readImageBytes(path: string, maxBytes: number, prefix = Infinity): Promise<Uint8Array> {
+  let fh: fs.FileHandle;
+  try {
+    // O_NONBLOCK: opening a FIFO with no writer returns at once instead of hanging
+    fh = await fs.open(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') fail(path, 'no such file');
+    if (code === 'EACCES' || code === 'EPERM') fail(path, 'permission denied');
+    if (code === 'ENXIO') fail(path, 'is a socket, not a regular file');
+    fail(path, `cannot read (${messageOf(e)})`);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) fail(path, fileKind(st));
+    if (st.size > maxBytes) fail(path, `file too large (${st.size} bytes; the limit for this image is ${maxBytes})`);
+    const n = Math.min(st.size, prefix);
+    const buf = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const { bytesRead } = await fh.read(buf, got, n - got, got);
+      if (bytesRead === 0) break; // the file shrank while being read: decoders report the truncation
+      got += bytesRead;
+    }
+    return got === n ? buf : buf.subarray(0, got);
+  } catch (e) {
+    if ((e as Error).message?.startsWith(path + ':')) throw e;
+    fail(path, `cannot read (${messageOf(e)})`);
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
+/**
+ * An image file's header: the first 64 KiB are read, the whole file (up to maxBytes) only when
+ * the header runs on (a JPEG with a large EXIF or ICC segment before its frame header).
+ */
+export async function readImageFileHeader(path: string, maxBytes: number): Promise<ImageHeader> {
+  const first = await readImageBytes(path, maxBytes, 65536);
+  const h = readImageHeader(first, path) ?? (first.length === 65536 ? readImageHeader(await readImageBytes(path, maxBytes), path) : null);
+  if (!h) fail(path, `truncated image (the header is cut short; file ends at ${first.length} bytes)`);
+  return h;
+}
+
+/**
+ * Writes bytes so that readers see either the old file or the whole new one: write a temporary
+ * file in the same folder, flush it, rename it over the target. The temporary is removed on failure.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const dir = nodePath.dirname(path);
+  const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  let fh: fs.FileHandle | undefined;
+  try {
+    fh = await fs.open(tmp, 'wx');
+    await fh.writeFile(bytes);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await fs.rename(tmp, path);
+  } catch (e) {
+    if (fh) await fh.close().catch(() => {});
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/** Encodes by extension and writes atomically. */
+export async function writeImage(path: string, img: Image, jpegQuality = 90): Promise<void> {
+  await writeFileAtomic(path, encodeByExtension(img, path, jpegQuality));
+}

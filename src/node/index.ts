@@ -1,0 +1,52 @@
+// The package's entry point in Node: `import { upscale, createUpscaler } from 'srgan-webgpu'`.
+// The GPU is Dawn's (src/node/gpu.ts); models are shipped names, file paths, URLs or bytes.
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { destroyGpu, getGpu } from './gpu.js';
+import { defaultModelPath } from './model.js';
+import {
+  cachedUpscale, createUpscalerOn, type ModelSource, type Platform, type Upscaler, type UpscalerOptions,
+} from '../srgan/upscaler.js';
+
+export type { ImageDataLike, UpscaledImage, ModelSource, UpscalerOptions, UpscaleOptions, Upscaler } from '../srgan/upscaler.js';
+
+async function loadModel(src: ModelSource): Promise<{ bytes: Uint8Array; name: string }> {
+  if (src instanceof Uint8Array) return { bytes: src, name: 'model bytes' };
+  if (src instanceof ArrayBuffer) return { bytes: new Uint8Array(src), name: 'model bytes' };
+  const s = String(src);
+  let path: string;
+  if (src instanceof URL || /^[a-z][a-z0-9+.-]+:/i.test(s)) {
+    if (!s.startsWith('file:')) {
+      const r = await fetch(s);
+      if (!r.ok) throw new Error(`${s}: HTTP ${r.status}`);
+      return { bytes: new Uint8Array(await r.arrayBuffer()), name: s };
+    }
+    path = fileURLToPath(s);
+  } else if (/^[\w-]+$/.test(s)) {
+    // a shipped name: models/<name>.safetensors in the package
+    path = join(dirname(defaultModelPath()), `${s}.safetensors`);
+  } else path = s;
+  const bytes = await readFile(path).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`${path}: ${e.code === 'ENOENT' ? 'no such model file' : e.message}`);
+  });
+  return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), name: path };
+}
+
+const node: Platform = { openGpu: () => getGpu({ verbose: false }), loadModel };
+
+/** Loads a model and compiles its pipelines once; then `await u.upscale(image)` for each image. */
+export function createUpscaler(options: UpscalerOptions = {}): Promise<Upscaler> {
+  return createUpscalerOn(node, options);
+}
+
+/**
+ * Upscales an RGBA image (ImageData-like) by the model's scale (4). Options: model, tile, signal,
+ * onProgress. The model is loaded on first use and kept for later calls.
+ */
+export const upscale = cachedUpscale(node);
+
+/** Releases the GPU (every upscaler with it), so that the process can exit by itself. */
+export function close(): void {
+  destroyGpu();
+}

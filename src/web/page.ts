@@ -1,0 +1,118 @@
+// The page: pick or drop an image, upscale it on this machine's GPU through the library's browser
+// entry, show it beside the input with a before/after slider, offer the PNG. Static files only.
+// `document.body.dataset.state` (idle, working, done, error, nowebgpu) lets tests wait on it.
+import { createUpscaler, hasWebGpu, type Upscaler } from '../browser.js';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const status = $('status'), progress = $<HTMLProgressElement>('progress');
+const setState = (s: string, text: string) => { document.body.dataset.state = s; status.textContent = text; };
+
+function noWebGpu(why: string): void {
+  const box = $('nogpu');
+  box.style.display = 'block';
+  box.textContent = `This browser has no usable WebGPU (${why}), so nothing can be upscaled here. ` +
+    'Use a current Chrome or Edge (WebGPU is on by default), Safari 26+, or Firefox 141+ on Windows; ' +
+    'on Linux Chrome may need chrome://flags/#enable-unsafe-webgpu.';
+  $<HTMLInputElement>('file').disabled = true;
+  setState('nowebgpu', '');
+}
+
+let upscaler: Promise<Upscaler> | null = null;
+let current: AbortController | null = null;
+let lastUrl = '';
+
+async function decode(file: Blob): Promise<ImageData> {
+  // no colour conversion: the pixels as stored, as the Node CLI reads them
+  const bmp = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const c = new OffscreenCanvas(bmp.width, bmp.height);
+  const ctx = c.getContext('2d')!;
+  ctx.drawImage(bmp, 0, 0);
+  bmp.close();
+  return ctx.getImageData(0, 0, c.width, c.height);
+}
+
+async function run(file: File): Promise<void> {
+  current?.abort();
+  const ac = (current = new AbortController());
+  try {
+    setState('working', `Reading ${file.name}...`);
+    const img = await decode(file);
+    if (img.width * img.height > 4096 * 4096) throw new Error(`${img.width}x${img.height} is too large for this page`);
+    if (!upscaler) {
+      setState('working', 'Loading the model and compiling kernels (once)...');
+      // ?tile=N caps the tile side (tests use it to exercise tiling on small images)
+      const tile = Number(new URLSearchParams(location.search).get('tile')) || undefined;
+      upscaler = createUpscaler({ model: new URL('models/default.safetensors', document.baseURI), tile });
+      upscaler.catch(() => { upscaler = null; });
+    }
+    const u = await upscaler;
+    progress.hidden = false;
+    progress.value = 0;
+    const t0 = performance.now();
+    setState('working', `Upscaling ${img.width}x${img.height}...`);
+    const out = await u.upscale(img, {
+      signal: ac.signal,
+      onProgress: (done, total) => { progress.max = total; progress.value = done; status.textContent = `Upscaling: tile ${done} of ${total}`; },
+    });
+    show(img, new ImageData(out.data as Uint8ClampedArray<ArrayBuffer>, out.width, out.height), file.name);
+    setState('done', `Done: ${img.width}x${img.height} -> ${out.width}x${out.height} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') return; // a newer image took over
+    setState('error', `Error: ${(e as Error).message}`);
+    if (!hasWebGpu() || /adapter/i.test((e as Error).message)) noWebGpu((e as Error).message);
+  } finally {
+    if (current === ac) { current = null; progress.hidden = true; }
+  }
+}
+
+function show(input: ImageData, output: ImageData, name: string): void {
+  const W = output.width, H = output.height;
+  const inView = $<HTMLCanvasElement>('input-view');
+  inView.width = input.width; inView.height = input.height;
+  inView.getContext('2d')!.putImageData(input, 0, 0);
+  const after = $<HTMLCanvasElement>('after'), before = $<HTMLCanvasElement>('before');
+  after.width = before.width = W; after.height = before.height = H;
+  after.getContext('2d')!.putImageData(output, 0, 0);
+  const b = before.getContext('2d')!;
+  b.imageSmoothingQuality = 'high';
+  b.drawImage(inView, 0, 0, W, H);
+  $('in-size').textContent = `${input.width}x${input.height}`;
+  $('out-size').textContent = `${W}x${H}`;
+  $('slider').style.width = `${W}px`;
+  split();
+  $('result').hidden = false;
+  after.toBlob((blob) => {
+    if (!blob) return;
+    if (lastUrl) URL.revokeObjectURL(lastUrl);
+    lastUrl = URL.createObjectURL(blob);
+    const a = $<HTMLAnchorElement>('download');
+    a.href = lastUrl;
+    a.download = name.replace(/\.[^.]*$/, '') + '_x4.png';
+    a.dataset.ready = '1';
+  }, 'image/png');
+}
+
+/** The "before" canvas covers the left part of the comparison, up to the slider. */
+function split(): void {
+  const v = Number($<HTMLInputElement>('slider').value);
+  $('before').style.clipPath = `inset(0 ${100 - v}% 0 0)`;
+  $('bar').style.left = `${v}%`;
+}
+
+function init(): void {
+  $('slider').addEventListener('input', split);
+  if (!hasWebGpu()) { noWebGpu('navigator.gpu is missing'); return; }
+  const input = $<HTMLInputElement>('file'), drop = $('drop');
+  input.addEventListener('change', () => { if (input.files?.[0]) void run(input.files[0]); });
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    const f = e.dataTransfer?.files[0];
+    if (f) void run(f);
+  });
+  setState('idle', 'Pick an image (PNG, JPEG, WebP...).');
+}
+
+init();
