@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// npm run build:web: the static page in dist-web/ (index.html, app.js, the shipped model). The
+// npm run build:web (after npm run build): the static page in dist-web/ (index.html, app.js, the
+// default model). The
 // engine runs in the page on navigator.gpu; any static file server will do.
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
@@ -17,5 +18,7 @@ await build({
   minify: true, sourcemap: true, logLevel: 'warning',
 });
 copyFileSync(join(root, 'src/web/index.html'), join(out, 'index.html'));
-copyFileSync(join(root, 'models/default.safetensors'), join(out, 'models/default.safetensors'));
-console.log(`dist-web/ written (index.html, app.js, models/default.safetensors)`);
+// the default model under its own name and as default.safetensors, which the page loads
+const { DEFAULT_MODEL } = await import(join(root, 'dist/srgan/model.js'));
+copyFileSync(join(root, `models/${DEFAULT_MODEL}.safetensors`), join(out, 'models/default.safetensors'));
+console.log(`dist-web/ written (index.html, app.js, models/default.safetensors = ${DEFAULT_MODEL})`);

@@ -1,6 +1,7 @@
 // The package's entry point in a page or a bundler: the same API as in Node (src/node/index.ts),
 // on navigator.gpu, with models fetched by URL.
 import { openGpu, destroyGpu, GpuError } from './gpu/gpu.js';
+import { shippedName } from './srgan/model.js';
 import {
   cachedUpscale, createUpscalerOn, type ModelSource, type Platform, type Upscaler, type UpscalerOptions,
 } from './srgan/upscaler.js';
@@ -18,7 +19,8 @@ async function loadModel(src: ModelSource): Promise<{ bytes: Uint8Array; name: s
   const s = String(src);
   // a shipped name: the package's models/ folder, beside dist/ (bundlers that copy
   // `new URL(..., import.meta.url)` assets handle this; others pass a URL)
-  const url = /^[\w-]+$/.test(s) ? new URL(`../models/${s}.safetensors`, import.meta.url)
+  const name = shippedName(s);
+  const url = name !== null ? new URL(`../models/${name}.safetensors`, import.meta.url)
     : new URL(s, typeof document !== 'undefined' ? document.baseURI : import.meta.url);
   const r = await fetch(url);
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);

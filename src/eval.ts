@@ -5,13 +5,13 @@ import { parseArgs } from 'node:util';
 import { getGpu } from './node/gpu.js';
 import { runCli } from './cli.js';
 import { stat } from 'node:fs/promises';
-import { checkGeneratorTensors, defaultModelPath, readGeneratorFile } from './node/model.js';
+import { DEFAULT_MODEL, checkGeneratorTensors, modelPath, readGeneratorFile, shippedModelList } from './node/model.js';
 import { FoldedGenerator } from './srgan/inference.js';
 import { listImages } from './srgan/data.js';
 import { evaluateFolder, formatEvalTable } from './srgan/evaluate.js';
 import { VGG19Features } from './srgan/vgg19.js';
 
-const HELP = `usage: node dist/eval.js --data DIR [--model FILE] [--vgg PATH] [--tile N] [--json]
+const HELP = () => `usage: node dist/eval.js --data DIR [--model NAME|FILE] [--vgg PATH] [--tile N] [--json]
 
 Mod-crops each HR image of DIR to the scale, makes LR by MATLAB-style bicubic, upscales it, and
 reports for the model and for bicubic, on the image with a scale-pixel border removed:
@@ -21,8 +21,10 @@ reports for the model and for bicubic, on the image with a scale-pixel border re
                     blur gives less, noise more)
   VGG34 dist        with --vgg: mean squared difference of VGG19 relu3_4 features to HR's / 12.75^2
 
-  --model FILE      generator checkpoint (default: the shipped model); also a PyTorch state_dict in
-                    safetensors with the same tensor names (configuration read from the shapes)
+  --model NAME|FILE a shipped model by name (default: 'default' = ${DEFAULT_MODEL}):
+%MODELS%
+                    or a generator file: from train.js, or a PyTorch state_dict with the same
+                    tensor names (.safetensors or a torch.save .pth; configuration read from the shapes)
   --vgg PATH        ImageNet VGG19 weights: a TensorFlow.js model folder or model.json, or
                     torchvision-named safetensors (only block1_conv1..block3_conv4 are read)
   --tile N          largest tile side in LR pixels (default: from the adapter's limits)
@@ -37,7 +39,7 @@ await runCli(async () => {
     },
     strict: true,
   });
-  if (values.help) { process.stdout.write(HELP); return; }
+  if (values.help) { process.stdout.write(HELP().replace('%MODELS%', shippedModelList(20))); return; }
   // every flag checked before the GPU starts: a typo costs nothing
   if (!values.data) throw new Error('--data DIR is required (see --help)');
   const tile = values.tile === undefined ? undefined : Number(values.tile);
@@ -48,14 +50,14 @@ await runCli(async () => {
   if (values.vgg === '') throw new Error('--vgg: expected a path (see --help)');
   const files = await listImages(values.data).catch((e: Error) => { throw new Error(`--data: ${e.message}`); });
   if (!files.length) throw new Error(`--data: ${values.data}: no images (.png, .jpg, .jpeg, .bmp) found`);
-  const modelPath = values.model ?? defaultModelPath();
+  const modelFile = modelPath(values.model);
   // header, shapes, checksum and finite weights, all checked before the GPU starts
-  const { config, tensors } = await readGeneratorFile(modelPath);
+  const { config, tensors } = await readGeneratorFile(modelFile);
   if (values.vgg && !(await stat(values.vgg).catch(() => null))) {
     throw new Error(`--vgg ${values.vgg}: no such file or folder (expected a TensorFlow.js layers-model folder or model.json, or torchvision-named safetensors)`);
   }
   await getGpu();
-  const F = FoldedGenerator.fromTensors(config, checkGeneratorTensors(config, tensors, modelPath));
+  const F = FoldedGenerator.fromTensors(config, checkGeneratorTensors(config, tensors, modelFile));
   let vgg: VGG19Features | undefined;
   try {
     if (values.vgg) {
@@ -64,7 +66,7 @@ await runCli(async () => {
     }
     const res = await evaluateFolder(F, values.data, F.config.scale, { tile }, vgg);
     if (values.json) process.stdout.write(JSON.stringify(res, null, 2) + '\n');
-    else process.stdout.write(formatEvalTable(res, `model: ${modelPath}\ndata: ${values.data}${values.vgg ? `\nVGG19: ${values.vgg}` : ''}\n`) + '\n');
+    else process.stdout.write(formatEvalTable(res, `model: ${modelFile}\ndata: ${values.data}${values.vgg ? `\nVGG19: ${values.vgg}` : ''}\n`) + '\n');
   } finally {
     F.dispose();
     vgg?.dispose();

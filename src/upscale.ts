@@ -14,14 +14,14 @@ import {
 } from './node/image-files.js';
 import { imresize } from './image/resize.js';
 import { listImages } from './srgan/data.js';
-import { defaultModelPath, readGeneratorFile, checkGeneratorTensors } from './node/model.js';
+import { DEFAULT_MODEL, modelPath, readGeneratorFile, checkGeneratorTensors, shippedModelList } from './node/model.js';
 import { FoldedGenerator, upscaleTiled, planTiles } from './srgan/inference.js';
 import type { GeneratorConfig } from './srgan/generator.js';
 
 // Time from process start (Node's timeOrigin) to the first line of main: start-up and imports.
 const mainAt = performance.now();
 
-const HELP = `4x super-resolution with an SRGAN/SRResNet generator.
+const HELP = () => `4x super-resolution with an SRGAN/SRResNet generator.
 
 usage: node dist/upscale.js INPUT... [options]
 
@@ -38,7 +38,10 @@ usage: node dist/upscale.js INPUT... [options]
   --format png|jpg    output format for folders, default names and -o without extension
                       (default png)
   --quality Q         JPEG quality 1-100 (default 92)
-  --model FILE        generator checkpoint from train.js (default: the shipped model)
+  --model NAME|FILE   a shipped model by name (default: 'default' = ${DEFAULT_MODEL}):
+%MODELS%
+                      or a generator file: from train.js, or a PyTorch state_dict with the same
+                      tensor names (.safetensors or a torch.save .pth)
   --tile N            largest tile side in LR pixels, context included (default: from the
                       adapter's limits); a warning says when the context would dominate the work
   --max-pixels N      skip images whose x4 network output or final output is over N pixels
@@ -103,9 +106,9 @@ async function main(): Promise<void> {
       help: { type: 'boolean', short: 'h' }, quiet: { type: 'boolean' }, verbose: { type: 'boolean' },
     },
   });
-  if (values.help) { process.stdout.write(HELP); return; }
+  if (values.help) { process.stdout.write(HELP().replace('%MODELS%', shippedModelList(24))); return; }
   if (values['list-adapters']) { await printAdapters(); return; }
-  if (positionals.length === 0) { process.stderr.write(HELP); process.exitCode = 2; return; }
+  if (positionals.length === 0) { process.stderr.write(HELP().replace('%MODELS%', shippedModelList(24))); process.exitCode = 2; return; }
   const o = checkOptions(values, positionals);
   const say = (line: string) => { if (!o.quiet) process.stderr.write(line + '\n'); };
   const report = (e: unknown) => { tally.failed++; process.stderr.write(`error: ${oneLine(e)}\n`); };
@@ -161,7 +164,7 @@ function checkOptions(values: Record<string, string | boolean | undefined>, inpu
   }
   if (values.overwrite && values['skip-existing']) throw new UsageError('--overwrite and --skip-existing contradict each other');
   return {
-    inputs, output: str('output'), outscale, suffix, format, quality, model: str('model') ?? defaultModelPath(), tile, maxPixels,
+    inputs, output: str('output'), outscale, suffix, format, quality, model: modelPath(str('model')), tile, maxPixels,
     overwrite: Boolean(values.overwrite), skipExisting: Boolean(values['skip-existing']), adapter: str('adapter'),
     quiet: Boolean(values.quiet), verbose: Boolean(values.verbose),
   };

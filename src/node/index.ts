@@ -1,10 +1,9 @@
 // The package's entry point in Node: `import { upscale, createUpscaler } from 'srgan-webgpu'`.
 // The GPU is Dawn's (src/node/gpu.ts); models are shipped names, file paths, URLs or bytes.
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { destroyGpu, getGpu } from './gpu.js';
-import { defaultModelPath } from './model.js';
+import { modelPath, shippedName } from './model.js';
 import {
   cachedUpscale, createUpscalerOn, type ModelSource, type Platform, type Upscaler, type UpscalerOptions,
 } from '../srgan/upscaler.js';
@@ -23,10 +22,7 @@ async function loadModel(src: ModelSource): Promise<{ bytes: Uint8Array; name: s
       return { bytes: new Uint8Array(await r.arrayBuffer()), name: s };
     }
     path = fileURLToPath(s);
-  } else if (/^[\w-]+$/.test(s)) {
-    // a shipped name: models/<name>.safetensors in the package
-    path = join(dirname(defaultModelPath()), `${s}.safetensors`);
-  } else path = s;
+  } else path = shippedName(s) !== null ? modelPath(s) : s; // a shipped name: models/<name>.safetensors
   const bytes = await readFile(path).catch((e: NodeJS.ErrnoException) => {
     throw new Error(`${path}: ${e.code === 'ENOENT' ? 'no such model file' : e.message}`);
   });

@@ -10,23 +10,50 @@ import type { StTensor } from '../nn/safetensors.js';
 import { Generator, type GeneratorConfig } from '../srgan/generator.js';
 import { FoldedGenerator } from '../srgan/inference.js';
 import {
-  MAX_PTH_BYTES, checkFinite, checkGeneratorShapes, checkGeneratorTensors, generatorConfigOf, inferGeneratorConfig,
+  DEFAULT_MODEL, SHIPPED_MODELS, shippedName, MAX_PTH_BYTES, checkFinite, checkGeneratorShapes, checkGeneratorTensors, generatorConfigOf, inferGeneratorConfig,
   isBatchCounter, parsePthGenerator,
 } from '../srgan/model.js';
 import { readSafetensors, readSafetensorsHeader } from './state.js';
 
 export * from '../srgan/model.js';
 
-/** The default model shipped in the package: models/default.safetensors. */
-export function defaultModelPath(): string {
+/** The package's models/ folder (found from this file: sources, dist/ and installed layouts). */
+function modelsDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    const p = join(dir, 'models', 'default.safetensors');
-    if (existsSync(p)) return p;
+    if (existsSync(join(dir, 'models', `${DEFAULT_MODEL}.safetensors`))) return join(dir, 'models');
     dir = dirname(dir);
   }
-  throw new Error('the default model (models/default.safetensors) is missing from this installation; pass --model FILE');
+  throw new Error(`the shipped models (models/${DEFAULT_MODEL}.safetensors) are missing from this installation; pass --model FILE`);
 }
+
+/** The shipped models present in this installation, name -> description. */
+export function shippedModels(): Array<[string, string]> {
+  const dir = modelsDir();
+  return Object.entries(SHIPPED_MODELS).filter(([n]) => existsSync(join(dir, `${n}.safetensors`)));
+}
+
+/** The shipped models as --help lines, indented by `indent` spaces. */
+export function shippedModelList(indent: number): string {
+  try {
+    return shippedModels().map(([n, d]) => `${' '.repeat(indent)}${n.padEnd(10)} ${d}`).join('\n');
+  } catch (e) {
+    return `${' '.repeat(indent)}(${(e as Error).message})`;
+  }
+}
+
+/** The file a --model value means: a shipped name ('default' included) or a path, unchanged. */
+export function modelPath(src = 'default'): string {
+  const name = shippedName(src);
+  if (name === null) return src;
+  if (!(name in SHIPPED_MODELS)) {
+    throw new Error(`model '${src}': no such shipped model (shipped: ${shippedModels().map(([n]) => n).join(', ')}, or 'default'); a file of that name is ./${src}`);
+  }
+  return join(modelsDir(), `${name}.safetensors`);
+}
+
+/** The default model's file (models/<DEFAULT_MODEL>.safetensors). */
+export const defaultModelPath = (): string => modelPath('default');
 
 /** Whether a file is a zip archive (torch.save's .pth) rather than safetensors, by its first bytes. */
 async function isPthFile(path: string): Promise<boolean> {

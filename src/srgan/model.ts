@@ -70,6 +70,24 @@ export function checkGeneratorShapes(config: GeneratorConfig, entries: Map<strin
 /** The generator of the paper is 6 MB; a .pth is read whole, so it is capped far above that. */
 export const MAX_PTH_BYTES = 512 * 2 ** 20;
 
+/**
+ * The models shipped in the package, as models/<name>.safetensors, each with a card models/<name>.md.
+ * `default` names DEFAULT_MODEL. `srgan` joins when its run meets the bar of its card.
+ */
+export const SHIPPED_MODELS: Record<string, string> = {
+  srresnet: 'SRResNet, phase 1 of SRGAN (PSNR-oriented): 32 channels, 6 residual blocks',
+};
+export const DEFAULT_MODEL = 'srresnet';
+
+/**
+ * The shipped model a source names ('default' is DEFAULT_MODEL), or null when it is a path or a URL:
+ * a name has no slash, dot or colon (write ./srresnet for a file of that name).
+ */
+export function shippedName(src: string): string | null {
+  if (!/^[\w-]+$/.test(src)) return null;
+  return src === 'default' ? DEFAULT_MODEL : src;
+}
+
 /** PyTorch's BatchNorm counters: meaningless for inference, present in any saved state_dict. */
 export const isBatchCounter = (k: string) => k.endsWith('.num_batches_tracked');
 
