@@ -3,7 +3,7 @@
 // texture energy and, with VGG19 weights, a VGG feature distance, model vs bicubic.
 import { parseArgs } from 'node:util';
 import { getGpu } from './node/gpu.js';
-import { runCli } from './cli.js';
+import { runCli, runInFilteredChild } from './cli.js';
 import { stat } from 'node:fs/promises';
 import { DEFAULT_MODEL, checkGeneratorTensors, modelPath, readGeneratorFile, shippedModelList } from './node/model.js';
 import { FoldedGenerator } from './srgan/inference.js';
@@ -31,44 +31,47 @@ reports for the model and for bicubic, on the image with a scale-pixel border re
   --json            the full result as JSON
 `;
 
-await runCli(async () => {
-  const { values } = parseArgs({
-    options: {
-      data: { type: 'string' }, model: { type: 'string' }, tile: { type: 'string' }, vgg: { type: 'string' },
-      help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
-    },
-    strict: true,
-  });
-  if (values.help) { process.stdout.write(HELP().replace('%MODELS%', shippedModelList(20))); return; }
-  // every flag checked before the GPU starts: a typo costs nothing
-  if (!values.data) throw new Error('--data DIR is required (see --help)');
-  const tile = values.tile === undefined ? undefined : Number(values.tile);
-  if (tile !== undefined && !(/^\d+$/.test(values.tile!.trim()) && Number.isSafeInteger(tile) && tile > 0)) {
-    throw new Error(`--tile ${JSON.stringify(values.tile)}: expected a positive integer`);
-  }
-  if (values.model === '') throw new Error('--model: expected a file (see --help)');
-  if (values.vgg === '') throw new Error('--vgg: expected a path (see --help)');
-  const files = await listImages(values.data).catch((e: Error) => { throw new Error(`--data: ${e.message}`); });
-  if (!files.length) throw new Error(`--data: ${values.data}: no images (.png, .jpg, .jpeg, .bmp) found`);
-  const modelFile = modelPath(values.model);
-  // header, shapes, checksum and finite weights, all checked before the GPU starts
-  const { config, tensors } = await readGeneratorFile(modelFile);
-  if (values.vgg && !(await stat(values.vgg).catch(() => null))) {
-    throw new Error(`--vgg ${values.vgg}: no such file or folder (expected a TensorFlow.js layers-model folder or model.json, or torchvision-named safetensors)`);
-  }
-  await getGpu();
-  const F = FoldedGenerator.fromTensors(config, checkGeneratorTensors(config, tensors, modelFile));
-  let vgg: VGG19Features | undefined;
-  try {
-    if (values.vgg) {
-      vgg = new VGG19Features('vgg34');
-      await vgg.load(values.vgg);
+// Dawn's start-up notices filtered from stderr, as in upscale.js
+if (!(await runInFilteredChild())) {
+  await runCli(async () => {
+    const { values } = parseArgs({
+      options: {
+        data: { type: 'string' }, model: { type: 'string' }, tile: { type: 'string' }, vgg: { type: 'string' },
+        help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
+      },
+      strict: true,
+    });
+    if (values.help) { process.stdout.write(HELP().replace('%MODELS%', shippedModelList(20))); return; }
+    // every flag checked before the GPU starts: a typo costs nothing
+    if (!values.data) throw new Error('--data DIR is required (see --help)');
+    const tile = values.tile === undefined ? undefined : Number(values.tile);
+    if (tile !== undefined && !(/^\d+$/.test(values.tile!.trim()) && Number.isSafeInteger(tile) && tile > 0)) {
+      throw new Error(`--tile ${JSON.stringify(values.tile)}: expected a positive integer`);
     }
-    const res = await evaluateFolder(F, values.data, F.config.scale, { tile }, vgg);
-    if (values.json) process.stdout.write(JSON.stringify(res, null, 2) + '\n');
-    else process.stdout.write(formatEvalTable(res, `model: ${modelFile}\ndata: ${values.data}${values.vgg ? `\nVGG19: ${values.vgg}` : ''}\n`) + '\n');
-  } finally {
-    F.dispose();
-    vgg?.dispose();
-  }
-});
+    if (values.model === '') throw new Error('--model: expected a file (see --help)');
+    if (values.vgg === '') throw new Error('--vgg: expected a path (see --help)');
+    const files = await listImages(values.data).catch((e: Error) => { throw new Error(`--data: ${e.message}`); });
+    if (!files.length) throw new Error(`--data: ${values.data}: no images (.png, .jpg, .jpeg, .bmp) found`);
+    const modelFile = modelPath(values.model);
+    // header, shapes, checksum and finite weights, all checked before the GPU starts
+    const { config, tensors } = await readGeneratorFile(modelFile);
+    if (values.vgg && !(await stat(values.vgg).catch(() => null))) {
+      throw new Error(`--vgg ${values.vgg}: no such file or folder (expected a TensorFlow.js layers-model folder or model.json, or torchvision-named safetensors)`);
+    }
+    await getGpu();
+    const F = FoldedGenerator.fromTensors(config, checkGeneratorTensors(config, tensors, modelFile));
+    let vgg: VGG19Features | undefined;
+    try {
+      if (values.vgg) {
+        vgg = new VGG19Features('vgg34');
+        await vgg.load(values.vgg);
+      }
+      const res = await evaluateFolder(F, values.data, F.config.scale, { tile }, vgg);
+      if (values.json) process.stdout.write(JSON.stringify(res, null, 2) + '\n');
+      else process.stdout.write(formatEvalTable(res, `model: ${modelFile}\ndata: ${values.data}${values.vgg ? `\nVGG19: ${values.vgg}` : ''}\n`) + '\n');
+    } finally {
+      F.dispose();
+      vgg?.dispose();
+    }
+  });
+}
