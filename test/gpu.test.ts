@@ -5,7 +5,9 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { testGpu, upload, download } from './helpers.js';
 import { BufferPool, type Gpu } from '../src/gpu/gpu.js';
-import { shaderSource, uniforms } from '../src/kernels/shader.js';
+import { shaderSource } from '../src/kernels/shader.js';
+import { packParams } from '../src/kernels/spec.js';
+import { BROADCAST } from '../src/kernels/broadcast.js';
 import { fill } from '../src/kernels/elementwise.js';
 
 let g: Gpu;
@@ -42,7 +44,7 @@ describe('GPU runtime', () => {
     const s = upload(g, [3]);
     const out = g.pool.acquire(4 * 1000);
     const subs = g.stats.submits;
-    for (let i = 0; i < 50; i++) g.dispatch(p1, uniforms([1000, 256 * 4, { f: i }, 0]), [s, out], [4]);
+    for (let i = 0; i < 50; i++) g.dispatch(p1, packParams(BROADCAST.main.params, { n: 1000, rowStride: 256 * 4, factor: i, _pad: 0 }), [s, out], [4]);
     expect(g.stats.submits).toBe(subs); // recorded, not yet submitted
     const v = await download(g, out, 1000);
     expect(g.stats.submits - subs).toBe(1);

@@ -32,9 +32,6 @@ export interface AdapterDescription {
   limits: Record<string, number>;
 }
 
-/** A storage binding: a pooled buffer, optionally a byte range of it. */
-export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
-
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 const UNIFORM_SLOTS = 512; // dispatches per submit before an automatic flush
 
@@ -188,8 +185,9 @@ export class Gpu {
   /**
    * Records one dispatch. `uniforms` is the kernel's parameter block (u32/i32/f32 words, binding 0
    * when present); `buffers` follow at bindings 1, 2, ... in the order the WGSL declares them.
+   * Launchers call this through src/kernels/spec.ts `run`, which packs and binds by name.
    */
-  dispatch(p: PipelineEntry, uniforms: ArrayBuffer | ArrayBufferView | null, buffers: Binding[],
+  dispatch(p: PipelineEntry, uniforms: ArrayBuffer | ArrayBufferView | null, buffers: GPUBuffer[],
     workgroups: [number, number?, number?]): void {
     if (this.destroyed) throw new GpuError('GPU runtime used after destroy()');
     const [x, y = 1, z = 1] = workgroups;
@@ -213,13 +211,12 @@ export class Gpu {
     }
     const maxBinding = Number(this.limits.maxStorageBufferBindingSize);
     for (const b of buffers) {
-      const r = 'buffer' in b && !(b instanceof GPUBuffer) ? b : { buffer: b as GPUBuffer };
-      const bound = (r as GPUBufferBinding).size ?? (r as GPUBufferBinding).buffer.size - Number((r as GPUBufferBinding).offset ?? 0);
+      const bound = b.size;
       if (bound > maxBinding) {
         throw new GpuError(`kernel '${p.name}': a ${(bound / 2 ** 20).toFixed(0)} MiB tensor exceeds the adapter's storage binding limit ` +
           `(${(maxBinding / 2 ** 20).toFixed(0)} MiB); use a smaller batch, crop or tile`);
       }
-      entries.push({ binding: binding++, resource: r as GPUBufferBinding });
+      entries.push({ binding: binding++, resource: { buffer: b } });
     }
     const pass = this.ensurePass();
     const group = this.device.createBindGroup({ layout: p.layout, entries });

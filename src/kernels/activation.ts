@@ -1,8 +1,8 @@
 // Activations (shaders/activation.wgsl): relu, leaky relu, tanh, sigmoid and per-channel PReLU,
 // forward and backward, over flat NHWC float32 tensors.
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource, uniforms } from './shader.js';
-import { grid, checkVec4, checkNoAlias } from './elementwise.js';
+import { shaderSource } from './shader.js';
+import { kernelSpec, struct, run, grid, checkVec4 } from './spec.js';
 
 /**
  * Every activation a kernel applies, and its code in the WGSL `switch` statements: the pointwise
@@ -26,8 +26,20 @@ export function actCode(op: string, act: string, allowed: readonly Act[]): numbe
 
 const WG = 256;
 const WG_PRELU_BWD = 64;
+/** The uniform fields only PReLU's kernels read. */
+const NO_PRELU = { kind: 0, alpha: 0, C: 0, rows: 0, block: 0, blocks: 0 };
 
-function pipe(g: Gpu, entry: string) {
+const PARAMS = struct('Params', { n: 'u32', stride: 'u32', kind: 'u32', alpha: 'f32', C: 'u32', rows: 'u32', block: 'u32', blocks: 'u32' });
+export const ACTIVATION = kernelSpec('activation', {
+  forward: { params: PARAMS, buffers: { x4: 'read', y4: 'read_write' } },
+  backward: { params: PARAMS, buffers: { x4: 'read', s2: 'read', dx3: 'read_write' } },
+  prelu_forward: { params: PARAMS, buffers: { x4: 'read', slope: 'read', y3: 'read_write' } },
+  prelu_backward: { params: PARAMS, buffers: { xs: 'read', slope: 'read', dys: 'read', dxs: 'read_write', partial: 'read_write' } },
+  prelu_backward4: { params: PARAMS, buffers: { x4: 'read', slope: 'read', dy4: 'read', dx4: 'read_write', partial: 'read_write' } },
+  prelu_slope: { params: PARAMS, buffers: { partialIn: 'read', dslope: 'read_write' } },
+});
+
+function pipe(g: Gpu, entry: keyof typeof ACTIVATION) {
   return g.pipeline(`activation.${entry}`, shaderSource('activation'), {}, entry);
 }
 
@@ -35,9 +47,8 @@ function pipe(g: Gpu, entry: string) {
 export function activation(g: Gpu, kind: PointwiseAct, x: GPUBuffer, y: GPUBuffer, n: number, alpha = 0.2): void {
   const k = actCode('activation', kind, POINTWISE_ACTS);
   checkVec4('activation', n, x, y);
-  checkNoAlias('activation', [y], [x]);
-  const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
-  g.dispatch(pipe(g, 'forward'), uniforms([n, stride, k, { f: alpha }]), [x, y], [wx, wy]);
+  const { wx, wy, stride } = grid(g, Math.ceil(n / 4), WG);
+  run(g, pipe(g, 'forward'), ACTIVATION.forward, { ...NO_PRELU, n, stride, kind: k, alpha }, { x4: x, y4: y }, [wx, wy]);
 }
 
 /** dx = dy * f'(.): from x for relu / lrelu (gradient where x > 0), from y for tanh / sigmoid. */
@@ -46,9 +57,8 @@ export function activationBackward(g: Gpu, kind: PointwiseAct, x: GPUBuffer, y: 
   const k = actCode('activationBackward', kind, POINTWISE_ACTS);
   const src = kind === 'relu' || kind === 'lrelu' ? x : y;
   checkVec4('activationBackward', n, src, dy, dx);
-  checkNoAlias('activationBackward', [dx], [src, dy]);
-  const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
-  g.dispatch(pipe(g, 'backward'), uniforms([n, stride, k, { f: alpha }]), [src, dy, dx], [wx, wy]);
+  const { wx, wy, stride } = grid(g, Math.ceil(n / 4), WG);
+  run(g, pipe(g, 'backward'), ACTIVATION.backward, { ...NO_PRELU, n, stride, kind: k, alpha }, { x4: src, s2: dy, dx3: dx }, [wx, wy]);
 }
 
 function checkChannels(op: string, n: number, C: number): void {
@@ -60,9 +70,8 @@ export function prelu(g: Gpu, x: GPUBuffer, slope: GPUBuffer, y: GPUBuffer, n: n
   checkChannels('prelu', n, C);
   checkVec4('prelu', n, x, y);
   if (slope.size < C * 4) throw new Error(`prelu: slope buffer too small for ${C} channels`);
-  checkNoAlias('prelu', [y], [x, slope]);
-  const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
-  g.dispatch(pipe(g, 'prelu_forward'), uniforms([n, stride, 0, { f: 0 }, C]), [x, slope, y], [wx, wy]);
+  const { wx, wy, stride } = grid(g, Math.ceil(n / 4), WG);
+  run(g, pipe(g, 'prelu_forward'), ACTIVATION.prelu_forward, { ...NO_PRELU, n, stride, C }, { x4: x, slope, y3: y }, [wx, wy]);
 }
 
 /**
@@ -82,16 +91,17 @@ export function preluBackward(g: Gpu, x: GPUBuffer, slope: GPUBuffer, dy: GPUBuf
   checkChannels('preluBackward', n, C);
   checkVec4('preluBackward', n, x, dy, dx);
   if (slope.size < C * 4 || dslope.size < C * 4) throw new Error(`preluBackward: slope buffers too small for ${C} channels`);
-  checkNoAlias('preluBackward', [dx, dslope], [x, slope, dy]);
+  if (dx === dslope || [x, slope, dy].some((b) => b === dx || b === dslope)) throw new Error('preluBackward: dx and dslope must be buffers of their own (no in-place use)');
   const rows = n / C;
   const block = preluBlock(rows);
   const blocks = Math.ceil(rows / block);
   const partial = g.pool.acquire(blocks * C * 4, 'prelu partial sums');
   // Four channels per invocation when C allows (vec4 loads along channels); same sums either way.
   const vec = C % 4 === 0;
-  const { wx, wy, stride } = grid(blocks * (vec ? C / 4 : C), WG_PRELU_BWD);
-  const params = [n, stride, 0, { f: 0 }, C, rows, block, blocks];
-  g.dispatch(pipe(g, vec ? 'prelu_backward4' : 'prelu_backward'), uniforms(params), [x, slope, dy, dx, partial], [wx, wy]);
-  g.dispatch(pipe(g, 'prelu_slope'), uniforms(params), [partial, dslope], [Math.ceil(C / 64)]);
+  const { wx, wy, stride } = grid(g, blocks * (vec ? C / 4 : C), WG_PRELU_BWD);
+  const params = { n, stride, kind: 0, alpha: 0, C, rows, block, blocks };
+  if (vec) run(g, pipe(g, 'prelu_backward4'), ACTIVATION.prelu_backward4, params, { x4: x, slope, dy4: dy, dx4: dx, partial }, [wx, wy]);
+  else run(g, pipe(g, 'prelu_backward'), ACTIVATION.prelu_backward, params, { xs: x, slope, dys: dy, dxs: dx, partial }, [wx, wy]);
+  run(g, pipe(g, 'prelu_slope'), ACTIVATION.prelu_slope, params, { partialIn: partial, dslope }, [Math.ceil(C / 64)]);
   g.pool.release(partial);
 }

@@ -1,9 +1,16 @@
 // Fused Adam update (shaders/adam.wgsl), PyTorch semantics: bias-corrected, no weight decay.
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource, uniforms } from './shader.js';
-import { grid, checkVec4 } from './elementwise.js';
+import { shaderSource } from './shader.js';
+import { kernelSpec, struct, run, grid, checkVec4 } from './spec.js';
 
 const WG = 256;
+
+export const ADAM = kernelSpec('adam', {
+  main: {
+    params: struct('Params', { n: 'u32', stride: 'u32', oneMinusBeta1: 'f32', beta2: 'f32', oneMinusBeta2: 'f32', stepSize: 'f32', sqrtBc2: 'f32', eps: 'f32' }),
+    buffers: { param: 'read_write', grad: 'read', m: 'read_write', v: 'read_write' },
+  },
+});
 
 export interface AdamStepOptions { lr: number; beta1: number; beta2: number; eps: number; step: number /* 1-based */ }
 
@@ -17,8 +24,8 @@ export function adamStep(g: Gpu, param: GPUBuffer, grad: GPUBuffer, m: GPUBuffer
   // The bias corrections in float64 on the host: 1 - 0.999^t loses digits in float32 at small t.
   const bc1 = 1 - beta1 ** step;
   const bc2 = 1 - beta2 ** step;
-  const { wx, wy, stride } = grid(Math.ceil(n / 4), WG);
-  g.dispatch(g.pipeline('adam', shaderSource('adam')),
-    uniforms([n, stride, { f: 1 - beta1 }, { f: beta2 }, { f: 1 - beta2 }, { f: lr / bc1 }, { f: Math.sqrt(bc2) }, { f: eps }]),
-    [param, grad, m, v], [wx, wy]);
+  const { wx, wy, stride } = grid(g, Math.ceil(n / 4), WG);
+  run(g, g.pipeline('adam', shaderSource('adam')), ADAM.main,
+    { n, stride, oneMinusBeta1: 1 - beta1, beta2, oneMinusBeta2: 1 - beta2, stepSize: lr / bc1, sqrtBc2: Math.sqrt(bc2), eps },
+    { param, grad, m, v }, [wx, wy]);
 }

@@ -2,10 +2,10 @@
 // partials over row chunks -> per-channel finalize -> one fused apply (shaders/batchnorm.wgsl);
 // vec4 variants of the partial and apply passes when C is a multiple of 4.
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource, uniforms, groups } from './shader.js';
+import { shaderSource } from './shader.js';
+import { kernelSpec, struct, run as launch, grid, type EntrySpec } from './spec.js';
 
 const WG = 64;
-const MAX_WG = 65535;
 /** Rows per chunk at least, and the number of (chunk, channel) partials aimed at. */
 const MIN_ROWS_PER_CHUNK = 32;
 const TARGET_PARTIALS = 16384;
@@ -23,12 +23,42 @@ function plan(M: number, C: number): Plan {
 
 interface Shape { M: number; C: number; R: number; P: number; momentum?: number; eps?: number }
 
-function run(g: Gpu, entry: string, s: Shape, buffers: GPUBuffer[], invocations: number): void {
-  const total = groups(invocations, WG);
-  const gx = Math.min(total, MAX_WG);
-  const gy = Math.ceil(total / gx);
-  g.dispatch(g.pipeline('batchnorm', shaderSource('batchnorm'), { WG }, entry),
-    uniforms([s.M, s.C, s.R, s.P, gx * WG, { f: s.momentum ?? 0 }, { f: s.eps ?? 0 }, APPLY_ROWS]), buffers, [gx, gy]);
+const PARAMS = struct('Params', { M: 'u32', C: 'u32', R: 'u32', P: 'u32', rowStride: 'u32', momentum: 'f32', eps: 'f32', rowsPerInv: 'u32' });
+export const BATCHNORM = kernelSpec('batchnorm', {
+  stats_partial: { params: PARAMS, buffers: { x: 'read', part: 'read_write' } },
+  stats_partial4: { params: PARAMS, buffers: { x4: 'read', part4: 'read_write' } },
+  backward_partial: { params: PARAMS, buffers: { xb: 'read', dyb: 'read', meanb: 'read', partb: 'read_write' } },
+  backward_partial4: { params: PARAMS, buffers: { xb4: 'read', dyb4: 'read', meanb: 'read', partb4: 'read_write' } },
+  train_finalize: {
+    params: PARAMS,
+    buffers: { partT: 'read', gammaT: 'read', betaT: 'read', saveMean: 'read_write', saveInvStd: 'read_write', runMean: 'read_write', runVar: 'read_write', coefT: 'read_write' },
+  },
+  infer_finalize: { params: PARAMS, buffers: { gammaI: 'read', betaI: 'read', runMeanI: 'read', runVarI: 'read', coefI: 'read_write' } },
+  backward_finalize: {
+    params: PARAMS,
+    buffers: { partB: 'read', gammaB: 'read', meanB: 'read', invStdB: 'read', dgamma: 'read_write', dbeta: 'read_write', coefB: 'read_write' },
+  },
+  apply: { params: PARAMS, buffers: { xa: 'read', coefA: 'read', ya: 'read_write' } },
+  apply4: { params: PARAMS, buffers: { xa4: 'read', coefA: 'read', ya4: 'read_write' } },
+  apply_backward: { params: PARAMS, buffers: { xd: 'read', dyd: 'read', coefD: 'read', dxd: 'read_write' } },
+  apply_backward4: { params: PARAMS, buffers: { xd4: 'read', dyd4: 'read', coefD: 'read', dxd4: 'read_write' } },
+});
+type Entry = keyof typeof BATCHNORM;
+
+/** One pass of `invocations` invocations, buffers by binding name (see BATCHNORM). */
+function run(g: Gpu, entry: Entry, s: Shape, buffers: Record<string, GPUBuffer>, invocations: number): void {
+  const spec: EntrySpec = BATCHNORM[entry];
+  const { wx, wy, stride } = grid(g, invocations, WG);
+  launch(g, g.pipeline('batchnorm', shaderSource('batchnorm'), { WG }, entry), spec,
+    { M: s.M, C: s.C, R: s.R, P: s.P, rowStride: stride, momentum: s.momentum ?? 0, eps: s.eps ?? 0, rowsPerInv: APPLY_ROWS },
+    buffers, [wx, wy]);
+}
+
+/** y = x * coef[c] + coef[C + c] (the fused apply of both forwards). */
+function apply(g: Gpu, s: Shape, x: GPUBuffer, coef: GPUBuffer, y: GPUBuffer): void {
+  const n = applyInvocations(s.M, s.C);
+  if (s.C % 4 === 0) run(g, 'apply4', s, { xa4: x, coefA: coef, ya4: y }, n);
+  else run(g, 'apply', s, { xa: x, coefA: coef, ya: y }, n);
 }
 
 function check(name: string, M: number, C: number, buffers: GPUBuffer[]): void {
@@ -54,9 +84,10 @@ export function batchNormTrain(g: Gpu, x: GPUBuffer, y: GPUBuffer, gamma: GPUBuf
   const coef = g.pool.acquire(3 * C * 4, 'batchnorm.coef');
   const w = { M, C, R, P, momentum, eps };
   const v4 = C % 4 === 0;
-  run(g, v4 ? 'stats_partial4' : 'stats_partial', w, [x, part], P * (v4 ? C / 4 : C));
-  run(g, 'train_finalize', w, [part, gamma, beta, saveMean, saveInvStd, runMean, runVar, coef], C);
-  run(g, v4 ? 'apply4' : 'apply', w, [x, coef, y], applyInvocations(M, C));
+  if (v4) run(g, 'stats_partial4', w, { x4: x, part4: part }, P * C / 4);
+  else run(g, 'stats_partial', w, { x, part }, P * C);
+  run(g, 'train_finalize', w, { partT: part, gammaT: gamma, betaT: beta, saveMean, saveInvStd, runMean, runVar, coefT: coef }, C);
+  apply(g, w, x, coef, y);
   g.pool.release(part);
   g.pool.release(coef);
 }
@@ -67,8 +98,8 @@ export function batchNormInfer(g: Gpu, x: GPUBuffer, y: GPUBuffer, gamma: GPUBuf
   check('batchNormInfer', M, C, [x, y, gamma, beta, runMean, runVar]);
   const coef = g.pool.acquire(3 * C * 4, 'batchnorm.coef');
   const w = { M, C, R: M, P: 1, eps };
-  run(g, 'infer_finalize', w, [gamma, beta, runMean, runVar, coef], C);
-  run(g, C % 4 === 0 ? 'apply4' : 'apply', w, [x, coef, y], applyInvocations(M, C));
+  run(g, 'infer_finalize', w, { gammaI: gamma, betaI: beta, runMeanI: runMean, runVarI: runVar, coefI: coef }, C);
+  apply(g, w, x, coef, y);
   g.pool.release(coef);
 }
 
@@ -81,9 +112,12 @@ export function batchNormBackward(g: Gpu, x: GPUBuffer, dy: GPUBuffer, gamma: GP
   const coef = g.pool.acquire(4 * C * 4, 'batchnorm.coef');
   const w = { M, C, R, P };
   const v4 = C % 4 === 0;
-  run(g, v4 ? 'backward_partial4' : 'backward_partial', w, [x, dy, saveMean, part], P * (v4 ? C / 4 : C));
-  run(g, 'backward_finalize', w, [part, gamma, saveMean, saveInvStd, dgamma, dbeta, coef], C);
-  run(g, v4 ? 'apply_backward4' : 'apply_backward', w, [x, dy, coef, dx], applyInvocations(M, C));
+  if (v4) run(g, 'backward_partial4', w, { xb4: x, dyb4: dy, meanb: saveMean, partb4: part }, P * C / 4);
+  else run(g, 'backward_partial', w, { xb: x, dyb: dy, meanb: saveMean, partb: part }, P * C);
+  run(g, 'backward_finalize', w, { partB: part, gammaB: gamma, meanB: saveMean, invStdB: saveInvStd, dgamma, dbeta, coefB: coef }, C);
+  const n = applyInvocations(M, C);
+  if (v4) run(g, 'apply_backward4', w, { xd4: x, dyd4: dy, coefD: coef, dxd4: dx }, n);
+  else run(g, 'apply_backward', w, { xd: x, dyd: dy, coefD: coef, dxd: dx }, n);
   g.pool.release(part);
   g.pool.release(coef);
 }

@@ -1,12 +1,16 @@
 // Spreads a 1-element GPU scalar over a tensor (the backward of a full reduction).
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource, uniforms, groups } from './shader.js';
+import { shaderSource } from './shader.js';
+import { kernelSpec, struct, run, grid } from './spec.js';
 
 const WG = 256;
 
+export const BROADCAST = kernelSpec('broadcast', {
+  main: { params: struct('Params', { n: 'u32', rowStride: 'u32', factor: 'f32', _pad: 'u32' }), buffers: { s: 'read', out: 'read_write' } },
+});
+
+/** out[0..n) = factor * s[0]. */
 export function broadcastScalar(g: Gpu, s: GPUBuffer, out: GPUBuffer, n: number, factor = 1): void {
-  const total = groups(n, WG);
-  const x = Math.min(total, 65535);
-  const y = Math.ceil(total / x);
-  g.dispatch(g.pipeline('broadcast', shaderSource('broadcast')), uniforms([n, x * WG, { f: factor }, 0]), [s, out], [x, y]);
+  const { wx, wy, stride } = grid(g, n, WG);
+  run(g, g.pipeline('broadcast', shaderSource('broadcast')), BROADCAST.main, { n, rowStride: stride, factor, _pad: 0 }, { s, out }, [wx, wy]);
 }

@@ -10,13 +10,40 @@
 // subgroup and broadcast (2-3x faster on lavapipe); without, every invocation loads it.
 import type { Gpu } from '../gpu/gpu.js';
 import { GpuError } from '../gpu/gpu.js';
-import { shaderSource, uniforms, subgroupsCanShare, withPrelude } from './shader.js';
+import { shaderSource, subgroupsCanShare, withPrelude } from './shader.js';
+import { kernelSpec, struct, run, fold } from './spec.js';
 import { winogradForward, winogradBackwardInput, winogradBackwardWeight } from './winograd.js';
 import { actCode, EPILOGUE_ACTS, type EpilogueAct } from './activation.js';
 
 export interface ConvShape { N: number; H: number; W: number; Cin: number; Cout: number; K: number; stride: number; }
 
-const MAX_GROUPS = 65535;
+export const CONV2D_FWD = kernelSpec('conv2d_fwd', {
+  main: {
+    params: struct('Params', {
+      N: 'u32', H: 'u32', W: 'u32', Ci4: 'u32', Ho: 'u32', Wo: 'u32', Cout: 'u32', Co4: 'u32',
+      K: 'u32', S: 'u32', pad: 'u32', M: 'u32', gx: 'u32', alpha: 'f32', act: 'u32', has_bias: 'u32', has_res: 'u32',
+    }),
+    buffers: { x: 'read', w: 'read', out: 'read_write', bias: 'read?', slope: 'read?', res: 'read?' },
+  },
+}, { prelude: true });
+export const CONV2D_BWD_INPUT = kernelSpec('conv2d_bwd_input', {
+  main: {
+    params: struct('Params', { N: 'u32', H: 'u32', W: 'u32', Cin: 'u32', Ho: 'u32', Wo: 'u32', Ci4: 'u32', Co4: 'u32', K: 'u32', S: 'u32', pad: 'u32', gx: 'u32' }),
+    buffers: { dy: 'read', w: 'read', dx: 'read_write' },
+  },
+}, { prelude: true });
+export const CONV2D_BWD_WEIGHT = kernelSpec('conv2d_bwd_weight', {
+  main: {
+    params: struct('Params', { N: 'u32', H: 'u32', W: 'u32', Ci4: 'u32', Ho: 'u32', Wo: 'u32', Co4: 'u32', K: 'u32', S: 'u32', pad: 'u32', rows: 'u32', chunk: 'u32', R4: 'u32' }),
+    buffers: { x: 'read', dy: 'read', part: 'read_write' },
+  },
+}, { prelude: true });
+const IO = { src: 'read', dst: 'read_write' } as const;
+export const CONV2D_UTIL = kernelSpec('conv2d_util', {
+  pad: { params: struct('PadParams', { A: 'u32', B: 'u32', C: 'u32', Bp: 'u32', Cp: 'u32', total: 'u32', gx: 'u32' }), buffers: IO },
+  reduce: { params: struct('ReduceParams', { A: 'u32', B: 'u32', C: 'u32', Bp: 'u32', Cp: 'u32', total: 'u32', gx: 'u32', S: 'u32', stride: 'u32' }), buffers: IO },
+  bias_partial: { params: struct('BiasParams', { M: 'u32', C: 'u32', chunk: 'u32' }), buffers: IO },
+});
 
 /**
  * Tile sizes (WGSL override constants), tuned on lavapipe. TM: pixels per invocation, VN: vec4s of
@@ -59,12 +86,6 @@ function checkSize(what: string, b: GPUBuffer, floats: number): void {
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
-/** Splits a workgroup count over x and a second dimension when it passes the per-dimension limit. */
-function fold(groups: number): [number, number] {
-  const gx = Math.min(groups, MAX_GROUPS);
-  return [gx, ceilDiv(groups, gx)];
-}
-
 /** Whether the Winograd path takes this conv. */
 export const usesWinograd = (s: ConvShape): boolean =>
   conv2dTiles.winograd && s.K === 3 && s.stride === 1 && s.Cin % 4 === 0 && s.Cout % 4 === 0;
@@ -89,8 +110,8 @@ function padded(g: Gpu, src: GPUBuffer, A: number, B: number, C: number, Bp: num
   const total = A * Bp * Cp;
   const dst = g.pool.acquire(total * 4, 'conv2d pad');
   temps.push(dst);
-  const [gx, gy] = fold(ceilDiv(total, 64));
-  g.dispatch(util(g, 'pad'), uniforms([A, B, C, Bp, Cp, total, gx]), [src, dst], [gx, gy]);
+  const [gx, gy] = fold(g, ceilDiv(total, 64));
+  run(g, util(g, 'pad'), CONV2D_UTIL.pad, { A, B, C, Bp, Cp, total, gx }, { src, dst }, [gx, gy]);
   return dst;
 }
 
@@ -98,8 +119,8 @@ function padded(g: Gpu, src: GPUBuffer, A: number, B: number, C: number, Bp: num
 function reduceSlices(g: Gpu, part: GPUBuffer, dst: GPUBuffer, S: number, stride: number,
   A: number, B: number, C: number, Bp: number, Cp: number): void {
   const total = A * B * C;
-  const [gx, gy] = fold(ceilDiv(total, 64));
-  g.dispatch(util(g, 'reduce'), uniforms([A, B, C, Bp, Cp, total, gx, S, stride]), [part, dst], [gx, gy]);
+  const [gx, gy] = fold(g, ceilDiv(total, 64));
+  run(g, util(g, 'reduce'), CONV2D_UTIL.reduce, { A, B, C, Bp, Cp, total, gx, S, stride }, { src: part, dst }, [gx, gy]);
 }
 
 export function conv2dForward(g: Gpu, s: ConvShape, x: GPUBuffer, w: GPUBuffer, out: GPUBuffer, opts: {
@@ -122,19 +143,14 @@ export function conv2dForward(g: Gpu, s: ConvShape, x: GPUBuffer, w: GPUBuffer, 
   const temps: GPUBuffer[] = [];
   const xp = padded(g, x, N * H * W, 1, Cin, 1, Ci4 * 4, temps);
   const wp = padded(g, w, K * K, Cin, Cout, Ci4 * 4, Co4 * 4, temps);
-  // Absent optional inputs are bound to distinct 16-byte dummies (the kernel never reads them).
-  const dummy = () => { const b = g.pool.acquire(16, 'conv2d dummy'); temps.push(b); return b; };
-  const bias = opts.bias ?? dummy();
-  const slope = act === 'prelu' ? opts.slope! : dummy();
-  const res = opts.residual ?? dummy();
-
   const { TM, WG } = conv2dTiles.fwd;
   const VN = Math.min(conv2dTiles.fwd.VN, Co4);
-  const [gx, gz] = fold(ceilDiv(M, TM * WG));
+  const [gx, gz] = fold(g, ceilDiv(M, TM * WG));
   const pipe = kernel(g, 'conv2d_fwd', { TM, VN, WG });
-  g.dispatch(pipe, uniforms([N, H, W, Ci4, Ho, Wo, Cout, Co4, K, stride, (K - 1) / 2, M, gx, { f: opts.alpha ?? 0.2 },
-    code, opts.bias ? 1 : 0, opts.residual ? 1 : 0]),
-    [xp, wp, out, bias, slope, res], [gx, ceilDiv(Co4, VN), gz]);
+  run(g, pipe, CONV2D_FWD.main, {
+    N, H, W, Ci4, Ho, Wo, Cout, Co4, K, S: stride, pad: (K - 1) / 2, M, gx, alpha: opts.alpha ?? 0.2,
+    act: code, has_bias: opts.bias ? 1 : 0, has_res: opts.residual ? 1 : 0,
+  }, { x: xp, w: wp, out, bias: opts.bias, slope: act === 'prelu' ? opts.slope : undefined, res: opts.residual }, [gx, ceilDiv(Co4, VN), gz]);
   for (const b of temps) g.pool.release(b);
 }
 
@@ -154,11 +170,11 @@ export function conv2dBackwardInput(g: Gpu, s: ConvShape, dy: GPUBuffer, w: GPUB
   const classes = stride * stride;
   // The largest phase class (hi % S == 0, wi % S == 0) sets the grid; smaller classes mask the rest.
   const Mc = N * ceilDiv(H, stride) * ceilDiv(W, stride);
-  const [gx, gf] = fold(ceilDiv(Mc, TM * WG));
-  if (gf * classes > MAX_GROUPS) throw new GpuError('conv2d: backward-input grid too large');
+  const [gx, gf] = fold(g, ceilDiv(Mc, TM * WG));
+  if (gf * classes > g.limits.maxComputeWorkgroupsPerDimension) throw new GpuError('conv2d: backward-input grid too large');
   const pipe = kernel(g, 'conv2d_bwd_input', { TM, VN, WG });
-  g.dispatch(pipe, uniforms([N, H, W, Cin, Ho, Wo, Ci4, Co4, K, stride, (K - 1) / 2, gx]),
-    [dyp, wp, dx], [gx, ceilDiv(Ci4, VN), gf * classes]);
+  run(g, pipe, CONV2D_BWD_INPUT.main, { N, H, W, Cin, Ho, Wo, Ci4, Co4, K, S: stride, pad: (K - 1) / 2, gx },
+    { dy: dyp, w: wp, dx }, [gx, ceilDiv(Ci4, VN), gf * classes]);
   for (const b of temps) g.pool.release(b);
 }
 
@@ -186,8 +202,8 @@ export function conv2dBackwardWeight(g: Gpu, s: ConvShape, x: GPUBuffer, dy: GPU
   const part = g.pool.acquire(S * slice * 4, 'conv2d dw partials');
   temps.push(part);
   const pipe = kernel(g, 'conv2d_bwd_weight', { VN, WG });
-  g.dispatch(pipe, uniforms([N, H, W, Ci4, Ho, Wo, Co4, K, stride, (K - 1) / 2, rows, chunk, R4]),
-    [xp, dyp, part], [gx, gy, S]);
+  run(g, pipe, CONV2D_BWD_WEIGHT.main, { N, H, W, Ci4, Ho, Wo, Co4, K, S: stride, pad: (K - 1) / 2, rows, chunk, R4 },
+    { x: xp, dy: dyp, part }, [gx, gy, S]);
   reduceSlices(g, part, dw, S, slice, K * K, Cin, Cout, Ci4 * 4, Co4 * 4);
   for (const b of temps) g.pool.release(b);
 }
@@ -200,7 +216,7 @@ export function conv2dBackwardBias(g: Gpu, s: ConvShape, dy: GPUBuffer, db: GPUB
   const S = Math.min(M, 32);
   const chunk = ceilDiv(M, S);
   const part = g.pool.acquire(S * C * 4, 'conv2d db partials');
-  g.dispatch(util(g, 'bias_partial'), uniforms([M, C, chunk]), [dy, part], [ceilDiv(C, 64), S]);
+  run(g, util(g, 'bias_partial'), CONV2D_UTIL.bias_partial, { M, C, chunk }, { src: dy, dst: part }, [ceilDiv(C, 64), S]);
   reduceSlices(g, part, db, S, C, 1, 1, C, 1, C);
   g.pool.release(part);
 }

@@ -5,7 +5,8 @@
 // deterministic split-K when the output is too small to keep the device busy but K is long (dense
 // forward: M=16, K=18432).
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource, uniforms, groups, subgroupsCanShare, withPrelude } from './shader.js';
+import { shaderSource, groups, subgroupsCanShare, withPrelude } from './shader.js';
+import { kernelSpec, struct, run, fold, type EntrySpec } from './spec.js';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -28,7 +29,33 @@ export const MATMUL_TILE = { TM: 8, WG_X: 8, WG_Y: 8 };
 // TM=4 VN=2 WG=32 15.8, VN=1 9-11, VN=4 much slower (3); the plain vec4 kernel 9.5. `mode` 'shared' / 'plain' forces a kernel (tests).
 export const MATMUL_SG = { mode: 'auto' as 'auto' | 'shared' | 'plain', TM: 8, VN: 2, WG: 64 };
 const WG_R = 256;
-const MAX_WG = 65535;
+
+const MM_PARAMS = struct('Params', { M: 'u32', N: 'u32', K: 'u32', kPer: 'u32', rowOff: 'u32', accumulate: 'u32', splitStride: 'u32', splits: 'u32', rowStride: 'u32' });
+export const MATMUL = kernelSpec('matmul', {
+  mm_vec4: { params: MM_PARAMS, buffers: { a4: 'read', b4: 'read', c4: 'read_write' } },
+  mm_vec4_bias: { params: MM_PARAMS, buffers: { a4: 'read', b4: 'read', c4: 'read_write', bias: 'read' } },
+  mm_gen: { params: MM_PARAMS, buffers: { a: 'read', b: 'read', c: 'read_write' } },
+  mm_gen_bias: { params: MM_PARAMS, buffers: { a: 'read', b: 'read', c: 'read_write', bias: 'read' } },
+  splitk_reduce: { params: MM_PARAMS, buffers: { part: 'read', cr: 'read_write' } },
+  splitk_reduce_bias: { params: MM_PARAMS, buffers: { part: 'read', cr: 'read_write', biasR: 'read' } },
+});
+export const MATMUL_SG_SPEC = kernelSpec('matmul_sg', {
+  main: {
+    params: struct('Params', {
+      M: 'u32', N: 'u32', K: 'u32', kPer: 'u32', accumulate: 'u32', splitStride: 'u32', gx: 'u32', has_bias: 'u32',
+      colBlocks: 'u32', S: 'u32', aBatch: 'u32', bBatch: 'u32', cBatch: 'u32',
+    }),
+    buffers: { a4: 'read', b4: 'read', c4: 'read_write', bias4: 'read?' },
+  },
+}, { prelude: true });
+
+/** The plain kernels' operands by binding name: vec4 or general entry, with or without bias. */
+function mmBuffers(vec4: boolean, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, bias?: GPUBuffer): Record<string, GPUBuffer> {
+  const o: Record<string, GPUBuffer> = vec4 ? { a4: a, b4: b, c4: c } : { a, b, c };
+  if (bias) o.bias = bias;
+  return o;
+}
+const maxWg = (g: Gpu) => g.limits.maxComputeWorkgroupsPerDimension;
 // Split K when the grid has fewer invocations than this...
 const SPLIT_BELOW_INVOCATIONS = 16384;
 // ...into ranges of at least this many k (a multiple of 4).
@@ -46,7 +73,7 @@ function splitPlan(M: number, N: number, K: number, opts: MatmulOptions): { S: n
   const want = opts.splits ?? matmulSplits(M, N, K);
   const kPer = want > 1 ? Math.ceil(K / want / 4) * 4 : K; // the vec4 loops step k by 4
   const S = Math.ceil(K / kPer);
-  if (S > MAX_WG) throw new Error('matmul: too many K splits');
+  if (S > 65535) throw new Error('matmul: too many K splits');
   return { S, kPer };
 }
 
@@ -54,10 +81,12 @@ function splitPlan(M: number, N: number, K: number, opts: MatmulOptions): { S: n
 function reduceSplits(g: Gpu, partial: GPUBuffer, c: GPUBuffer, bias: GPUBuffer | undefined, M: number, N: number, K: number,
   kPer: number, S: number, accumulate: boolean): void {
   const MN = M * N;
-  const total = groups(MN, WG_R);
-  const x = Math.min(total, MAX_WG);
-  const red = g.pipeline('matmul', shaderSource('matmul'), { WG_R }, bias ? 'splitk_reduce_bias' : 'splitk_reduce');
-  g.dispatch(red, uniforms([M, N, K, kPer, 0, Number(accumulate), MN, S, x * WG_R]), bias ? [partial, c, bias] : [partial, c], [x, Math.ceil(total / x)]);
+  const [x, y] = fold(g, groups(MN, WG_R));
+  const entry = bias ? 'splitk_reduce_bias' : 'splitk_reduce';
+  const params = { M, N, K, kPer, rowOff: 0, accumulate: Number(accumulate), splitStride: MN, splits: S, rowStride: x * WG_R };
+  const spec: EntrySpec = MATMUL[entry];
+  run(g, g.pipeline('matmul', shaderSource('matmul'), { WG_R }, entry), spec, params,
+    bias ? { part: partial, cr: c, biasR: bias } : { part: partial, cr: c }, [x, y]);
 }
 
 export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: number, N: number, K: number,
@@ -78,15 +107,15 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
 
   const { S, kPer } = splitPlan(M, N, K, opts);
   const gx = groups(groups(N, 4), WG_X);
-  if (gx > MAX_WG) throw new Error(`matmul: N=${N} too large for one grid row`);
-  const rowsPerDispatch = MAX_WG * WG_Y * TM;
+  if (gx > maxWg(g)) throw new Error(`matmul: N=${N} too large for one grid row`);
+  const rowsPerDispatch = maxWg(g) * WG_Y * TM;
 
   if (S === 1) {
     const pipe = g.pipeline('matmul', src, constants, entry);
     for (let r0 = 0; r0 < M; r0 += rowsPerDispatch) {
       const rows = Math.min(rowsPerDispatch, M - r0);
-      const u = uniforms([M, N, K, K, r0, Number(accumulate), 0, 1, 0]);
-      g.dispatch(pipe, u, bias ? [a, b, c, bias] : [a, b, c], [gx, groups(groups(rows, TM), WG_Y), 1]);
+      run(g, pipe, MATMUL[entry as keyof typeof MATMUL] as EntrySpec, { M, N, K, kPer: K, rowOff: r0, accumulate: Number(accumulate), splitStride: 0, splits: 1, rowStride: 0 },
+        mmBuffers(vec4, a, b, c, bias), [gx, groups(groups(rows, TM), WG_Y), 1]);
     }
     return;
   }
@@ -94,11 +123,12 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
   // Split-K: slabs [S, M, N] of partial sums, then one pass adds them in slab order.
   const MN = M * N;
   const partial = g.pool.acquire(S * MN * 4, 'matmul.splitK');
-  const pipe = g.pipeline('matmul', src, constants, vec4 ? 'mm_vec4' : 'mm_gen');
+  const slabEntry = vec4 ? 'mm_vec4' : 'mm_gen';
+  const pipe = g.pipeline('matmul', src, constants, slabEntry);
   for (let r0 = 0; r0 < M; r0 += rowsPerDispatch) {
     const rows = Math.min(rowsPerDispatch, M - r0);
-    const u = uniforms([M, N, K, kPer, r0, 0, MN, S, 0]);
-    g.dispatch(pipe, u, [a, b, partial], [gx, groups(groups(rows, TM), WG_Y), S]);
+    run(g, pipe, MATMUL[slabEntry] as EntrySpec, { M, N, K, kPer, rowOff: r0, accumulate: 0, splitStride: MN, splits: S, rowStride: 0 },
+      mmBuffers(vec4, a, b, partial), [gx, groups(groups(rows, TM), WG_Y), S]);
   }
   reduceSplits(g, partial, c, bias, M, N, K, kPer, S, accumulate);
   g.pool.release(partial);
@@ -144,25 +174,25 @@ function sharedDispatch(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: num
   const { TM } = MATMUL_SG;
   const VN = Math.min(MATMUL_SG.VN, N / 4);
   const rowBlocks = groups(M, TM * WG), colBlocks = groups(N, 4 * VN);
-  const gx = Math.min(rowBlocks, MAX_WG), fy = Math.ceil(rowBlocks / gx);
-  if (fy * colBlocks > MAX_WG) throw new Error(`matmul: ${M}x${N} too large for one dispatch`);
+  const [gx, fy] = fold(g, rowBlocks);
+  if (fy * colBlocks > maxWg(g)) throw new Error(`matmul: ${M}x${N} too large for one dispatch`);
   const { S, kPer } = splitPlan(M, N * batch.count, K, opts);
-  if (S * batch.count > MAX_WG) throw new Error(`matmul: ${batch.count} batches x ${S} splits too many for one dispatch`);
+  if (S * batch.count > maxWg(g)) throw new Error(`matmul: ${batch.count} batches x ${S} splits too many for one dispatch`);
   const name = share ? 'matmul_sg' : 'matmul_sg_plain';
   const pipe = g.pipeline(name, withPrelude('matmul_sg', share), { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, VN, WG });
-  const dummy = bias ? null : g.pool.acquire(16, 'matmul dummy bias');
   const grid: [number, number, number] = [gx, fy * colBlocks, S * batch.count];
-  const strides = [batch.a / 4, batch.b / 4, batch.c / 4];
+  const strides = { aBatch: batch.a / 4, bBatch: batch.b / 4, cBatch: batch.c / 4 };
   if (S === 1) {
-    g.dispatch(pipe, uniforms([M, N, K, K, Number(accumulate), 0, gx, bias ? 1 : 0, colBlocks, 1, ...strides]), [a, b, c, bias ?? dummy!], grid);
+    run(g, pipe, MATMUL_SG_SPEC.main, { M, N, K, kPer: K, accumulate: Number(accumulate), splitStride: 0, gx, has_bias: bias ? 1 : 0, colBlocks, S: 1, ...strides },
+      { a4: a, b4: b, c4: c, bias4: bias }, grid);
   } else {
     // The reduce pass adds [S, count*M*N] slabs elementwise: batches must be dense in C.
     if (batch.count > 1 && batch.c !== M * N) throw new Error('matmulBatched: split-K needs C batches M*N apart');
     const MN = M * N * batch.count;
     const partial = g.pool.acquire(S * MN * 4, 'matmul.splitK');
-    g.dispatch(pipe, uniforms([M, N, K, kPer, 0, MN, gx, 0, colBlocks, S, ...strides]), [a, b, partial, dummy ?? bias!], grid);
+    run(g, pipe, MATMUL_SG_SPEC.main, { M, N, K, kPer, accumulate: 0, splitStride: MN, gx, has_bias: 0, colBlocks, S, ...strides },
+      { a4: a, b4: b, c4: partial, bias4: undefined }, grid);
     reduceSplits(g, partial, c, bias, M * batch.count, N, K, kPer, S, accumulate);
     g.pool.release(partial);
   }
-  if (dummy) g.pool.release(dummy);
 }

@@ -1,10 +1,14 @@
 // Sums in a fixed order (deterministic: no atomics), as two passes of one column-sum kernel:
 // partial sums over chunks of rows, then the partials summed in order. See shaders/reduce.wgsl.
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource, uniforms, groups } from './shader.js';
+import { shaderSource } from './shader.js';
+import { kernelSpec, struct, run, grid } from './spec.js';
 
 const WG = 64;
-const MAX_WG = 65535;
+
+export const REDUCE = kernelSpec('reduce', {
+  column_sums: { params: struct('Params', { n: 'u32', C: 'u32', R: 'u32', outs: 'u32', rowStride: 'u32', scale: 'f32' }), buffers: { x: 'read', out: 'read_write' } },
+});
 /** sumAll: inputs up to this size are summed by one invocation in one pass. */
 const SINGLE_PASS_ALL = 4096;
 /** sumAll: number of strided partials (pass 1) at most. */
@@ -15,11 +19,9 @@ const TARGET_PARTIALS = 16384;
 
 /** out[p*C + c] = scale * sum_{m in [p*R, (p+1)*R), m*C+c < n} x[m*C + c], for p*C + c < outs. */
 function columnSumsPass(g: Gpu, x: GPUBuffer, out: GPUBuffer, n: number, C: number, R: number, outs: number, scale = 1): void {
-  const total = groups(outs, WG);
-  const gx = Math.min(total, MAX_WG);
-  const gy = Math.ceil(total / gx);
-  g.dispatch(g.pipeline('reduce', shaderSource('reduce'), { WG }, 'column_sums'),
-    uniforms([n, C, R, outs, gx * WG, { f: scale }]), [x, out], [gx, gy]);
+  const { wx, wy, stride } = grid(g, outs, WG);
+  run(g, g.pipeline('reduce', shaderSource('reduce'), { WG }, 'column_sums'), REDUCE.column_sums,
+    { n, C, R, outs, rowStride: stride, scale }, { x, out }, [wx, wy]);
 }
 
 function checkArgs(name: string, x: GPUBuffer, out: GPUBuffer, dims: number[]): void {

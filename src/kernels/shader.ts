@@ -10,21 +10,6 @@ export function shaderSource(name: string): string {
   return s;
 }
 
-/** Packs a uniform block of 32-bit words: integers as u32/i32, `f` entries as f32. */
-export function uniforms(words: Array<number | { f: number }>): ArrayBuffer {
-  const buf = new ArrayBuffer(Math.max(16, Math.ceil(words.length / 4) * 16));
-  const u = new Uint32Array(buf);
-  const i32 = new Int32Array(buf);
-  const f = new Float32Array(buf);
-  words.forEach((w, i) => {
-    if (typeof w === 'number') {
-      if (!Number.isInteger(w)) throw new Error(`uniform word ${i} is not an integer: ${w}; wrap floats as {f: x}`);
-      if (w < 0) i32[i] = w; else u[i] = w;
-    } else f[i] = w.f;
-  });
-  return buf;
-}
-
 /** Workgroup count for `n` items at `per` items per workgroup. */
 export const groups = (n: number, per: number): number => Math.ceil(n / per);
 

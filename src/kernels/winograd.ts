@@ -8,22 +8,30 @@
 // transformed back on its own (the weight gradient sums the chunks' products in chunk order).
 import type { Gpu } from '../gpu/gpu.js';
 import { GpuError } from '../gpu/gpu.js';
-import { shaderSource, uniforms } from './shader.js';
+import { shaderSource } from './shader.js';
+import { kernelSpec, struct, run, fold } from './spec.js';
 import { matmulBatched } from './matmul.js';
 import { actCode, EPILOGUE_ACTS, type EpilogueAct } from './activation.js';
 
 const WG = 64;
-const MAX_GROUPS = 65535;
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
-type Entry = 'input_tf' | 'grad_tf' | 'output_tf' | 'weight_tf' | 'weight_grad_tf';
+const TILE_PARAMS = struct('Params', {
+  N: 'u32', H: 'u32', W: 'u32', C4: 'u32', TH: 'u32', TW: 'u32', t0: 'u32', rows: 'u32', T: 'u32', gx: 'u32',
+  act: 'u32', has_bias: 'u32', has_res: 'u32', alpha: 'f32',
+});
+const WEIGHT_PARAMS = struct('WParams', { Cin: 'u32', Cout: 'u32', R: 'u32', C4: 'u32', flip: 'u32', gx: 'u32' });
+export const WINOGRAD = kernelSpec('winograd', {
+  input_tf: { params: TILE_PARAMS, buffers: { src: 'read', dst: 'read_write' } },
+  grad_tf: { params: TILE_PARAMS, buffers: { src: 'read', dst: 'read_write' } },
+  output_tf: { params: TILE_PARAMS, buffers: { src: 'read', dst: 'read_write', bias: 'read?', slope: 'read?', res: 'read?' } },
+  weight_tf: { params: WEIGHT_PARAMS, buffers: { wsrc: 'read', wdst: 'read_write' } },
+  weight_grad_tf: { params: WEIGHT_PARAMS, buffers: { wsrc: 'read', wdst: 'read_write' } },
+});
+type Entry = keyof typeof WINOGRAD;
 const pipe = (g: Gpu, entry: Entry) => g.pipeline(`winograd_${entry}`, shaderSource('winograd'), { WG }, entry);
 
-function grid(items: number): [number, number] {
-  const groups = ceilDiv(items, WG);
-  const gx = Math.min(groups, MAX_GROUPS);
-  return [gx, ceilDiv(groups, gx)];
-}
+const grid = (g: Gpu, items: number): [number, number] => fold(g, ceilDiv(items, WG));
 
 /** Image size, channels (multiples of 4) of the conv; the output has the input's H x W. */
 export interface WinogradShape { N: number; H: number; W: number; Cin: number; Cout: number }
@@ -46,17 +54,19 @@ function* chunks(T: number, rows: number): Generator<{ t0: number; rows: number 
 
 /** Tile-transform parameters (struct Params) for a chunk; C4 of the tensor read or written. */
 function tileParams(s: WinogradShape, p: ReturnType<typeof plan>, c: { t0: number; rows: number }, C4: number,
-  gx: number, e: { act?: EpilogueAct; alpha?: number; bias?: boolean; res?: boolean } = {}): ArrayBuffer {
-  return uniforms([s.N, s.H, s.W, C4, p.TH, p.TW, c.t0, c.rows, p.T, gx,
-    actCode('winograd', e.act ?? 'none', EPILOGUE_ACTS), e.bias ? 1 : 0, e.res ? 1 : 0, { f: e.alpha ?? 0.2 }]);
+  gx: number, e: { act?: EpilogueAct; alpha?: number; bias?: boolean; res?: boolean } = {}) {
+  return {
+    N: s.N, H: s.H, W: s.W, C4, TH: p.TH, TW: p.TW, t0: c.t0, rows: c.rows, T: p.T, gx,
+    act: actCode('winograd', e.act ?? 'none', EPILOGUE_ACTS), has_bias: e.bias ? 1 : 0, has_res: e.res ? 1 : 0, alpha: e.alpha ?? 0.2,
+  };
 }
 
 /** U = G g G^T for every channel pair: [36, Cin, Cout], or flipped (input gradient) [36, Cout, Cin]. */
 function weightTransform(g: Gpu, w: GPUBuffer, Cin: number, Cout: number, flip: boolean): GPUBuffer {
   const R = flip ? Cout : Cin, C = flip ? Cin : Cout;
   const u = g.pool.acquire(36 * R * C * 4, 'winograd U');
-  const [gx, gy] = grid(R * C / 4);
-  g.dispatch(pipe(g, 'weight_tf'), uniforms([Cin, Cout, R, C / 4, flip ? 1 : 0, gx]), [w, u], [gx, gy]);
+  const [gx, gy] = grid(g, R * C / 4);
+  run(g, pipe(g, 'weight_tf'), WINOGRAD.weight_tf, { Cin, Cout, R, C4: C / 4, flip: flip ? 1 : 0, gx }, { wsrc: w, wdst: u }, [gx, gy]);
   return u;
 }
 
@@ -68,18 +78,16 @@ function convWithU(g: Gpu, s: WinogradShape, x: GPUBuffer, u: GPUBuffer, out: GP
   const Ci4 = s.Cin / 4, Co4 = s.Cout / 4;
   const v = g.pool.acquire(36 * p.rows * s.Cin * 4, 'winograd V');
   const o = g.pool.acquire(36 * p.rows * s.Cout * 4, 'winograd O');
-  const dummies: GPUBuffer[] = [];
-  const dummy = () => { const b = g.pool.acquire(16, 'winograd dummy'); dummies.push(b); return b; };
-  const bias = e.bias ?? dummy(), slope = e.act === 'prelu' ? e.slope! : dummy(), res = e.residual ?? dummy();
+  const slope = e.act === 'prelu' ? e.slope : undefined;
   for (const c of chunks(p.T, p.rows)) {
-    const [ix, iy] = grid(c.rows * Ci4);
-    g.dispatch(pipe(g, 'input_tf'), tileParams(s, p, c, Ci4, ix), [x, v], [ix, iy]);
+    const [ix, iy] = grid(g, c.rows * Ci4);
+    run(g, pipe(g, 'input_tf'), WINOGRAD.input_tf, tileParams(s, p, c, Ci4, ix), { src: x, dst: v }, [ix, iy]);
     matmulBatched(g, v, u, o, c.rows, s.Cout, s.Cin, { count: 36, a: c.rows * s.Cin, b: s.Cin * s.Cout, c: c.rows * s.Cout });
-    const [ox, oy] = grid(c.rows * Co4);
-    g.dispatch(pipe(g, 'output_tf'), tileParams(s, p, c, Co4, ox, { act: e.act, alpha: e.alpha, bias: !!e.bias, res: !!e.residual }),
-      [o, out, bias, slope, res], [ox, oy]);
+    const [ox, oy] = grid(g, c.rows * Co4);
+    run(g, pipe(g, 'output_tf'), WINOGRAD.output_tf, tileParams(s, p, c, Co4, ox, { act: e.act, alpha: e.alpha, bias: !!e.bias, res: !!e.residual }),
+      { src: o, dst: out, bias: e.bias, slope, res: e.residual }, [ox, oy]);
   }
-  for (const b of [v, o, ...dummies]) g.pool.release(b);
+  for (const b of [v, o]) g.pool.release(b);
 }
 
 /** out = conv3x3(x, w) + epilogue; w HWIO [3, 3, Cin, Cout]. `maxRows` forces small chunks (tests). */
@@ -106,14 +114,14 @@ export function winogradBackwardWeight(g: Gpu, s: WinogradShape, x: GPUBuffer, d
   const d = g.pool.acquire(36 * p.rows * s.Cout * 4, 'winograd dO');
   const du = g.pool.acquire(36 * s.Cin * s.Cout * 4, 'winograd dU');
   for (const c of chunks(p.T, p.rows)) {
-    const [ix, iy] = grid(c.rows * Ci4);
-    g.dispatch(pipe(g, 'input_tf'), tileParams(s, p, c, Ci4, ix), [x, v], [ix, iy]);
-    const [ox, oy] = grid(c.rows * Co4);
-    g.dispatch(pipe(g, 'grad_tf'), tileParams(s, p, c, Co4, ox), [dy, d], [ox, oy]);
+    const [ix, iy] = grid(g, c.rows * Ci4);
+    run(g, pipe(g, 'input_tf'), WINOGRAD.input_tf, tileParams(s, p, c, Ci4, ix), { src: x, dst: v }, [ix, iy]);
+    const [ox, oy] = grid(g, c.rows * Co4);
+    run(g, pipe(g, 'grad_tf'), WINOGRAD.grad_tf, tileParams(s, p, c, Co4, ox), { src: dy, dst: d }, [ox, oy]);
     matmulBatched(g, v, d, du, s.Cin, s.Cout, c.rows, { count: 36, a: c.rows * s.Cin, b: c.rows * s.Cout, c: s.Cin * s.Cout },
       { transA: true, accumulate: c.t0 > 0 });
   }
-  const [gx, gy] = grid(s.Cin * Co4);
-  g.dispatch(pipe(g, 'weight_grad_tf'), uniforms([s.Cin, s.Cout, s.Cin, Co4, 0, gx]), [du, dw], [gx, gy]);
+  const [gx, gy] = grid(g, s.Cin * Co4);
+  run(g, pipe(g, 'weight_grad_tf'), WINOGRAD.weight_grad_tf, { Cin: s.Cin, Cout: s.Cout, R: s.Cin, C4: Co4, flip: 0, gx }, { wsrc: du, wdst: dw }, [gx, gy]);
   for (const b of [v, d, du]) g.pool.release(b);
 }
