@@ -17,10 +17,10 @@ import { maxPool2 } from '../src/kernels/maxpool.js';
 import { adamStep } from '../src/kernels/adam.js';
 import { fill } from '../src/kernels/elementwise.js';
 import { Generator } from '../src/srgan/generator.js';
+import { srresnetStep, srganStep } from '../src/srgan/steps.js';
 import { FoldedGenerator } from '../src/srgan/inference.js';
 import { Adam } from '../src/nn/adam.js';
-import * as ops from '../src/nn/ops.js';
-import { backward, fromArray, noGrad, tidy } from '../src/nn/tensor.js';
+import { fromArray, tidy } from '../src/nn/tensor.js';
 import { Discriminator } from '../src/srgan/discriminator.js';
 import { VGG19Features } from '../src/srgan/vgg19.js';
 
@@ -194,13 +194,12 @@ async function e2e(name: string, flops: number, fn: () => Promise<void>): Promis
   const opt = new Adam(G.parameters(), { lr: 1e-4 });
   const B = values.quick ? 4 : 16;
   const lrB = new Float32Array(B * 24 * 24 * 3).fill(0.5), hrB = new Float32Array(B * 96 * 96 * 3).fill(0.1);
+  // the trainer's own steps (src/srgan/steps.ts), the paper's losses
+  const batch = () => [fromArray(lrB, [B, 24, 24, 3]), fromArray(hrB, [B, 96, 96, 3])];
   await e2e(`SRResNet step batch ${B} 96x96`, 3 * 2.56e9 * B, async () => {
-    const l = tidy(() => {
-      const loss = ops.mseLoss(G.forward(fromArray(lrB, [B, 24, 24, 3])), fromArray(hrB, [B, 96, 96, 3]));
-      G.zeroGrad(); backward(loss); opt.update();
-      return loss;
-    });
-    await l.item(); l.dispose();
+    const [lr, hr] = batch();
+    const [l] = srresnetStep({ G, optG: opt, pixelLoss: 'mse' }, lr, hr);
+    await l.item(); l.dispose(); lr.dispose(); hr.dispose();
   });
   // SRGAN step: G update (VGG54 content + adversarial) then D update; VGG weights random (timing only)
   const D = new Discriminator({ channels: 64, inputSize: 96, denseUnits: 1024 });
@@ -208,20 +207,9 @@ async function e2e(name: string, flops: number, fn: () => Promise<void>): Promis
   const optD = new Adam(D.parameters(), { lr: 1e-4 });
   const perSample = 3 * 2.56e9 + 8 * 1.77e9 + 3 * 7.17e9;
   await e2e(`SRGAN step batch ${B} 96x96 (VGG54)`, perSample * B, async () => {
-    const outs = tidy(() => {
-      const lr = fromArray(lrB, [B, 24, 24, 3]), hr = fromArray(hrB, [B, 96, 96, 3]);
-      D.setRequiresGrad(false);
-      const sr = G.forward(lr);
-      const fHr = noGrad(() => vgg.forward(hr));
-      const content = ops.scale(ops.mseLoss(vgg.forward(sr), fHr), 1 / 12.75 ** 2);
-      const lossG = ops.add(content, ops.scale(ops.bceWithLogits(D.forward(sr), 1), 1e-3));
-      G.zeroGrad(); backward(lossG); opt.update();
-      D.setRequiresGrad(true);
-      const lossD = ops.add(ops.bceWithLogits(D.forward(hr), 1), ops.bceWithLogits(D.forward(sr.detach()), 0));
-      D.zeroGrad(); backward(lossD); optD.update();
-      return [lossG, lossD];
-    });
-    await outs[0].item(); await outs[1].item(); outs.forEach((t) => t.dispose());
+    const [lr, hr] = batch();
+    const outs = srganStep({ G, D, vgg, optG: opt, optD, contentScale: 1 / 12.75, advWeight: 1e-3 }, lr, hr);
+    await outs[0].item(); await outs[3].item(); outs.forEach((t) => t.dispose()); lr.dispose(); hr.dispose();
   });
   optD.dispose(); D.dispose(); vgg.dispose();
   opt.dispose(); G.dispose();

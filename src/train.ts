@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { getGpu } from './node/gpu.js';
 import { runCli } from './cli.js';
 import { DEFAULT_CONFIG, resolveConfig, parseDuration, applySet } from './srgan/config.js';
-import { Trainer, resumeConfig } from './srgan/trainer.js';
+import { Trainer, resumeConfig, type StepLog } from './srgan/trainer.js';
 
 const HELP = `Train SRResNet, then SRGAN (Ledig et al. 2017) on a folder of photographs.
 
@@ -41,6 +41,15 @@ ${JSON.stringify(DEFAULT_CONFIG, null, 2).split('\n').map((l) => '  ' + l).join(
 Checkpoints are written atomically every checkpointEvery steps and on SIGINT/SIGTERM, with a
 checksum that --resume verifies. RUNDIR/train.lock keeps a second process out of the run.
 `;
+
+/** The one-line progress report of a logged step. */
+function progressLine(r: StepLog, total: number, pixelLoss: 'mse' | 'l1'): string {
+  const eta = r.steps_per_s > 0 ? (total - r.step) / r.steps_per_s : Infinity;
+  const fmtT = (s: number) => !Number.isFinite(s) ? '?' : s > 3600 ? `${(s / 3600).toFixed(1)}h` : s > 60 ? `${(s / 60).toFixed(1)}m` : `${s.toFixed(0)}s`;
+  const losses = r.phase === 1 ? `${pixelLoss} ${r[pixelLoss]!.toExponential(3)}`
+    : `G ${r.loss_g.toExponential(3)} (content ${r.content!.toExponential(3)}, adv ${r.adversarial!.toFixed(3)}) D ${r.loss_d!.toFixed(3)} D(HR) ${r.d_hr!.toFixed(2)} D(SR) ${r.d_sr!.toFixed(2)}`;
+  return `step ${r.step}/${total} phase ${r.phase} ${losses} lr ${r.lr.toExponential(1)} ${r.steps_per_s.toFixed(3)} steps/s ETA ${fmtT(eta)}`;
+}
 
 await runCli(async () => {
   const { values } = parseArgs({
@@ -81,11 +90,27 @@ await runCli(async () => {
     vggPath: values.vgg && values.vgg !== 'random' ? values.vgg : undefined,
     vggRandom: values.vgg === 'random', valDir: values.val, maxTimeSec,
     quiet: values.quiet, initGenerator: values['init-generator'],
+    onStep: values.quiet ? undefined : (rec, total) => process.stderr.write(`\r${progressLine(rec, total, cfg.pixelLoss)}   `),
   });
+  // SIGINT/SIGTERM: finish the step, checkpoint, exit 0; a second one exits at once (code 130)
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (trainer.stopping) {
+      process.stderr.write(`\n${sig} again: exiting without waiting\n`);
+      trainer.unlock();
+      process.exit(130);
+    }
+    process.stderr.write(`\n${sig}: saving a checkpoint and stopping after this step\n`);
+    trainer.requestStop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await trainer.init();
     await trainer.run();
+    if (!values.quiet) process.stderr.write('\n');
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     trainer.dispose(); // releases RUNDIR/train.lock
   }
   process.stderr.write(`saved ${values.out}/checkpoint.safetensors and ${values.out}/generator.safetensors at step ${trainer.step}\n`);

@@ -15,7 +15,8 @@ import {
 import { imresize } from './image/resize.js';
 import { listImages } from './srgan/data.js';
 import { DEFAULT_MODEL, modelPath, readGeneratorFile, checkGeneratorTensors, shippedModelList } from './node/model.js';
-import { FoldedGenerator, upscaleTiled, planTiles } from './srgan/inference.js';
+import { FoldedGenerator, planTiles } from './srgan/inference.js';
+import { upscaleImage, type FloatImage } from './srgan/upscaler.js';
 import type { GeneratorConfig } from './srgan/generator.js';
 
 // Time from process start (Node's timeOrigin) to the first line of main: start-up and imports.
@@ -462,15 +463,11 @@ async function upscaleOne(F: FoldedGenerator, job: Job, o: Options, outscale: nu
   if ((img.channels === 2 || img.channels === 4) && job.format === 'jpg') {
     say(`warning: ${job.input}: has an alpha channel, which JPEG cannot store: dropped in ${job.output} (use --format png to keep it)`);
   }
-  const { width: w, height: h, channels: ch } = img;
-  const rgb = new Float32Array(w * h * 3);
-  for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = img.data[i * ch + (ch >= 3 ? c : 0)];
   const tInfer = performance.now();
-  const sr = await upscaleTiled(F, rgb, w, h, { tile: o.tile, onTile });
+  const up = await upscaleImage(F, img, { tile: o.tile, onTile }, job.input);
   times.infer += performance.now() - tInfer;
   const tWrite = performance.now();
-  checkResult(sr, rgb, job);
-  const out = finish(img, sr, F.config.scale, outscale);
+  const out = finish(img, up, F.config.scale, outscale);
   const bytesOut = writeMetadata(job.format === 'png' ? encodePng(out) : encodeJpeg({ ...out, bitDepth: 8 }, o.quality), meta);
   await mkdir(dirname(job.output), { recursive: true });
   // the output may have appeared since planning; --overwrite was not given for that one
@@ -481,42 +478,12 @@ async function upscaleOne(F: FoldedGenerator, job: Job, o: Options, outscale: nu
   say(`${job.input} -> ${job.output} (${out.width}x${out.height})`);
 }
 
-/** A lost device or broken kernel shows up as NaN or a black frame: refuse to write it. */
-function checkResult(sr: Float32Array, rgb: Float32Array, job: Job): void {
-  let maxOut = -1;
-  for (let i = 0; i < sr.length; i++) {
-    const v = sr[i];
-    if (!Number.isFinite(v)) throw new GpuError(`${job.input}: the GPU returned NaN values (device lost or kernel failure); no output written`);
-    if (v > maxOut) maxOut = v;
-  }
-  let maxIn = 0;
-  for (let i = 0; i < rgb.length; i++) maxIn = Math.max(maxIn, rgb[i]);
-  if (maxOut <= -1 && maxIn > 0.02) throw new GpuError(`${job.input}: the GPU returned an all-black image for a non-black input (device lost?); no output written`);
-}
-
-/**
- * The network's RGB in [-1,1] as an image with the input's channels and bit depth: grey in, grey
- * out; alpha bicubic-upscaled from the input; then resampled to --outscale when it is not the
- * network's own scale.
- */
-function finish(img: Image, sr: Float32Array, scale: number, outscale: number): Image {
-  const { width: w, height: h, channels: ch } = img;
-  const W = w * scale, H = h * scale;
-  // RGB out: map sr to [0,1] in place (an 8000x8000 result is 768 MB of floats; no second copy)
-  const data = ch === 3 ? sr : new Float32Array(W * H * ch);
-  const alpha = ch === 2 || ch === 4 ? new Float32Array(w * h) : null;
-  if (alpha) for (let i = 0; i < w * h; i++) alpha[i] = img.data[i * ch + ch - 1];
-  const alphaUp = alpha ? imresize(alpha, w, h, 1, W, H) : null;
-  for (let i = 0; i < W * H; i++) {
-    const r = (sr[i * 3] + 1) / 2, g = (sr[i * 3 + 1] + 1) / 2, b = (sr[i * 3 + 2] + 1) / 2;
-    if (ch <= 2) data[i * ch] = (r + g + b) / 3; // grey in -> grey out
-    else { data[i * ch] = r; data[i * ch + 1] = g; data[i * ch + 2] = b; }
-    if (alphaUp) data[i * ch + ch - 1] = Math.min(1, Math.max(0, alphaUp[i]));
-  }
-  const out: Image = { width: W, height: H, channels: ch, bitDepth: img.bitDepth, data };
+/** The upscaled image with the input's bit depth, resampled to --outscale when that is not the network's scale. */
+function finish(img: Image, up: FloatImage, scale: number, outscale: number): Image {
+  const out: Image = { ...up, bitDepth: img.bitDepth };
   if (outscale === scale) return out;
-  const [W2, H2] = outSize(w, h, outscale);
-  return { ...out, width: W2, height: H2, data: imresize(data, W, H, ch, W2, H2) };
+  const [W2, H2] = outSize(img.width, img.height, outscale);
+  return { ...out, width: W2, height: H2, data: imresize(up.data, up.width, up.height, up.channels, W2, H2) };
 }
 
 // Last: the module's constants above must be initialised before main runs.

@@ -2,7 +2,7 @@
 // (conv OIHW, dense [out, in] with inputs in C,H,W order), under PyTorch-style dotted names.
 // Platform-neutral: files are read and written by src/node/state.ts (Node) or fetched (a page).
 import { gpu } from '../gpu/gpu.js';
-import type { DiskLayout, Entry, Module } from './module.js';
+import type { DiskLayout, Entry } from './module.js';
 import {
   parseSafetensors, headerLength, toFloat32, fromFloat32, hwioToOihw, oihwToHwio, transpose2d, type StTensor,
 } from './safetensors.js';

@@ -7,8 +7,7 @@ import { gpu } from '../gpu/gpu.js';
 import { Adam } from '../nn/adam.js';
 import { Ema } from '../nn/ema.js';
 import type { Entry } from '../nn/module.js';
-import * as ops from '../nn/ops.js';
-import { backward, fromArray, noGrad, tidy, type Tensor } from '../nn/tensor.js';
+import { fromArray, noGrad, tidy, type Tensor } from '../nn/tensor.js';
 import {
   loadTensors, readSafetensors, readSafetensorsHeader, stateTensors, writeAtomic, saveModule, serializeChecked, TMP_FILE,
 } from '../node/state.js';
@@ -24,6 +23,7 @@ import { renderPlot, type LogRecord } from './plot.js';
 import { writePreview } from './preview.js';
 import { readGeneratorFile } from '../node/model.js';
 import { evaluateFolder, formatEvalTable } from './evaluate.js';
+import { srresnetStep, srganStep } from './steps.js';
 
 export interface TrainOptions {
   dataDir: string;
@@ -43,6 +43,8 @@ export interface TrainOptions {
   stopAfter?: number;
   /** Resume even when settings that change the run's meaning differ from the checkpoint's (--allow-changes). */
   allowChanges?: boolean;
+  /** Called with each logged step's record (every logEvery steps): the CLI's progress line. */
+  onStep?: (rec: StepLog, totalSteps: number) => void;
 }
 
 export interface StepLog {
@@ -188,7 +190,8 @@ export class Trainer {
     throw new Error(`${path}: another process took the lock first`);
   }
 
-  private unlock(): void {
+  /** Releases the run folder's lock (also done by dispose); for a process that must exit at once. */
+  unlock(): void {
     if (!this.lockPath) return;
     try { unlinkSync(this.lockPath); } catch { /* already gone */ }
     this.lockPath = null;
@@ -316,54 +319,13 @@ export class Trainer {
     await gpu().sync();
   }
 
+  /** Stop after the current step, with a checkpoint (the CLI calls this on SIGINT/SIGTERM). */
   requestStop(): void { this.stopRequested = true; }
+  get stopping(): boolean { return this.stopRequested; }
 
   private upload(b: Batch): { lr: Tensor; hr: Tensor } {
     const ls = b.crop / b.scale;
     return { lr: fromArray(b.lr, [b.n, ls, ls, 3]), hr: fromArray(b.hr, [b.n, b.crop, b.crop, 3]) };
-  }
-
-  /** Phase 1: one SRResNet (MSE) update. Returns the scalars to log (read back). */
-  private stepPhase1(b: Batch): Tensor[] {
-    return tidy(() => {
-      const { lr, hr } = this.upload(b);
-      const sr = this.G.forward(lr);
-      const loss = this.cfg.pixelLoss === 'l1' ? ops.l1Loss(sr, hr) : ops.mseLoss(sr, hr);
-      this.G.zeroGrad();
-      backward(loss);
-      this.optG.update();
-      this.ema?.update();
-      return [loss];
-    });
-  }
-
-  /** Phase 2: one generator update then one discriminator update (BasicSR's order). */
-  private stepPhase2(b: Batch): Tensor[] {
-    const D = this.D!, vgg = this.vgg!, optD = this.optD!;
-    return tidy(() => {
-      const { lr, hr } = this.upload(b);
-      // generator: content (VGG features / 12.75, MSE) + 1e-3 * -log D(G(LR))
-      D.setRequiresGrad(false);
-      const sr = this.G.forward(lr);
-      const fHr = noGrad(() => vgg.forward(hr));
-      const content = ops.scale(ops.mseLoss(vgg.forward(sr), fHr), this.cfg.contentScale ** 2);
-      const adversarial = ops.bceWithLogits(D.forward(sr), 1);
-      const lossG = ops.add(content, ops.scale(adversarial, this.cfg.advWeight));
-      this.G.zeroGrad();
-      backward(lossG);
-      this.optG.update();
-      this.ema?.update();
-      // discriminator: BCE(D(HR), 1) + BCE(D(SR), 0) with SR detached
-      D.setRequiresGrad(true);
-      const srD = sr.detach();
-      const dReal = D.forward(hr);
-      const dFake = D.forward(srD);
-      const lossD = ops.add(ops.bceWithLogits(dReal, 1), ops.bceWithLogits(dFake, 0));
-      D.zeroGrad();
-      backward(lossD);
-      optD.update();
-      return [lossG, content, adversarial, lossD, dReal, dFake];
-    });
   }
 
   /** Runs one update for the current step; returns the log record. */
@@ -378,7 +340,13 @@ export class Trainer {
     }
     this.optG.lr = lr;
     if (this.optD) this.optD.lr = lr;
-    const outs = phase === 1 ? this.stepPhase1(batch) : this.stepPhase2(batch);
+    const { lr: lrT, hr: hrT } = this.upload(batch);
+    const cfg = this.cfg;
+    const outs = phase === 1
+      ? srresnetStep({ G: this.G, optG: this.optG, ema: this.ema, pixelLoss: cfg.pixelLoss }, lrT, hrT)
+      : srganStep({ G: this.G, D: this.D!, vgg: this.vgg!, optG: this.optG, optD: this.optD!, ema: this.ema,
+        contentScale: cfg.contentScale, advWeight: cfg.advWeight }, lrT, hrT);
+    lrT.dispose(); hrT.dispose();
     gpu().flush();
     next?.(); // prepare the next batch on the CPU while the GPU works
     const vals = await Promise.all(outs.map((t) => t.data()));
@@ -411,67 +379,43 @@ export class Trainer {
     this.startTime = performance.now();
     this.lastLogTime = this.startTime;
     this.lastLogStep = this.step;
-    const onSignal = (sig: string) => {
-      if (this.stopRequested) { process.stderr.write(`\n${sig} again: exiting without waiting\n`); this.unlock(); process.exit(130); }
-      process.stderr.write(`\n${sig}: saving a checkpoint and stopping after this step\n`);
-      this.stopRequested = true;
-    };
-    const onInt = () => onSignal('SIGINT'), onTerm = () => onSignal('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
     const previewBatch = cfg.previewEvery > 0 ? makeBatch(this.images, cfg.previewCount, cfg.crop, cfg.generator.scale, cfg.seed ^ 0x5eed, 0) : null;
     const startStep = this.step;
     let batch = makeBatch(this.images, cfg.batch, cfg.crop, cfg.generator.scale, cfg.seed, this.step);
-    try {
-      while (this.step < this.totalSteps && !this.stopRequested) {
-        if (this.opts.maxTimeSec !== undefined && (performance.now() - this.startTime) / 1000 >= this.opts.maxTimeSec) {
-          this.say(`\n--max-time reached after ${((performance.now() - this.startTime) / 1000).toFixed(0)} s`);
-          break;
-        }
-        if (this.opts.stopAfter !== undefined && this.step - startStep >= this.opts.stopAfter) break;
-        let nextBatch: Batch | null = null;
-        const rec = await this.trainStep(batch, () => {
-          if (this.step + 1 < this.totalSteps) nextBatch = makeBatch(this.images, cfg.batch, cfg.crop, cfg.generator.scale, cfg.seed, this.step + 1);
-        });
-        if (nextBatch) batch = nextBatch;
-        const now = performance.now();
-        const sps = (this.step - this.lastLogStep) / Math.max(1e-9, (now - this.lastLogTime) / 1000);
-        if (this.step % cfg.logEvery === 0 || this.step === this.totalSteps) {
-          rec.steps_per_s = sps;
-          await appendFile(logFile, JSON.stringify(rec) + '\n');
-          this.lastLogTime = now;
-          this.lastLogStep = this.step;
-          this.progress(rec);
-        }
-        if (this.step % cfg.checkpointEvery === 0) await this.save();
-        if (previewBatch && this.step % cfg.previewEvery === 0) await this.preview(previewBatch);
-        if (this.validateEvery > 0 && this.step % this.validateEvery === 0) {
-          await this.validate(logFile);
-          await this.plot(logFile);
-        }
+    while (this.step < this.totalSteps && !this.stopRequested) {
+      if (this.opts.maxTimeSec !== undefined && (performance.now() - this.startTime) / 1000 >= this.opts.maxTimeSec) {
+        this.say(`\n--max-time reached after ${((performance.now() - this.startTime) / 1000).toFixed(0)} s`);
+        break;
       }
-      if (this.step !== this.lastSavedStep) await this.save();
-      await this.plot(logFile);
-      if (!this.opts.quiet) process.stderr.write('\n');
-    } finally {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
+      if (this.opts.stopAfter !== undefined && this.step - startStep >= this.opts.stopAfter) break;
+      let nextBatch: Batch | null = null;
+      const rec = await this.trainStep(batch, () => {
+        if (this.step + 1 < this.totalSteps) nextBatch = makeBatch(this.images, cfg.batch, cfg.crop, cfg.generator.scale, cfg.seed, this.step + 1);
+      });
+      if (nextBatch) batch = nextBatch;
+      const now = performance.now();
+      const sps = (this.step - this.lastLogStep) / Math.max(1e-9, (now - this.lastLogTime) / 1000);
+      if (this.step % cfg.logEvery === 0 || this.step === this.totalSteps) {
+        rec.steps_per_s = sps;
+        await appendFile(logFile, JSON.stringify(rec) + '\n');
+        this.lastLogTime = now;
+        this.lastLogStep = this.step;
+        this.opts.onStep?.(rec, this.totalSteps);
+      }
+      if (this.step % cfg.checkpointEvery === 0) await this.save();
+      if (previewBatch && this.step % cfg.previewEvery === 0) await this.preview(previewBatch);
+      if (this.validateEvery > 0 && this.step % this.validateEvery === 0) {
+        await this.validate(logFile);
+        await this.plot(logFile);
+      }
     }
+    if (this.step !== this.lastSavedStep) await this.save();
+    await this.plot(logFile);
   }
 
   private async save(): Promise<void> {
     await this.saveCheckpoint();
     this.lastSavedStep = this.step;
-  }
-
-  private progress(r: StepLog): void {
-    if (this.opts.quiet) return;
-    const total = this.totalSteps;
-    const eta = r.steps_per_s > 0 ? (total - this.step) / r.steps_per_s : Infinity;
-    const fmtT = (s: number) => !Number.isFinite(s) ? '?' : s > 3600 ? `${(s / 3600).toFixed(1)}h` : s > 60 ? `${(s / 60).toFixed(1)}m` : `${s.toFixed(0)}s`;
-    const losses = r.phase === 1 ? `${this.cfg.pixelLoss} ${r[this.cfg.pixelLoss]!.toExponential(3)}`
-      : `G ${r.loss_g.toExponential(3)} (content ${r.content!.toExponential(3)}, adv ${r.adversarial!.toFixed(3)}) D ${r.loss_d!.toFixed(3)} D(HR) ${r.d_hr!.toFixed(2)} D(SR) ${r.d_sr!.toFixed(2)}`;
-    process.stderr.write(`\rstep ${this.step}/${total} phase ${r.phase} ${losses} lr ${r.lr.toExponential(1)} ${r.steps_per_s.toFixed(3)} steps/s ETA ${fmtT(eta)}   `);
   }
 
   private async preview(b: Batch): Promise<void> {

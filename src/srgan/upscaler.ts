@@ -4,7 +4,55 @@
 import { gpu, GpuError, type Gpu } from '../gpu/gpu.js';
 import { imresize } from '../image/resize.js';
 import { foldedGeneratorFromBytes } from './model.js';
-import { FoldedGenerator, planTiles, upscaleTiled } from './inference.js';
+import { FoldedGenerator, planTiles, upscaleTiled, type TileOptions } from './inference.js';
+
+/**
+ * An image as the engine takes it: `channels` floats in [0, 1] per pixel (1 grey, 2 grey + alpha,
+ * 3 RGB, 4 RGBA), rows top down. What the CLI decodes files to and the library makes of RGBA bytes.
+ */
+export interface FloatImage { width: number; height: number; channels: 1 | 2 | 3 | 4; data: Float32Array }
+
+/**
+ * Upscales any image by the generator's scale, the one path of the CLI and the library: the RGB
+ * (grey repeated) through the tiled network; the result refused if the GPU returned NaN or an
+ * all-black frame for a non-black input (device lost); grey in gives grey out (the mean of the
+ * network's RGB); alpha upscaled by bicubic. The output has the input's channels, values in [0, 1]
+ * before clamping (encoders clamp). `where` names the image in errors.
+ */
+export async function upscaleImage(G: FoldedGenerator, img: FloatImage, opts: TileOptions = {}, where = 'upscale'): Promise<FloatImage> {
+  const { width: w, height: h, channels: ch } = img;
+  if (!(ch >= 1 && ch <= 4) || img.data.length !== w * h * ch) throw new Error(`${where}: ${img.data.length} values for a ${w}x${h} image of ${ch} channels`);
+  const rgb = new Float32Array(w * h * 3);
+  for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = img.data[i * ch + (ch >= 3 ? c : 0)];
+  const sr = await upscaleTiled(G, rgb, w, h, opts);
+  checkResult(sr, rgb, where);
+  const s = G.config.scale, W = w * s, H = h * s;
+  // RGB out: map sr to [0,1] in place (an 8000x8000 result is 768 MB of floats; no second copy)
+  const data = ch === 3 ? sr : new Float32Array(W * H * ch);
+  const alpha = ch === 2 || ch === 4 ? new Float32Array(w * h) : null;
+  if (alpha) for (let i = 0; i < w * h; i++) alpha[i] = img.data[i * ch + ch - 1];
+  const alphaUp = alpha ? imresize(alpha, w, h, 1, W, H) : null;
+  for (let i = 0; i < W * H; i++) {
+    const r = (sr[i * 3] + 1) / 2, g = (sr[i * 3 + 1] + 1) / 2, b = (sr[i * 3 + 2] + 1) / 2;
+    if (ch <= 2) data[i * ch] = (r + g + b) / 3; // grey in -> grey out
+    else { data[i * ch] = r; data[i * ch + 1] = g; data[i * ch + 2] = b; }
+    if (alphaUp) data[i * ch + ch - 1] = Math.min(1, Math.max(0, alphaUp[i]));
+  }
+  return { width: W, height: H, channels: ch, data };
+}
+
+/** A lost device or broken kernel shows up as NaN or a black frame: refuse it. */
+function checkResult(sr: Float32Array, rgb: Float32Array, where: string): void {
+  let maxOut = -1;
+  for (let i = 0; i < sr.length; i++) {
+    const v = sr[i];
+    if (!Number.isFinite(v)) throw new GpuError(`${where}: the GPU returned NaN values (device lost or kernel failure); no output written`);
+    if (v > maxOut) maxOut = v;
+  }
+  let maxIn = 0;
+  for (let i = 0; i < rgb.length; i++) maxIn = Math.max(maxIn, rgb[i]);
+  if (maxOut <= -1 && maxIn > 0.02) throw new GpuError(`${where}: the GPU returned an all-black image for a non-black input (device lost?); no output written`);
+}
 
 /** An image as the canvas API holds it: width x height RGBA, 8 bits per channel, rows top down. */
 export interface ImageDataLike {
@@ -81,18 +129,18 @@ class TiledUpscaler implements Upscaler {
     if (!(Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0)) throw new Error(`upscale: bad image size ${w}x${h}`);
     if (!data || data.length !== w * h * 4) throw new Error(`upscale: data has ${data?.length} bytes, a ${w}x${h} RGBA image has ${w * h * 4}`);
     if (o.signal?.aborted) throw abortError();
-    const rgb = new Float32Array(w * h * 3);
+    // opaque images go in as RGB: no alpha to upscale
     let opaque = true;
-    for (let i = 0; i < w * h; i++) {
-      for (let c = 0; c < 3; c++) rgb[i * 3 + c] = data[i * 4 + c] / 255;
-      if (data[i * 4 + 3] !== 255) opaque = false;
-    }
+    for (let i = 0; i < w * h && opaque; i++) if (data[i * 4 + 3] !== 255) opaque = false;
+    const ch = opaque ? 3 : 4;
+    const src = new Float32Array(w * h * ch);
+    for (let i = 0; i < w * h; i++) for (let c = 0; c < ch; c++) src[i * ch + c] = data[i * 4 + c] / 255;
     const tile = o.tile ?? this.tile;
     const total = planTiles(w, h, this.G.tileNet, { tile }, Number(gpu().limits.maxStorageBufferBindingSize)).windows.length;
     o.onProgress?.(0, total);
-    let sr: Float32Array;
+    let up: FloatImage;
     try {
-      sr = await upscaleTiled(this.G, rgb, w, h, {
+      up = await upscaleImage(this.G, { width: w, height: h, channels: ch, data: src }, {
         tile,
         // one tile per batch when someone watches: progress moves and an abort lands within a tile
         batch: o.signal || o.onProgress ? 1 : undefined,
@@ -104,23 +152,12 @@ class TiledUpscaler implements Upscaler {
       if ((e as Error).name === 'AbortError') gpu().pool.trim();
       throw e;
     }
-    const s = this.scale, W = w * s, H = h * s;
-    // alpha: bicubic from the input, as the CLI does; opaque images skip the work
-    let alpha: Float32Array | null = null;
-    if (!opaque) {
-      const a = new Float32Array(w * h);
-      for (let i = 0; i < w * h; i++) a[i] = data[i * 4 + 3] / 255;
-      alpha = imresize(a, w, h, 1, W, H);
-    }
+    const { width: W, height: H } = up;
     const out = new Uint8ClampedArray(W * H * 4);
     for (let i = 0; i < W * H; i++) {
-      for (let c = 0; c < 3; c++) {
-        const v = sr[i * 3 + c];
-        if (!Number.isFinite(v)) throw new GpuError('upscale: the GPU returned NaN values (device lost or kernel failure)');
-        // [-1, 1] -> bytes, rounded as the PNG encoder rounds
-        out[i * 4 + c] = Math.round(Math.min(1, Math.max(0, (v + 1) / 2)) * 255);
-      }
-      out[i * 4 + 3] = alpha ? Math.round(Math.min(1, Math.max(0, alpha[i])) * 255) : 255;
+      // [0, 1] -> bytes, rounded as the PNG encoder rounds
+      for (let c = 0; c < ch; c++) out[i * 4 + c] = Math.round(Math.min(1, Math.max(0, up.data[i * ch + c])) * 255);
+      if (ch === 3) out[i * 4 + 3] = 255;
     }
     return { width: W, height: H, data: out };
   }
