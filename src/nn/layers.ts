@@ -1,6 +1,6 @@
 // Layers: each owns its parameters and calls one differentiable op from ops.ts.
 import { Module, uniformInit, constant } from './module.js';
-import type { Tensor } from './tensor.js';
+import { fromArray, type Tensor } from './tensor.js';
 import * as ops from './ops.js';
 import { Rng } from './random.js';
 
@@ -14,16 +14,25 @@ const nextSeed = (): number => Math.floor(initRng.next() * 2 ** 32);
 export class Conv2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
+  /**
+   * `weights`: the layer's values (weight HWIO, bias), e.g. BN-folded ones for inference, instead
+   * of a random initialisation (which then draws nothing from the init seed).
+   */
   constructor(readonly cin: number, readonly cout: number, readonly k: number,
-    readonly opts: { stride?: number; bias?: boolean } = {}) {
+    readonly opts: { stride?: number; bias?: boolean; weights?: { weight: Float32Array; bias?: Float32Array } } = {}) {
     super();
     const fanIn = cin * k * k;
-    this.weight = this.param('weight', uniformInit([k, k, cin, cout], fanIn, nextSeed()), { kind: 'conv' });
-    this.bias = opts.bias === false ? null : this.param('bias', uniformInit([cout], fanIn, nextSeed()));
+    const w = opts.weights;
+    if (w && (w.weight.length !== k * k * cin * cout || (opts.bias !== false && w.bias?.length !== cout))) {
+      throw new Error(`Conv2d: given weights do not fit ${k}x${k} ${cin}->${cout}`);
+    }
+    this.weight = this.param('weight', w ? fromArray(w.weight, [k, k, cin, cout]) : uniformInit([k, k, cin, cout], fanIn, nextSeed()), { kind: 'conv' });
+    this.bias = opts.bias === false ? null : this.param('bias', w ? fromArray(w.bias!, [cout]) : uniformInit([cout], fanIn, nextSeed()));
   }
   get stride(): number { return this.opts.stride ?? 1; }
-  forward(x: Tensor): Tensor {
-    return ops.conv2d(x, this.weight, this.bias, this.stride);
+  /** The conv, with an epilogue (activation, residual) fused into its kernel where no gradient is needed. */
+  forward(x: Tensor, epilogue?: ops.ConvEpilogue): Tensor {
+    return ops.conv2d(x, this.weight, this.bias, this.stride, epilogue);
   }
 }
 
@@ -49,9 +58,11 @@ export class BatchNorm2d extends Module {
 
 export class PReLU extends Module {
   readonly weight: Tensor;
-  constructor(readonly channels: number, init = 0.25) {
+  /** `init`: one slope for every channel, or each channel's slope. */
+  constructor(readonly channels: number, init: number | Float32Array = 0.25) {
     super();
-    this.weight = this.param('weight', constant([channels], init));
+    if (typeof init !== 'number' && init.length !== channels) throw new Error(`PReLU: ${init.length} slopes for ${channels} channels`);
+    this.weight = this.param('weight', typeof init === 'number' ? constant([channels], init) : fromArray(init, [channels]));
   }
   forward(x: Tensor): Tensor {
     return ops.prelu(x, this.weight);

@@ -107,8 +107,27 @@ export function prelu(x: Tensor, slope: Tensor): Tensor {
 
 // ---- convolution -----------------------------------------------------------------------------
 
-/** 2-D convolution, NHWC input, HWIO weight [K,K,Cin,Cout], 'same' zero padding. */
-export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, stride = 1): Tensor {
+/**
+ * What a conv can apply to its output in the same kernel, in this order: its bias, an activation
+ * (PReLU with `slope` [Cout], leaky ReLU with `alpha`, ReLU, tanh), then `residual` added.
+ */
+export interface ConvEpilogue { act?: Exclude<act.EpilogueAct, 'none'>; alpha?: number; slope?: Tensor; residual?: Tensor }
+
+/**
+ * 2-D convolution, NHWC input, HWIO weight [K,K,Cin,Cout], 'same' zero padding, with an optional
+ * epilogue. Without gradients (inference) the epilogue runs fused in the conv kernel; with them it
+ * is the same maths as separate ops (conv2d, then the activation, then add), each with its rule.
+ */
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, stride = 1, epi: ConvEpilogue = {}): Tensor {
+  if (epi.act === 'prelu' && !epi.slope) throw new Error('conv2d: a prelu epilogue needs slopes');
+  if ((epi.act || epi.residual) && needsGrad(x, w, b, epi.slope, epi.residual)) {
+    let y = conv2d(x, w, b, stride);
+    if (epi.act === 'prelu') y = prelu(y, epi.slope!);
+    else if (epi.act === 'lrelu') y = leakyRelu(y, epi.alpha);
+    else if (epi.act === 'relu') y = relu(y);
+    else if (epi.act === 'tanh') y = tanh(y);
+    return epi.residual ? add(y, epi.residual) : y;
+  }
   const [N, H, W, Cin] = nhwc(x, 'conv2d');
   const [K, K2, wCin, Cout] = w.shape;
   if (w.shape.length !== 4 || K !== K2 || K % 2 !== 1) throw new Error(`conv2d: weight [${w.shape}] is not [K,K,Cin,Cout] with odd K`);
@@ -117,7 +136,11 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, stride = 1): Tens
   const s: conv.ConvShape = { N, H, W, Cin, Cout, K, stride };
   const { Ho, Wo } = conv.convOutSize(s);
   const y = empty([N, Ho, Wo, Cout]);
-  conv.conv2dForward(gpu(), s, x.buffer, w.buffer, y.buffer, b ? { bias: b.buffer } : {});
+  if (epi.slope && epi.slope.size !== Cout) throw new Error(`conv2d: ${epi.slope.size} slopes for ${Cout} channels`);
+  if (epi.residual && epi.residual.size !== y.size) throw new Error(`conv2d: residual [${epi.residual.shape}] does not match the output [${y.shape}]`);
+  conv.conv2dForward(gpu(), s, x.buffer, w.buffer, y.buffer, {
+    bias: b?.buffer, act: epi.act, alpha: epi.alpha, slope: epi.slope?.buffer, residual: epi.residual?.buffer,
+  });
   if (needsGrad(x, w, b)) {
     record({
       name: 'conv2d', inputs: b ? [x, w, b] : [x, w], output: y,

@@ -6,19 +6,11 @@
 // window never leaves the image, so a window at the image edge pads exactly where the whole-image
 // forward pads; inside the image each window carries `radius` pixels of real context.
 import { gpu } from '../gpu/gpu.js';
-import { conv2dForward, convOutSize, type ConvShape } from '../kernels/conv2d.js';
-import type { EpilogueAct } from '../kernels/activation.js';
-import { pixelShuffle } from '../kernels/pixel_shuffle.js';
-import { oihwToHwio } from '../nn/safetensors.js';
+import { oihwToHwio, toFloat32 } from '../nn/safetensors.js';
+import { stateTensors } from '../nn/state.js';
 import { Tensor, empty, fromArray, noGrad, tidy } from '../nn/tensor.js';
-import type { Conv2d, BatchNorm2d, PReLU } from '../nn/layers.js';
-import type { Generator, GeneratorConfig } from './generator.js';
-
-interface FoldedConv {
-  K: number; cin: number; cout: number;
-  w: Tensor; b: Tensor;
-  act: EpilogueAct; slope: Tensor | null;
-}
+import type { Conv2d } from '../nn/layers.js';
+import { Generator, type GeneratorConfig } from './generator.js';
 
 /** w' = w * gamma/sqrt(var+eps) per output channel; b' = (b - mean) * gamma/sqrt(var+eps) + beta. */
 export function foldBatchNorm(w: Float32Array, b: Float32Array | null, cout: number,
@@ -32,90 +24,62 @@ export function foldBatchNorm(w: Float32Array, b: Float32Array | null, cout: num
   return { w: w2, b: b2 };
 }
 
-/** One conv's weights on the CPU (HWIO), with the BN that follows it and its activation. */
-interface ConvWeights {
-  K: number; cin: number; cout: number;
-  w: Float32Array; b: Float32Array | null;
-  bn: { gamma: Float32Array; beta: Float32Array; mean: Float32Array; variance: Float32Array; eps: number } | null;
-  slope: Float32Array | null;
-}
-
-/** Folds on the CPU and uploads each tensor once. */
-function fold(c: ConvWeights, act: EpilogueAct, slopeRepeat = 1): FoldedConv {
-  let w = c.w, b = c.b ?? new Float32Array(c.cout);
-  if (c.bn) ({ w, b } = foldBatchNorm(c.w, c.b, c.cout, c.bn.gamma, c.bn.beta, c.bn.mean, c.bn.variance, c.bn.eps));
-  let slope: Tensor | null = null;
-  if (c.slope) {
-    const s = c.slope;
-    const e = new Float32Array(s.length * slopeRepeat);
-    for (let i = 0; i < e.length; i++) e[i] = s[Math.floor(i / slopeRepeat)];
-    slope = fromArray(e, [e.length]).keep();
-  }
-  return {
-    K: c.K, cin: c.cin, cout: c.cout,
-    w: fromArray(w, [c.K, c.K, c.cin, c.cout]).keep(), b: fromArray(b, [c.cout]).keep(), act, slope,
-  };
-}
-
-/** A training-graph conv (and its BN and PReLU) read back from the GPU. */
-async function readLayers(conv: Conv2d, bn: BatchNorm2d | null, prelu: PReLU | null): Promise<ConvWeights> {
-  return {
-    K: conv.k, cin: conv.cin, cout: conv.cout,
-    w: await conv.weight.data(), b: conv.bias ? await conv.bias.data() : null,
-    bn: bn && {
-      gamma: await bn.weight.data(), beta: await bn.bias.data(),
-      mean: await bn.runningMean.data(), variance: await bn.runningVar.data(), eps: bn.eps,
-    },
-    slope: prelu ? await prelu.weight.data() : null,
-  };
-}
-
-function runConv(x: Tensor, f: FoldedConv, residual?: Tensor): Tensor {
-  const [N, H, W] = x.shape;
-  const s: ConvShape = { N, H, W, Cin: f.cin, Cout: f.cout, K: f.K, stride: 1 };
-  const { Ho, Wo } = convOutSize(s);
-  const y = empty([N, Ho, Wo, f.cout]);
-  conv2dForward(gpu(), s, x.buffer, f.w.buffer, y.buffer, {
-    bias: f.b.buffer, act: f.act, slope: f.slope?.buffer, residual: residual?.buffer,
-  });
-  return y;
-}
-
-/** conv (PReLU fused: it commutes with the shuffle channel by channel) then pixel shuffle x2. */
-function upsample(x: Tensor, u: FoldedConv): Tensor {
-  const y = runConv(x, u);
-  const [N, H, W, C] = y.shape;
-  const z = empty([N, H * 2, W * 2, C / 4]);
-  pixelShuffle(gpu(), y.buffer, z.buffer, N, H, W, C, 2);
-  y.dispose();
-  return z;
-}
-
 /** BatchNorm2d's default eps: generator files do not store it. */
 const BN_EPS = 1e-5;
 
-/** The generator for inference: BN folded, epilogues fused. */
-export class FoldedGenerator {
-  private constructor(
-    readonly config: GeneratorConfig,
-    private head: FoldedConv,
-    private blocks: Array<[FoldedConv, FoldedConv]>,
-    private mid: FoldedConv,
-    private ups: FoldedConv[],
-    private tail: FoldedConv,
-  ) {}
+/**
+ * A generator file's tensors (PyTorch layout and names) as the folded generator's weights: each
+ * conv that feeds a BN takes the BN into its weight and bias, conv weights go to HWIO, and the
+ * upsampling PReLUs' slopes are repeated 4 times (they run before the pixel shuffle, where output
+ * channel c is conv channel 4c + k). All on the CPU.
+ */
+export function foldTensors(config: GeneratorConfig, get: (name: string) => Float32Array): (name: string) => Float32Array {
+  const c = config.channels;
+  const out = new Map<string, Float32Array>();
+  const conv = (name: string, cin: number, cout: number, K: number, o: { bias?: boolean; bn?: string } = {}) => {
+    const w = oihwToHwio(get(`${name}.weight`), K, cin, cout);
+    const b = o.bias ? get(`${name}.bias`) : null;
+    const f = o.bn
+      ? foldBatchNorm(w, b, cout, get(`${o.bn}.weight`), get(`${o.bn}.bias`), get(`${o.bn}.running_mean`), get(`${o.bn}.running_var`), BN_EPS)
+      : { w, b: b ?? new Float32Array(cout) };
+    out.set(`${name}.weight`, f.w);
+    out.set(`${name}.bias`, f.b);
+  };
+  const slopes = (name: string, repeat = 1) => {
+    const s = get(`${name}.weight`);
+    out.set(`${name}.weight`, repeat === 1 ? s : Float32Array.from({ length: s.length * repeat }, (_, i) => s[Math.floor(i / repeat)]));
+  };
+  conv('conv_in', 3, c, 9, { bias: true }); slopes('act_in');
+  for (let i = 0; i < config.blocks; i++) {
+    const p = `blocks.${i}`;
+    conv(`${p}.conv1`, c, c, 3, { bn: `${p}.bn1` }); slopes(`${p}.act`);
+    conv(`${p}.conv2`, c, c, 3, { bn: `${p}.bn2` });
+  }
+  conv('conv_mid', c, c, 3, { bn: 'bn_mid' });
+  for (let i = 0; i < Math.log2(config.scale); i++) { conv(`ups.${i}.conv`, c, 4 * c, 3, { bias: true }); slopes(`ups.${i}.act`, 4); }
+  conv('conv_out', c, 3, 9, { bias: true });
+  return (name) => {
+    const t = out.get(name);
+    if (!t) throw new Error(`folded generator: no tensor ${name}`);
+    return t;
+  };
+}
 
-  /** From a training-graph generator (reads its weights back from the GPU). */
+/**
+ * The generator for inference: the same Generator graph built BN-free from folded weights (every
+ * conv's epilogue fused), run in tiles and with the upsampling tail in strips. Its receptive field
+ * is read off that graph's convs.
+ */
+export class FoldedGenerator {
+  private constructor(readonly net: Generator) {}
+
+  get config(): GeneratorConfig { return this.net.config; }
+
+  /** From a training-graph generator: its tensors read back from the GPU, then folded like a file's. */
   static async fromGenerator(g: Generator): Promise<FoldedGenerator> {
-    const head = fold(await readLayers(g.convIn, null, g.actIn), 'prelu');
-    const blocks: Array<[FoldedConv, FoldedConv]> = [];
-    for (const b of g.blocks) blocks.push([fold(await readLayers(b.conv1, b.bn1, b.act), 'prelu'), fold(await readLayers(b.conv2, b.bn2, null), 'none')]);
-    const mid = fold(await readLayers(g.convMid, g.bnMid, null), 'none');
-    // PReLU after the pixel shuffle acts on output channel c = conv channel 4c+k: repeat slopes x4
-    const ups: FoldedConv[] = [];
-    for (const u of g.ups) ups.push(fold(await readLayers(u.conv, null, u.act), 'prelu', 4));
-    const tail = fold(await readLayers(g.convOut, null, null), 'tanh');
-    return new FoldedGenerator(g.config, head, blocks, mid, ups, tail);
+    if (g.folded) throw new Error('FoldedGenerator.fromGenerator: the generator is folded already');
+    const tensors = new Map(await stateTensors(g.stateEntries()));
+    return FoldedGenerator.fromTensors(g.config, (name) => toFloat32(tensors.get(name)!, name));
   }
 
   /**
@@ -123,34 +87,10 @@ export class FoldedGenerator {
    * already checked against the configuration): BN folded on the CPU, each weight uploaded once.
    */
   static fromTensors(config: GeneratorConfig, get: (name: string) => Float32Array): FoldedGenerator {
-    const c = config.channels;
-    const layers = (conv: string, cin: number, cout: number, K: number, o: { bias?: boolean; bn?: string; act?: string } = {}): ConvWeights => ({
-      K, cin, cout, w: oihwToHwio(get(`${conv}.weight`), K, cin, cout), b: o.bias ? get(`${conv}.bias`) : null,
-      bn: o.bn ? {
-        gamma: get(`${o.bn}.weight`), beta: get(`${o.bn}.bias`),
-        mean: get(`${o.bn}.running_mean`), variance: get(`${o.bn}.running_var`), eps: BN_EPS,
-      } : null,
-      slope: o.act ? get(`${o.act}.weight`) : null,
-    });
-    const all: FoldedConv[] = [];
-    const keep = (f: FoldedConv) => { all.push(f); return f; };
-    try {
-      const head = keep(fold(layers('conv_in', 3, c, 9, { bias: true, act: 'act_in' }), 'prelu'));
-      const blocks: Array<[FoldedConv, FoldedConv]> = [];
-      for (let i = 0; i < config.blocks; i++) {
-        const p = `blocks.${i}`;
-        blocks.push([keep(fold(layers(`${p}.conv1`, c, c, 3, { bn: `${p}.bn1`, act: `${p}.act` }), 'prelu')),
-          keep(fold(layers(`${p}.conv2`, c, c, 3, { bn: `${p}.bn2` }), 'none'))]);
-      }
-      const mid = keep(fold(layers('conv_mid', c, c, 3, { bn: 'bn_mid' }), 'none'));
-      const ups: FoldedConv[] = [];
-      for (let i = 0; i < Math.log2(config.scale); i++) ups.push(keep(fold(layers(`ups.${i}.conv`, c, 4 * c, 3, { bias: true, act: `ups.${i}.act` }), 'prelu', 4)));
-      const tail = keep(fold(layers('conv_out', c, 3, 9, { bias: true }), 'tanh'));
-      return new FoldedGenerator(config, head, blocks, mid, ups, tail);
-    } catch (e) {
-      for (const f of all) { f.w.dispose(); f.b.dispose(); f.slope?.dispose(); }
-      throw e;
-    }
+    const w = foldTensors(config, get);
+    const net = new Generator(config, w).eval();
+    net.setRequiresGrad(false);
+    return new FoldedGenerator(net);
   }
 
   /**
@@ -161,34 +101,11 @@ export class FoldedGenerator {
    * the largest strips that fit; a tile whose tail fits whole runs it whole.
    */
   forward(x: Tensor, tailRows?: number): Tensor {
-    return noGrad(() => tidy(() => {
-      // intermediates are released as soon as they are consumed: the pool hands them out again
-      const head = runConv(x, this.head);
-      let h = head;
-      for (const [c1, c2] of this.blocks) {
-        const t = runConv(h, c1);
-        const next = runConv(t, c2, h);
-        t.dispose();
-        if (h !== head) h.dispose();
-        h = next;
-      }
-      const body = runConv(h, this.mid, head);
-      if (h !== head) h.dispose();
-      head.dispose();
-      return this.runTail(body, tailRows);
-    }));
+    return noGrad(() => tidy(() => this.runTail(this.net.body(x), tailRows)));
   }
 
-  /** The upsampling steps and conv_out on x (the body's output, or a strip of it). */
-  private tailWhole(x: Tensor): Tensor {
-    let h = x;
-    for (const u of this.ups) {
-      const next = upsample(h, u);
-      if (h !== x) h.dispose();
-      h = next;
-    }
-    return runConv(h, this.tail);
-  }
+  /** The tail's convs in order: the conv before each pixel shuffle, then conv_out. */
+  private get tailConvs(): Conv2d[] { return [...this.net.ups.map((u) => u.conv), this.net.convOut]; }
 
   /**
    * The output cone of LR pixel 0 in the tail, in LR pixels [lo, hi]: conv_out at full resolution,
@@ -196,8 +113,9 @@ export class FoldedGenerator {
    */
   private get tailCone(): [number, number] {
     const r = (K: number) => (K - 1) / 2;
-    let lo = -r(this.tail.K), hi = this.config.scale - 1 + r(this.tail.K); // full-resolution pixels
-    for (const u of [...this.ups].reverse()) { lo = Math.floor(lo / 2) - r(u.K); hi = Math.floor(hi / 2) + r(u.K); }
+    const convOut = this.net.convOut;
+    let lo = -r(convOut.k), hi = this.config.scale - 1 + r(convOut.k); // full-resolution pixels
+    for (const u of [...this.net.ups].reverse()) { lo = Math.floor(lo / 2) - r(u.conv.k); hi = Math.floor(hi / 2) + r(u.conv.k); }
     return [lo, hi];
   }
 
@@ -216,7 +134,7 @@ export class FoldedGenerator {
     // shuffle, and the shuffled tensor)
     const rowBytes = N * W * s * s * C * 4;
     rows ??= Math.floor(Number(g.limits.maxStorageBufferBindingSize) / rowBytes) - 2 * ctx;
-    if (rows >= H) return this.tailWhole(h);
+    if (rows >= H) return this.net.tail(h);
     if (rows < 1) throw new Error(`a ${W}-pixel-wide tile is too wide for the adapter's storage binding limit; use a smaller --tile`);
     const strips = Math.ceil(H / rows), step = Math.ceil(H / strips);
     const out = empty([N, s * H, s * W, 3]);
@@ -227,7 +145,7 @@ export class FoldedGenerator {
       tidy(() => {
         const strip = empty([N, s1 - s0, W, C]);
         for (let n = 0; n < N; n++) g.copy(h.buffer, (n * H + s0) * inRow, strip.buffer, n * (s1 - s0) * inRow, (s1 - s0) * inRow);
-        const y = this.tailWhole(strip);
+        const y = this.net.tail(strip);
         for (let n = 0; n < N; n++) {
           g.copy(y.buffer, (n * (s1 - s0) + (a - s0)) * s * outRow, out.buffer, (n * H + a) * s * outRow, (b - a) * s * outRow);
         }
@@ -245,13 +163,14 @@ export class FoldedGenerator {
 
   /**
    * Receptive-field radius in LR pixels: the context a tile needs so that its core matches the
-   * whole image. One LR pixel's output cone walked back from the output: the tail's, then
-   * conv_mid, two 3x3 per block, conv_in 9x9.
+   * whole image. One LR pixel's output cone walked back from the output: the tail's, then the
+   * body's convs (conv_mid, two per block, conv_in).
    */
   get radius(): number {
     const r = (K: number) => (K - 1) / 2;
-    let body = r(this.head.K) + r(this.mid.K);
-    for (const [c1, c2] of this.blocks) body += r(c1.K) + r(c2.K);
+    const n = this.net;
+    let body = r(n.convIn.k) + r(n.convMid.k);
+    for (const b of n.blocks) body += r(b.conv1.k) + r(b.conv2.k);
     return this.tailContext + body;
   }
 
@@ -270,18 +189,18 @@ export class FoldedGenerator {
 
   private get tailInfo(): NonNullable<TileNet['tail']> {
     const { scale: s, channels: c } = this.config;
+    const n = this.net;
     // multiply-adds per LR pixel, body and tail
-    const macs = (f: FoldedConv, pixels: number) => pixels * f.K * f.K * f.cin * f.cout;
-    let body = macs(this.head, 1) + macs(this.mid, 1);
-    for (const [c1, c2] of this.blocks) body += macs(c1, 1) + macs(c2, 1);
-    let tail = macs(this.tail, s * s);
-    this.ups.forEach((u, i) => { tail += macs(u, 4 ** i); });
+    const macs = (f: Conv2d, pixels: number) => pixels * f.k * f.k * f.cin * f.cout;
+    let body = macs(n.convIn, 1) + macs(n.convMid, 1);
+    for (const b of n.blocks) body += macs(b.conv1, 1) + macs(b.conv2, 1);
+    let tail = macs(n.convOut, s * s);
+    this.tailConvs.slice(0, -1).forEach((cv, i) => { tail += macs(cv, 4 ** i); });
     return { bytesPerLrPixel: s * s * c * 4, context: this.tailContext, share: tail / (body + tail) };
   }
 
   dispose(): void {
-    const all = [this.head, ...this.blocks.flat(), this.mid, ...this.ups, this.tail];
-    for (const f of all) { f.w.dispose(); f.b.dispose(); f.slope?.dispose(); }
+    this.net.dispose();
   }
 }
 

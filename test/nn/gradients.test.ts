@@ -164,6 +164,40 @@ describe('gradients through the tape vs finite differences of the float64 refere
     });
   }
 
+  // The conv op's epilogue: fused in the kernel without gradients (inference), separate ops with
+  // them (training). Both against the float64 reference: the gradient through the tape, and the
+  // fused forward.
+  const epilogues: Array<{ what: string; act: 'prelu' | 'tanh' | 'lrelu'; residual: boolean; s: ConvShape }> = [
+    { what: 'prelu + residual, Winograd', act: 'prelu', residual: true, s: { N: 2, H: 5, W: 6, Cin: 4, Cout: 8, K: 3, stride: 1 } },
+    { what: 'tanh, 9x9 to 3 channels', act: 'tanh', residual: false, s: { N: 1, H: 5, W: 7, Cin: 5, Cout: 3, K: 9, stride: 1 } },
+    { what: 'leaky relu 0.1 + residual, direct', act: 'lrelu', residual: true, s: { N: 2, H: 4, W: 5, Cin: 3, Cout: 5, K: 3, stride: 1 } },
+  ];
+  for (const e of epilogues) {
+    it(`conv2d with a fused epilogue: ${e.what}`, async () => {
+      const { N, H, W, Cin, Cout, K } = e.s;
+      const M = N * H * W * Cout;
+      const r = values(M, 52);
+      const inputs = [
+        input([N, H, W, Cin], values(N * H * W * Cin, 51)),
+        input([K, K, Cin, Cout], values(K * K * Cin * Cout, 53, -0.5, 0.5)),
+        input([Cout], values(Cout, 54)),
+        ...(e.act === 'prelu' ? [input([Cout], values(Cout, 55, 0.05, 0.5))] : []),
+        ...(e.residual ? [input([N, H, W, Cout], values(M, 56))] : []),
+      ];
+      const epi = (xs: Tensor[]) => ({ act: e.act, alpha: 0.1, slope: e.act === 'prelu' ? xs[3] : undefined, residual: e.residual ? xs[xs.length - 1] : undefined });
+      const ref = (xs: Float64Array[]) => conv2dForwardRef(e.s, xs[0], xs[1], {
+        bias: xs[2], act: e.act, alpha: 0.1, slope: e.act === 'prelu' ? xs[3] : undefined, residual: e.residual ? xs[xs.length - 1] : undefined,
+      });
+      await gradCheck(`conv2d + ${e.what}`, inputs, (xs) => dot(ops.conv2d(xs[0], xs[1], xs[2], 1, epi(xs)), r), (xs) => dotRef(ref(xs), r));
+      // no gradients: one fused kernel
+      const fused = await tidy(() => {
+        const xs = inputs.map((i) => fromArray(i.data, i.shape));
+        return ops.conv2d(xs[0], xs[1], xs[2], 1, epi(xs)).data();
+      });
+      expectClose(fused, ref(inputs.map((i) => i.data)), 1e-5, 1e-5, `conv2d + ${e.what}: fused forward`);
+    });
+  }
+
   it('batchNorm in training mode (batch statistics)', async () => {
     const shape = [2, 3, 5, 6], C = 6, M = size(shape) / C, r = values(M * C, 52);
     const fwd = (x: Float64Array, gamma: Float64Array, beta: Float64Array) => {
