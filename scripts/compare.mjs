@@ -8,7 +8,8 @@
 // bicubic, each --model in the order given, HR; 4 white pixels between tiles; --zoom magnifies by
 // pixel replication so that texture is visible on a page. The card's caption names the columns.
 import { parseArgs } from 'node:util';
-import { readImage, toRGB, fromRGB, encodePng, writeFileAtomic } from '../dist/node/image-files.js';
+import { readImage, toRGB, fromRGB, encodePng } from '../dist/node/image-files.js';
+import { writeAtomic } from '../dist/node/state.js';
 import { imresize, upscaleNearest } from '../dist/image/resize.js';
 import { downscale } from '../dist/srgan/data.js';
 import { getGpu } from '../dist/node/gpu.js';
@@ -67,6 +68,6 @@ for (const r of rows) {
   });
   oy += r.h + GAP;
 }
-await writeFileAtomic(values.out, encodePng(fromRGB(outW, outH, canvas)));
+await writeAtomic(values.out, encodePng(fromRGB(outW, outH, canvas)));
 process.stderr.write(`wrote ${values.out}: ${outW}x${outH}, columns: bicubic, ${models.map(([n]) => n).join(', ')}, HR\n`);
 process.exit(0);

@@ -10,7 +10,8 @@
 import { readdirSync, statSync, existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readImage, toRGB, fromRGB, cropImage, encodePng, writeFileAtomic } from '../dist/node/image-files.js';
+import { readImage, toRGB, fromRGB, cropImage, encodePng } from '../dist/node/image-files.js';
+import { writeAtomic } from '../dist/node/state.js';
 import { imresize } from '../dist/image/resize.js';
 
 const { values, positionals } = parseArgs({
@@ -66,7 +67,7 @@ for (const file of files) {
   for (const [out, piece] of pieces) {
     const path = join(values.out, out);
     if (existsSync(path)) continue;
-    await writeFileAtomic(path, encodePng(piece));
+    await writeAtomic(path, encodePng(piece));
     written++;
   }
   process.stderr.write(`${file}: ${img.width}x${img.height} -> ${w}x${h}, ${pieces.length} file(s)\n`);

@@ -4,7 +4,7 @@
 // The shipped default model was made this way; its card gives the evaluation of both copies.
 import { readFileSync } from 'node:fs';
 import { parseSafetensors, serializeSafetensors, toFloat32, fromFloat32 } from '../dist/nn/safetensors.js';
-import { writeFileAtomic } from '../dist/node/image-files.js';
+import { writeAtomic } from '../dist/node/state.js';
 
 const [inp, out] = process.argv.slice(2);
 if (!inp || !out) { process.stderr.write('usage: node scripts/to-f16.mjs IN.safetensors OUT.safetensors\n'); process.exit(2); }
@@ -12,7 +12,7 @@ if (inp === out) { process.stderr.write(`error: ${out}: refusing to overwrite th
 try {
   const { tensors, metadata } = parseSafetensors(new Uint8Array(readFileSync(inp)), inp);
   const list = [...tensors].map(([n, t]) => [n, fromFloat32(toFloat32(t, n), t.shape, 'F16')]);
-  await writeFileAtomic(out, serializeSafetensors(list, metadata));
+  await writeAtomic(out, serializeSafetensors(list, metadata));
 } catch (e) {
   process.stderr.write(`error: ${e.message.split('\n')[0]}\n`);
   process.exit(1);

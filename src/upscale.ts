@@ -8,8 +8,9 @@ import { stat, mkdir, realpath, access, constants as fsConstants } from 'node:fs
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { getGpu, gpu, listAdapters, GpuError } from './node/gpu.js';
 import { runCli, runInFilteredChild, stderrIsTTY } from './cli.js';
+import { writeAtomic } from './node/state.js';
 import {
-  decodeImage, encodePng, encodeJpeg, writeFileAtomic, readImageBytes, readImageFileHeader, imageByteCap,
+  decodeImage, encodePng, encodeJpeg, readImageBytes, readImageFileHeader, imageByteCap,
   readMetadata, writeMetadata, MAX_PIXELS, type Image, type ImageHeader,
 } from './node/image-files.js';
 import { imresize } from './image/resize.js';
@@ -472,8 +473,8 @@ async function upscaleOne(F: FoldedGenerator, job: Job, o: Options, outscale: nu
   await mkdir(dirname(job.output), { recursive: true });
   // the output may have appeared since planning; --overwrite was not given for that one
   if (!o.overwrite && (await stat(job.output).catch(() => null))) throw new Error(`${job.output}: exists (appeared during the run); not overwritten`);
-  // writeFileAtomic removes its temporary file itself when the write fails
-  await writeFileAtomic(job.output, bytesOut).catch((e) => { throw new Error(`${job.output}: cannot write (${(e as Error).message})`); });
+  // writeAtomic removes its temporary file itself when the write fails
+  await writeAtomic(job.output, bytesOut).catch((e) => { throw new Error(`${job.output}: cannot write (${(e as Error).message})`); });
   times.write += performance.now() - tWrite;
   say(`${job.input} -> ${job.output} (${out.width}x${out.height})`);
 }

@@ -1,8 +1,7 @@
 // Image files in Node: only regular files read, sizes capped before reading, atomic writes. The
 // codecs are src/image/image.ts's (re-exported here for Node callers).
 import { promises as fs, constants as fsConstants } from 'node:fs';
-import * as nodePath from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeAtomic } from './state.js';
 import { MAX_PIXELS, decodeImage, encodeByExtension, imageByteCap, readImageHeader, type Image, type ImageHeader } from '../image/image.js';
 
 export * from '../image/image.js';
@@ -84,29 +83,7 @@ export async function readImageFileHeader(path: string, maxBytes: number): Promi
   return h;
 }
 
-/**
- * Writes bytes so that readers see either the old file or the whole new one: write a temporary
- * file in the same folder, flush it, rename it over the target. The temporary is removed on failure.
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const dir = nodePath.dirname(path);
-  const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let fh: fs.FileHandle | undefined;
-  try {
-    fh = await fs.open(tmp, 'wx');
-    await fh.writeFile(bytes);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await fs.rename(tmp, path);
-  } catch (e) {
-    if (fh) await fh.close().catch(() => {});
-    await fs.rm(tmp, { force: true }).catch(() => {});
-    throw e;
-  }
-}
-
 /** Encodes by extension and writes atomically. */
 export async function writeImage(path: string, img: Image, jpegQuality = 90): Promise<void> {
-  await writeFileAtomic(path, encodeByExtension(img, path, jpegQuality));
+  await writeAtomic(path, encodeByExtension(img, path, jpegQuality));
 }

@@ -16,10 +16,12 @@ const nodeSha256 = (data: Uint8Array) => createHash('sha256').update(data).diges
  * after a crash or power loss the file is either the old one or the whole new one, never a torn
  * mix (a rename without fsync can land before the data does).
  */
+let tmpCounter = 0;
+/** The one atomic writer of the project (images, models, checkpoints, logs, plots). */
 export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${path}.${process.pid}.${Date.now() * 1000 + (tmpCounter++ % 1000)}.tmp`;
   try {
-    const f = await open(tmp, 'w');
+    const f = await open(tmp, 'wx');
     try {
       await f.writeFile(bytes);
       await f.sync();

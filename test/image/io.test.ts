@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeImage, encodePng, fromRGB, makeImage, quantize, readImage, toRGB, writeFileAtomic, writeImage, cropImage } from '../../src/node/image-files.js';
+import { decodeImage, encodePng, fromRGB, makeImage, quantize, readImage, toRGB, writeImage, cropImage } from '../../src/node/image-files.js';
+import { writeAtomic } from '../../src/node/state.js';
 import { expectOneLineError, expectOneLineRejection, rng } from './util.js';
 
 let dir: string;
@@ -48,12 +49,12 @@ describe('format sniffing and errors', () => {
   });
 });
 
-describe('writeFileAtomic / writeImage', () => {
+describe('writeAtomic / writeImage', () => {
   test('writes, overwrites, leaves no temporary behind', async () => {
     const p = join(dir, 'out.bin');
-    await writeFileAtomic(p, Uint8Array.from([1, 2, 3]));
+    await writeAtomic(p, Uint8Array.from([1, 2, 3]));
     expect(Array.from(readFileSync(p))).toEqual([1, 2, 3]);
-    await writeFileAtomic(p, Uint8Array.from([4, 5]));
+    await writeAtomic(p, Uint8Array.from([4, 5]));
     expect(Array.from(readFileSync(p))).toEqual([4, 5]);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
@@ -62,9 +63,9 @@ describe('writeFileAtomic / writeImage', () => {
     const sub = join(dir, 'fail');
     mkdirSync(join(sub, 'target'), { recursive: true });
     writeFileSync(join(sub, 'target', 'child'), 'x'); // a non-empty folder: rename over it fails
-    await expect(writeFileAtomic(join(sub, 'target'), Uint8Array.from([1]))).rejects.toThrow();
+    await expect(writeAtomic(join(sub, 'target'), Uint8Array.from([1]))).rejects.toThrow();
     expect(readdirSync(sub)).toEqual(['target']);
-    await expect(writeFileAtomic(join(dir, 'no-such-dir', 'x.bin'), Uint8Array.from([1]))).rejects.toThrow();
+    await expect(writeAtomic(join(dir, 'no-such-dir', 'x.bin'), Uint8Array.from([1]))).rejects.toThrow();
   });
 
   test('writeImage picks the encoder by extension', async () => {
