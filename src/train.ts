@@ -35,7 +35,8 @@ usage: node dist/train.js --data DIR --out RUNDIR [options]
 config entries and defaults (the paper's values; beyond the paper, all off by default:
   pixelLoss 'l1', schedule1 'cosine' with lr1Min, warmup1 steps, schedule2 'cosine' (lr2 -> lr2Final),
   ema 0.999 (a moving average of G's weights for validation, previews and generator.safetensors),
-  discriminator.head 'pool' (global average pool before the dense layers)):
+  discriminator.head 'pool' (global average pool before the dense layers), pixelWeight2 (a pixel
+  loss of that weight added to phase 2's generator loss, ESRGAN's 0.01 with L1)):
 ${JSON.stringify(DEFAULT_CONFIG, null, 2).split('\n').map((l) => '  ' + l).join('\n')}
 
 Checkpoints are written atomically every checkpointEvery steps and on SIGINT/SIGTERM, with a

@@ -24,6 +24,8 @@ export interface TrainConfig {
   beta2: number;            // 0.999
   contentScale: number;     // 1/12.75: VGG features are divided by this before the MSE
   advWeight: number;        // 1e-3
+  pixelWeight2: number;     // 0 (the paper): weight of a pixel loss (pixelLoss's kind) added to phase 2's
+                            // generator loss, as ESRGAN does (1e-2 with L1) to keep colours anchored
   vggLayer: VggLayer;       // 'vgg54'
   seed: number;
   checkpointEvery: number;  // steps
@@ -53,6 +55,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   beta2: 0.999,
   contentScale: 1 / 12.75,
   advWeight: 1e-3,
+  pixelWeight2: 0,
   vggLayer: 'vgg54',
   seed: 1,
   checkpointEvery: 500,
@@ -103,6 +106,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   beta2: num(0, 1, { hi: true }),
   contentScale: num(0, 1e6, { lo: true }),
   advWeight: num(0, 1e6),
+  pixelWeight2: num(0, 1e6),
   vggLayer: oneOf('vgg54', 'vgg22'),
   seed: int(0, 2 ** 32 - 1),
   checkpointEvery: int(1, MAX_STEPS),

@@ -13,6 +13,8 @@ export interface Phase1Models { G: Generator; optG: Adam; ema?: Ema | null; pixe
 export interface Phase2Models {
   G: Generator; D: Discriminator; vgg: VGG19Features; optG: Adam; optD: Adam; ema?: Ema | null;
   contentScale: number; advWeight: number;
+  /** > 0: a pixel loss of this weight joins the generator's loss (ESRGAN's recipe; the paper has none). */
+  pixelWeight?: number; pixelLoss?: 'mse' | 'l1';
 }
 
 /** Phase 1 (SRResNet): one pixel-loss update of G. Returns [loss]. */
@@ -30,7 +32,8 @@ export function srresnetStep(m: Phase1Models, lr: Tensor, hr: Tensor): Tensor[] 
 
 /**
  * Phase 2 (SRGAN): one generator update then one discriminator update (BasicSR's order).
- * Returns [lossG, content, adversarial, lossD, D(HR) logits, D(SR) logits].
+ * Returns [lossG, content, adversarial, lossD, D(HR) logits, D(SR) logits], and the pixel loss
+ * when it has a weight.
  */
 export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Tensor[] {
   const { G, D, vgg } = m;
@@ -41,7 +44,9 @@ export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Tensor[] {
     const fHr = noGrad(() => vgg.forward(hr));
     const content = ops.scale(ops.mseLoss(vgg.forward(sr), fHr), m.contentScale ** 2);
     const adversarial = ops.bceWithLogits(D.forward(sr), 1);
-    const lossG = ops.add(content, ops.scale(adversarial, m.advWeight));
+    let lossG = ops.add(content, ops.scale(adversarial, m.advWeight));
+    const pixel = m.pixelWeight ? (m.pixelLoss === 'l1' ? ops.l1Loss(sr, hr) : ops.mseLoss(sr, hr)) : null;
+    if (pixel) lossG = ops.add(lossG, ops.scale(pixel, m.pixelWeight!));
     G.zeroGrad();
     backward(lossG);
     m.optG.update();
@@ -54,6 +59,6 @@ export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Tensor[] {
     D.zeroGrad();
     backward(lossD);
     m.optD.update();
-    return [lossG, content, adversarial, lossD, dReal, dFake];
+    return pixel ? [lossG, content, adversarial, lossD, dReal, dFake, pixel] : [lossG, content, adversarial, lossD, dReal, dFake];
   });
 }

@@ -345,7 +345,7 @@ export class Trainer {
     const outs = phase === 1
       ? srresnetStep({ G: this.G, optG: this.optG, ema: this.ema, pixelLoss: cfg.pixelLoss }, lrT, hrT)
       : srganStep({ G: this.G, D: this.D!, vgg: this.vgg!, optG: this.optG, optD: this.optD!, ema: this.ema,
-        contentScale: cfg.contentScale, advWeight: cfg.advWeight }, lrT, hrT);
+        contentScale: cfg.contentScale, advWeight: cfg.advWeight, pixelWeight: cfg.pixelWeight2, pixelLoss: cfg.pixelLoss }, lrT, hrT);
     lrT.dispose(); hrT.dispose();
     gpu().flush();
     next?.(); // prepare the next batch on the CPU while the GPU works
@@ -359,6 +359,7 @@ export class Trainer {
     else {
       rec.content = vals[1][0]; rec.adversarial = vals[2][0]; rec.loss_d = vals[3][0];
       rec.d_hr = sigmoidMean(vals[4]); rec.d_sr = sigmoidMean(vals[5]);
+      if (vals[6]) rec[this.cfg.pixelLoss] = vals[6][0]; // the pixel term of pixelWeight2
     }
     const terms: Array<[string, number | undefined]> = [['loss_g', rec.loss_g], ['content', rec.content], ['adversarial', rec.adversarial], ['loss_d', rec.loss_d]];
     for (const [name, v] of terms) {

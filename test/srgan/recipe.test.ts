@@ -87,6 +87,31 @@ describe('pixel loss l1', () => {
   });
 });
 
+describe('phase-2 pixel loss (pixelWeight2)', () => {
+  it('adds weight x the pixel loss of G(LR) to the generator loss, and logs it; off (the paper) by default', async () => {
+    const cfg = tinyCfg({ phase1Steps: 0, phase2Steps: 3, vggLayer: 'vgg22', pixelLoss: 'l1', pixelWeight2: 0.5, discriminator: { channels: 4, denseUnits: 8, head: 'pool' } });
+    const t = new Trainer(cfg, { dataDir: makeData(2), outDir: tmp('srgan-pix2-'), resume: false, quiet: true, vggRandom: true });
+    await captureStderr(() => t.init());
+    const b = makeBatch(images(t), 2, 32, 4, 1, 0);
+    await t.trainStep(b);
+    // the next step's pixel term is mean |G(LR) - HR| of the generator as it is now
+    const sr = await tidy(() => t.G.forward(fromArray(b.lr, [2, 8, 8, 3]))).data();
+    const rec = await t.trainStep(b);
+    const want = sr.reduce((acc, x, i) => acc + Math.abs(x - b.hr[i]), 0) / sr.length;
+    expectClose([rec.l1!], [want], 1e-4, 0, 'logged pixel term');
+    expectClose([rec.loss_g], [rec.content! + cfg.advWeight * rec.adversarial! + 0.5 * rec.l1!], 1e-5, 1e-7, 'loss_g = content + adv + pixel');
+    t.dispose();
+    expect(DEFAULT_CONFIG.pixelWeight2).toBe(0);
+    const t0 = new Trainer(tinyCfg({ phase1Steps: 0, phase2Steps: 2, vggLayer: 'vgg22', discriminator: { channels: 4, denseUnits: 8, head: 'pool' } }),
+      { dataDir: makeData(2), outDir: tmp('srgan-pix0-'), resume: false, quiet: true, vggRandom: true });
+    await captureStderr(() => t0.init());
+    const r0 = await t0.trainStep(b);
+    expect(r0.mse).toBeUndefined();
+    expectClose([r0.loss_g], [r0.content! + 1e-3 * r0.adversarial!], 1e-5, 1e-7, 'paper: loss_g = content + adv');
+    t0.dispose();
+  });
+});
+
 describe('generator EMA', () => {
   it('after each update ema = d*ema + (1-d)*w for every parameter and BN statistic; generator.safetensors holds the average', async () => {
     const d = 0.75;
