@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Rewrites a safetensors file (e.g. a generator.safetensors from train.js) with every tensor in
-// float16, metadata unchanged: `node scripts/to-f16.mjs IN OUT` (run `npm run build` first).
+// float16, metadata unchanged but for the data checksum, recomputed: `node scripts/to-f16.mjs IN OUT` (run `npm run build` first).
 // The shipped default model was made this way; its card gives the evaluation of both copies.
 import { readFileSync } from 'node:fs';
-import { parseSafetensors, serializeSafetensors, toFloat32, fromFloat32 } from '../dist/nn/safetensors.js';
-import { writeAtomic } from '../dist/node/state.js';
+import { parseSafetensors, toFloat32, fromFloat32 } from '../dist/nn/safetensors.js';
+import { writeAtomic, serializeChecked } from '../dist/node/state.js';
 
 const [inp, out] = process.argv.slice(2);
 if (!inp || !out) { process.stderr.write('usage: node scripts/to-f16.mjs IN.safetensors OUT.safetensors\n'); process.exit(2); }
@@ -12,7 +12,8 @@ if (inp === out) { process.stderr.write(`error: ${out}: refusing to overwrite th
 try {
   const { tensors, metadata } = parseSafetensors(new Uint8Array(readFileSync(inp)), inp);
   const list = [...tensors].map(([n, t]) => [n, fromFloat32(toFloat32(t, n), t.shape, 'F16')]);
-  await writeAtomic(out, serializeSafetensors(list, metadata));
+  // the data checksum (train.js writes one) is of the new float16 bytes
+  await writeAtomic(out, serializeChecked(list, metadata));
 } catch (e) {
   process.stderr.write(`error: ${e.message.split('\n')[0]}\n`);
   process.exit(1);
