@@ -3,6 +3,8 @@
 // generator's tensor names loaded with its configuration read off the shapes.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testGpu, uniform } from '../helpers.js';
@@ -106,6 +108,15 @@ describe('generator files from the header alone', () => {
     const q = join(dir, 'flipped.safetensors');
     writeFileSync(q, bytes);
     await expect(loadFoldedGenerator(q)).rejects.toThrow(new RegExp(`^${q}: checksum mismatch`));
+    // scripts/to-f16.mjs: float16 tensors, metadata kept, the checksum recomputed for the new bytes
+    const h = join(dir, 'saved-f16.safetensors');
+    execFileSync('node', [fileURLToPath(new URL('../../scripts/to-f16.mjs', import.meta.url)), p, h]);
+    const f16 = await readGeneratorFile(h);
+    expect([...f16.tensors.values()].every((t) => t.dtype === 'F16')).toBe(true);
+    expect(f16.metadata.data_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(f16.metadata.data_sha256).not.toBe(metadata.data_sha256);
+    expect(f16.metadata.generator).toBe(metadata.generator);
+    (await loadFoldedGenerator(h)).dispose();
   });
 });
 
