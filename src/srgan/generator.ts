@@ -4,6 +4,7 @@ import { Module } from '../nn/module.js';
 import { BatchNorm2d, Conv2d, PReLU } from '../nn/layers.js';
 import * as ops from '../nn/ops.js';
 import { isGradEnabled, type Tensor } from '../nn/tensor.js';
+import { oihwToHwio } from '../nn/safetensors.js';
 
 export interface GeneratorConfig {
   channels: number; // 64 in the paper
@@ -14,11 +15,25 @@ export interface GeneratorConfig {
 export const PAPER_GENERATOR: GeneratorConfig = { channels: 64, blocks: 16, scale: 4 };
 
 /**
- * BN-folded values of every layer, by the generator's tensor names in the engine's layout (conv
- * weights HWIO): `blocks.0.conv1.weight`, `blocks.0.conv1.bias` (the folded BN's shift), ...,
- * `ups.0.act.weight` with each slope repeated 4 times (the PReLU moves before the pixel shuffle).
+ * A generator file's tensors by name, PyTorch layout (conv weights OIHW), as float32: building a
+ * Generator from them gives the inference graph, each BN folded into the conv before it on the CPU.
  */
-export type FoldedWeights = (name: string) => Float32Array;
+export type GeneratorTensors = (name: string) => Float32Array;
+
+/** BatchNorm2d's default eps: generator files do not store it. */
+const BN_EPS = 1e-5;
+
+/** w' = w * gamma/sqrt(var+eps) per output channel; b' = (b - mean) * gamma/sqrt(var+eps) + beta. */
+export function foldBatchNorm(w: Float32Array, b: Float32Array | null, cout: number,
+  gamma: Float32Array, beta: Float32Array, mean: Float32Array, variance: Float32Array, eps: number): { w: Float32Array; b: Float32Array } {
+  const s = new Float64Array(cout);
+  for (let c = 0; c < cout; c++) s[c] = gamma[c] / Math.sqrt(variance[c] + eps);
+  const w2 = new Float32Array(w.length);
+  for (let i = 0; i < w.length; i++) w2[i] = w[i] * s[i % cout]; // HWIO: Cout innermost
+  const b2 = new Float32Array(cout);
+  for (let c = 0; c < cout; c++) b2[c] = ((b ? b[c] : 0) - mean[c]) * s[c] + beta[c];
+  return { w: w2, b: b2 };
+}
 
 /**
  * conv -> [BN] -> [activation] -> [+ residual]. Without BN (a folded generator) that is one conv
@@ -33,22 +48,36 @@ function unit(x: Tensor, conv: Conv2d, bn: BatchNorm2d | null, act: PReLU | 'tan
   return residual ? ops.add(y, residual) : y;
 }
 
-/** A conv of the generator, random or from folded weights (then with the folded bias). */
-function conv(cin: number, cout: number, k: number, bias: boolean, w: FoldedWeights | undefined, name: string): Conv2d {
-  return w ? new Conv2d(cin, cout, k, { weights: { weight: w(`${name}.weight`), bias: w(`${name}.bias`) } }) : new Conv2d(cin, cout, k, { bias });
+/**
+ * A conv of the generator: random, or from a file's tensors with the BN named `bn` (the one that
+ * follows it in the training graph) folded into its weight and bias.
+ */
+function conv(cin: number, cout: number, k: number, bias: boolean, file: GeneratorTensors | undefined, name: string, bn?: string): Conv2d {
+  if (!file) return new Conv2d(cin, cout, k, { bias });
+  const w = oihwToHwio(file(`${name}.weight`), k, cin, cout);
+  const b = bias ? file(`${name}.bias`) : null;
+  const f = bn
+    ? foldBatchNorm(w, b, cout, file(`${bn}.weight`), file(`${bn}.bias`), file(`${bn}.running_mean`), file(`${bn}.running_var`), BN_EPS)
+    : { w, b: b ?? new Float32Array(cout) };
+  return new Conv2d(cin, cout, k, { weights: { weight: f.w, bias: f.b } });
 }
-const prelu = (c: number, w: FoldedWeights | undefined, name: string) => (w ? new PReLU(c, w(`${name}.weight`)) : new PReLU(c));
+/** A PReLU, random or from a file; `repeat`: each slope repeated (to run before a pixel shuffle). */
+function prelu(c: number, file: GeneratorTensors | undefined, name: string, repeat = 1): PReLU {
+  if (!file) return new PReLU(c);
+  const s = file(`${name}.weight`);
+  return new PReLU(c * repeat, repeat === 1 ? s : Float32Array.from({ length: s.length * repeat }, (_, i) => s[Math.floor(i / repeat)]));
+}
 
 class ResidualBlock extends Module {
   readonly conv1: Conv2d; readonly bn1: BatchNorm2d | null; readonly act: PReLU;
   readonly conv2: Conv2d; readonly bn2: BatchNorm2d | null;
-  constructor(c: number, w: FoldedWeights | undefined, p: string) {
+  constructor(c: number, w: GeneratorTensors | undefined, p: string) {
     super();
     // convs that feed a BN carry no bias: the BN's shift makes it redundant (folded, it is the bias)
-    this.conv1 = this.child('conv1', conv(c, c, 3, false, w, `${p}.conv1`));
+    this.conv1 = this.child('conv1', conv(c, c, 3, false, w, `${p}.conv1`, `${p}.bn1`));
     this.bn1 = w ? null : this.child('bn1', new BatchNorm2d(c));
     this.act = this.child('act', prelu(c, w, `${p}.act`));
-    this.conv2 = this.child('conv2', conv(c, c, 3, false, w, `${p}.conv2`));
+    this.conv2 = this.child('conv2', conv(c, c, 3, false, w, `${p}.conv2`, `${p}.bn2`));
     this.bn2 = w ? null : this.child('bn2', new BatchNorm2d(c));
   }
   /** `free`: inference, release the intermediate as soon as it is consumed. */
@@ -64,10 +93,11 @@ class Upsample extends Module {
   readonly conv: Conv2d; readonly act: PReLU;
   /** Folded: the PReLU runs fused in the conv, before the shuffle, with each slope repeated 4 times. */
   private readonly actBeforeShuffle: boolean;
-  constructor(c: number, w: FoldedWeights | undefined, p: string) {
+  constructor(c: number, w: GeneratorTensors | undefined, p: string) {
     super();
     this.conv = this.child('conv', conv(c, c * 4, 3, true, w, `${p}.conv`));
-    this.act = this.child('act', w ? new PReLU(4 * c, w(`${p}.act.weight`)) : new PReLU(c));
+    // before the shuffle, output channel c is conv channel 4c + k: each slope repeated 4 times
+    this.act = this.child('act', prelu(c, w, `${p}.act`, 4));
     this.actBeforeShuffle = !!w;
   }
   forward(x: Tensor): Tensor {
@@ -82,18 +112,19 @@ export class Generator extends Module {
   readonly convMid: Conv2d; readonly bnMid: BatchNorm2d | null;
   readonly ups: Upsample[];
   readonly convOut: Conv2d;
-  /** Built from folded weights: no BN layers, epilogues fused (inference only; see FoldedGenerator). */
+  /** Built from a file's tensors: BN folded away, epilogues fused (inference only; see FoldedGenerator). */
   readonly folded: boolean;
 
-  constructor(readonly config: GeneratorConfig = PAPER_GENERATOR, folded?: FoldedWeights) {
+  /** `file`: build the inference graph from a generator file's tensors; without it, the training graph, random. */
+  constructor(readonly config: GeneratorConfig = PAPER_GENERATOR, file?: GeneratorTensors) {
     super();
-    const c = config.channels, w = folded;
+    const c = config.channels, w = file;
     if (config.scale !== 2 && config.scale !== 4) throw new Error(`generator scale must be 2 or 4, got ${config.scale}`);
     this.folded = !!w;
     this.convIn = this.child('conv_in', conv(3, c, 9, true, w, 'conv_in'));
     this.actIn = this.child('act_in', prelu(c, w, 'act_in'));
     this.blocks = Array.from({ length: config.blocks }, (_, i) => this.child(`blocks.${i}`, new ResidualBlock(c, w, `blocks.${i}`)));
-    this.convMid = this.child('conv_mid', conv(c, c, 3, false, w, 'conv_mid'));
+    this.convMid = this.child('conv_mid', conv(c, c, 3, false, w, 'conv_mid', 'bn_mid'));
     this.bnMid = w ? null : this.child('bn_mid', new BatchNorm2d(c));
     this.ups = Array.from({ length: Math.log2(config.scale) }, (_, i) => this.child(`ups.${i}`, new Upsample(c, w, `ups.${i}`)));
     this.convOut = this.child('conv_out', conv(c, 3, 9, true, w, 'conv_out'));

@@ -6,67 +6,14 @@
 // window never leaves the image, so a window at the image edge pads exactly where the whole-image
 // forward pads; inside the image each window carries `radius` pixels of real context.
 import { gpu } from '../gpu/gpu.js';
-import { oihwToHwio, toFloat32 } from '../nn/safetensors.js';
+import { toFloat32 } from '../nn/safetensors.js';
 import { stateTensors } from '../nn/state.js';
 import { Tensor, empty, fromArray, noGrad, tidy } from '../nn/tensor.js';
 import type { Conv2d } from '../nn/layers.js';
 import { Generator, type GeneratorConfig } from './generator.js';
 
-/** w' = w * gamma/sqrt(var+eps) per output channel; b' = (b - mean) * gamma/sqrt(var+eps) + beta. */
-export function foldBatchNorm(w: Float32Array, b: Float32Array | null, cout: number,
-  gamma: Float32Array, beta: Float32Array, mean: Float32Array, variance: Float32Array, eps: number): { w: Float32Array; b: Float32Array } {
-  const s = new Float64Array(cout);
-  for (let c = 0; c < cout; c++) s[c] = gamma[c] / Math.sqrt(variance[c] + eps);
-  const w2 = new Float32Array(w.length);
-  for (let i = 0; i < w.length; i++) w2[i] = w[i] * s[i % cout]; // HWIO: Cout innermost
-  const b2 = new Float32Array(cout);
-  for (let c = 0; c < cout; c++) b2[c] = ((b ? b[c] : 0) - mean[c]) * s[c] + beta[c];
-  return { w: w2, b: b2 };
-}
-
-/** BatchNorm2d's default eps: generator files do not store it. */
-const BN_EPS = 1e-5;
-
 /**
- * A generator file's tensors (PyTorch layout and names) as the folded generator's weights: each
- * conv that feeds a BN takes the BN into its weight and bias, conv weights go to HWIO, and the
- * upsampling PReLUs' slopes are repeated 4 times (they run before the pixel shuffle, where output
- * channel c is conv channel 4c + k). All on the CPU.
- */
-export function foldTensors(config: GeneratorConfig, get: (name: string) => Float32Array): (name: string) => Float32Array {
-  const c = config.channels;
-  const out = new Map<string, Float32Array>();
-  const conv = (name: string, cin: number, cout: number, K: number, o: { bias?: boolean; bn?: string } = {}) => {
-    const w = oihwToHwio(get(`${name}.weight`), K, cin, cout);
-    const b = o.bias ? get(`${name}.bias`) : null;
-    const f = o.bn
-      ? foldBatchNorm(w, b, cout, get(`${o.bn}.weight`), get(`${o.bn}.bias`), get(`${o.bn}.running_mean`), get(`${o.bn}.running_var`), BN_EPS)
-      : { w, b: b ?? new Float32Array(cout) };
-    out.set(`${name}.weight`, f.w);
-    out.set(`${name}.bias`, f.b);
-  };
-  const slopes = (name: string, repeat = 1) => {
-    const s = get(`${name}.weight`);
-    out.set(`${name}.weight`, repeat === 1 ? s : Float32Array.from({ length: s.length * repeat }, (_, i) => s[Math.floor(i / repeat)]));
-  };
-  conv('conv_in', 3, c, 9, { bias: true }); slopes('act_in');
-  for (let i = 0; i < config.blocks; i++) {
-    const p = `blocks.${i}`;
-    conv(`${p}.conv1`, c, c, 3, { bn: `${p}.bn1` }); slopes(`${p}.act`);
-    conv(`${p}.conv2`, c, c, 3, { bn: `${p}.bn2` });
-  }
-  conv('conv_mid', c, c, 3, { bn: 'bn_mid' });
-  for (let i = 0; i < Math.log2(config.scale); i++) { conv(`ups.${i}.conv`, c, 4 * c, 3, { bias: true }); slopes(`ups.${i}.act`, 4); }
-  conv('conv_out', c, 3, 9, { bias: true });
-  return (name) => {
-    const t = out.get(name);
-    if (!t) throw new Error(`folded generator: no tensor ${name}`);
-    return t;
-  };
-}
-
-/**
- * The generator for inference: the same Generator graph built BN-free from folded weights (every
+ * The generator for inference: the same Generator graph built from a file's tensors, BN folded away on the CPU (every
  * conv's epilogue fused), run in tiles and with the upsampling tail in strips. Its receptive field
  * is read off that graph's convs.
  */
@@ -87,8 +34,7 @@ export class FoldedGenerator {
    * already checked against the configuration): BN folded on the CPU, each weight uploaded once.
    */
   static fromTensors(config: GeneratorConfig, get: (name: string) => Float32Array): FoldedGenerator {
-    const w = foldTensors(config, get);
-    const net = new Generator(config, w).eval();
+    const net = new Generator(config, get).eval();
     net.setRequiresGrad(false);
     return new FoldedGenerator(net);
   }
