@@ -92,6 +92,8 @@ for (const [N, H] of [[16, 24], [1, 128], ...(values.quick ? [] : [[16, 48], [16
   convCases.push({ name: `G conv 64->256 3x3 ${N}x${H}x${H}`, s: { N, H, W: H, Cin: 64, Cout: 256, K: 3, stride: 1 } });
   convCases.push({ name: `G conv 64->3 9x9 ${N}x${H}x${H}`, s: { N, H, W: H, Cin: 64, Cout: 3, K: 9, stride: 1 } });
 }
+// the shipped srresnet's (32 channels) output conv on a 512x512 HR tile
+convCases.push({ name: 'G32 conv 32->3 9x9 1x512x512', s: { N: 1, H: 512, W: 512, Cin: 32, Cout: 3, K: 9, stride: 1 } });
 if (!values.quick) {
   for (const [cin, cout, st, hw] of [[64, 64, 2, 96], [128, 128, 2, 48], [256, 256, 2, 24], [512, 512, 2, 12]] as const) {
     convCases.push({ name: `D conv ${cin}->${cout} 3x3 s${st} 16x${hw}x${hw}`, s: { N: 16, H: hw, W: hw, Cin: cin, Cout: cout, K: 3, stride: st } });

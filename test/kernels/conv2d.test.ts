@@ -33,6 +33,9 @@ const SHAPES: ConvShape[] = [
   shape(2, 13, 10, 16, 24, 3, 2),
   shape(1, 5, 6, 4, 4, 9, 2),     // kernel larger than the image
   shape(2, 6, 7, 8, 4, 5, 1),
+  shape(2, 11, 13, 6, 3, 9, 1),   // thin output, 9x9 (the generator's last conv)
+  shape(1, 4, 21, 32, 3, 9, 1),   // rows shorter than the kernel
+  shape(3, 5, 9, 4, 1, 3, 1),     // one output channel
 ];
 
 const name = (s: ConvShape) => `N${s.N} ${s.H}x${s.W} ${s.Cin}->${s.Cout} K${s.K} s${s.stride}`;
@@ -95,7 +98,7 @@ describe('conv2d direct kernels where Winograd would run (the reference path; se
 });
 
 describe('conv2d without subgroups (the fallback for adapters that lack them)', () => {
-  for (const k of [0, 3, 5]) {
+  for (const k of [0, 3, 5, 9]) {
     it(name(SHAPES[k]), async () => {
       conv2dTiles.subgroups = false;
       try { await checkAll(SHAPES[k], k); } finally { conv2dTiles.subgroups = true; }
@@ -104,34 +107,36 @@ describe('conv2d without subgroups (the fallback for adapters that lack them)', 
 });
 
 describe('conv2d fused epilogue', () => {
-  const s = shape(2, 7, 5, 8, 6, 3, 1);
-  const cases: Array<{ act: EpilogueAct; alpha?: number; bias: boolean; residual: boolean }> = [
-    { act: 'relu', bias: true, residual: false },
-    { act: 'lrelu', bias: true, residual: false },
-    { act: 'lrelu', alpha: 0.1, bias: false, residual: true },
-    { act: 'prelu', bias: true, residual: false },
-    { act: 'tanh', bias: true, residual: false },
-    { act: 'none', bias: true, residual: true },
-    { act: 'prelu', bias: true, residual: true },
-  ];
-  for (const c of cases) {
-    it(`${c.act}${c.alpha ? ` alpha ${c.alpha}` : ''}${c.bias ? ' + bias' : ''}${c.residual ? ' + residual' : ''}`, async () => {
-      const d = data(s, 7);
-      // Scale the weights so that tanh is not saturated everywhere.
-      const wd = c.act === 'tanh' ? d.w.map((v) => v * 0.2) : d.w;
-      const slope = uniform(s.Cout, 9, 0, 0.5), res = uniform(d.M * s.Cout, 10);
-      const x = upload(g, d.x), w = upload(g, wd), b = upload(g, d.b), sl = upload(g, slope), r = upload(g, res);
-      const y = g.pool.acquire(d.M * s.Cout * 4);
-      conv2dForward(g, s, x, w, y, {
-        act: c.act, alpha: c.alpha, bias: c.bias ? b : undefined,
-        slope: c.act === 'prelu' ? sl : undefined, residual: c.residual ? r : undefined,
+  // also at a thin output (3 channels, 5x5), as the generator's last conv
+  for (const s of [shape(2, 7, 5, 8, 6, 3, 1), shape(2, 7, 10, 8, 3, 5, 1)]) {
+    const cases: Array<{ act: EpilogueAct; alpha?: number; bias: boolean; residual: boolean }> = [
+      { act: 'relu', bias: true, residual: false },
+      { act: 'lrelu', bias: true, residual: false },
+      { act: 'lrelu', alpha: 0.1, bias: false, residual: true },
+      { act: 'prelu', bias: true, residual: false },
+      { act: 'tanh', bias: true, residual: false },
+      { act: 'none', bias: true, residual: true },
+      { act: 'prelu', bias: true, residual: true },
+    ];
+    for (const c of cases) {
+      it(`${name(s)} ${c.act}${c.alpha ? ` alpha ${c.alpha}` : ''}${c.bias ? ' + bias' : ''}${c.residual ? ' + residual' : ''}`, async () => {
+        const d = data(s, 7);
+        // Scale the weights so that tanh is not saturated everywhere.
+        const wd = c.act === 'tanh' ? d.w.map((v) => v * 0.2) : d.w;
+        const slope = uniform(s.Cout, 9, 0, 0.5), res = uniform(d.M * s.Cout, 10);
+        const x = upload(g, d.x), w = upload(g, wd), b = upload(g, d.b), sl = upload(g, slope), r = upload(g, res);
+        const y = g.pool.acquire(d.M * s.Cout * 4);
+        conv2dForward(g, s, x, w, y, {
+          act: c.act, alpha: c.alpha, bias: c.bias ? b : undefined,
+          slope: c.act === 'prelu' ? sl : undefined, residual: c.residual ? r : undefined,
+        });
+        const want = conv2dForwardRef(s, d.x, wd, {
+          act: c.act, alpha: c.alpha, bias: c.bias ? d.b : undefined, slope, residual: c.residual ? res : undefined,
+        });
+        expectClose(await download(g, y, d.M * s.Cout), want, RTOL, atol(s.K * s.K * s.Cin), c.act);
+        for (const buf of [x, w, b, sl, r, y]) g.pool.release(buf);
       });
-      const want = conv2dForwardRef(s, d.x, wd, {
-        act: c.act, alpha: c.alpha, bias: c.bias ? d.b : undefined, slope, residual: c.residual ? res : undefined,
-      });
-      expectClose(await download(g, y, d.M * s.Cout), want, RTOL, atol(9 * s.Cin), c.act);
-      for (const buf of [x, w, b, sl, r, y]) g.pool.release(buf);
-    });
+    }
   }
 });
 
