@@ -6,6 +6,9 @@ import { getGpu } from './node/gpu.js';
 import { runCli } from './cli.js';
 import { DEFAULT_CONFIG, resolveConfig, parseDuration, applySet } from './srgan/config.js';
 import { Trainer, resumeConfig, type StepLog } from './srgan/trainer.js';
+import { saveVariants, variantsPath } from './node/variants.js';
+import { tuneVariants } from './kernels/variants.js';
+import { tuneCases } from './kernels/tune-cases.js';
 
 const HELP = `Train SRResNet, then SRGAN (Ledig et al. 2017) on a folder of photographs.
 
@@ -85,7 +88,18 @@ await runCli(async () => {
   const resumed = values.resume ? await resumeConfig(values.out, partial, values['allow-changes']) : null;
   if (resumed?.changes.length) process.stderr.write(`resume: changed from the checkpoint's configuration: ${resumed.changes.join(', ')}\n`);
   const cfg = resumed ? resumed.cfg : resolveConfig(partial);
-  await getGpu();
+  const g = await getGpu();
+  // A training run is hours: the first one on a machine first measures the kernel tiles (about a
+  // minute on a CPU adapter) and keeps them for every later run (node dist/tune.js).
+  const tablePath = variantsPath();
+  if (tablePath && !Object.keys(g.variants).length) {
+    process.stderr.write('kernel tiles: measuring them for this machine, once (node dist/tune.js --show lists them; SRGAN_VARIANTS=off skips this)\n');
+    const { table, results } = await tuneVariants(g, tuneCases());
+    await saveVariants(g, table, results, tablePath);
+    g.variants = table;
+    const faster = results.filter((r) => r.speedup > 1).map((r) => `${r.key} ${r.speedup.toFixed(2)}x`);
+    process.stderr.write(`kernel tiles: saved to ${tablePath}${faster.length ? `; faster than the built-in ones: ${faster.join(', ')}` : '; the built-in ones are the fastest here'}\n`);
+  }
   const trainer = new Trainer(cfg, {
     dataDir: values.data, outDir: values.out, resume: Boolean(values.resume), allowChanges: values['allow-changes'],
     vggPath: values.vgg && values.vgg !== 'random' ? values.vgg : undefined,

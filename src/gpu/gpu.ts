@@ -63,6 +63,11 @@ export class Gpu {
 
   /** Counters for benchmarks: reset them, run a step, read them. */
   stats = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCompiled: 0, compileMs: 0 };
+  /**
+   * Kernel variants measured on this machine (src/kernels/variants.ts): `${family}|${class}` ->
+   * override constants. Empty: every launcher uses its built-in tiles.
+   */
+  variants: Record<string, Record<string, number>> = {};
 
   /**
    * The WebGPU entry point. Dawn's must stay referenced for the device's whole life: if the GC

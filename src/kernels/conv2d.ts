@@ -14,6 +14,7 @@ import { shaderSource, subgroupsCanShare, withPrelude } from './shader.js';
 import { kernelSpec, struct, run, fold } from './spec.js';
 import { winogradForward, winogradBackwardInput, winogradBackwardWeight } from './winograd.js';
 import { actCode, EPILOGUE_ACTS, type EpilogueAct } from './activation.js';
+import { variantOf, type Variant } from './variants.js';
 
 export interface ConvShape { N: number; H: number; W: number; Cin: number; Cout: number; K: number; stride: number; }
 
@@ -64,6 +65,22 @@ export const conv2dTiles = {
   bwdInput: { TM: 4, VN: 4, WG: 64 },
   bwdWeight: { VN: 4, WG: 16, SPLIT: 64 },
 };
+
+/** The direct forward and input-gradient tiles the tuner tries (src/kernels/variants.ts). */
+export const CONV_CANDIDATES: Variant[] = [
+  { TM: 4, VN: 4 }, { TM: 8, VN: 2 }, { TM: 4, VN: 2 }, { TM: 8, VN: 4 }, { TM: 2, VN: 4 },
+];
+/** With one vec4 of channels on the blocked side, only TM matters. */
+export const CONV_THIN_CANDIDATES: Variant[] = [{ TM: 4, VN: 4 }, { TM: 8, VN: 4 }, { TM: 2, VN: 4 }, { TM: 6, VN: 4 }];
+
+/**
+ * Shape classes of the direct kernels (those Winograd does not take): 'thin' (one vec4 of channels
+ * on the blocked side: Cout <= 4 forward, Cin <= 4 input gradient; the 9x9 RGB convs), 's2' (the
+ * discriminator's stride-2 convs), 'wide' (other kernels larger than 3x3), 'k3' (the rest).
+ */
+export function convClass(s: ConvShape, blockedChannels: number): string {
+  return blockedChannels <= 4 ? 'thin' : s.stride > 1 ? 's2' : s.K > 3 ? 'wide' : 'k3';
+}
 
 export function convOutSize(s: ConvShape): { Ho: number; Wo: number } {
   const pad = (s.K - 1) / 2;
@@ -143,8 +160,9 @@ export function conv2dForward(g: Gpu, s: ConvShape, x: GPUBuffer, w: GPUBuffer, 
   const temps: GPUBuffer[] = [];
   const xp = padded(g, x, N * H * W, 1, Cin, 1, Ci4 * 4, temps);
   const wp = padded(g, w, K * K, Cin, Cout, Ci4 * 4, Co4 * 4, temps);
-  const { TM, WG } = conv2dTiles.fwd;
-  const VN = Math.min(conv2dTiles.fwd.VN, Co4);
+  const { WG } = conv2dTiles.fwd;
+  const t = variantOf(g, 'conv2d_fwd', convClass(s, Cout), conv2dTiles.fwd);
+  const TM = t.TM, VN = Math.min(t.VN, Co4);
   const [gx, gz] = fold(g, ceilDiv(M, TM * WG));
   const pipe = kernel(g, 'conv2d_fwd', { TM, VN, WG });
   run(g, pipe, CONV2D_FWD.main, {
@@ -165,8 +183,9 @@ export function conv2dBackwardInput(g: Gpu, s: ConvShape, dy: GPUBuffer, w: GPUB
   const dyp = padded(g, dy, N * Ho * Wo, 1, Cout, 1, Co4 * 4, temps);
   const wp = padded(g, w, K * K, Cin, Cout, Ci4 * 4, Co4 * 4, temps);
 
-  const { TM, WG } = conv2dTiles.bwdInput;
-  const VN = Math.min(conv2dTiles.bwdInput.VN, Ci4);
+  const { WG } = conv2dTiles.bwdInput;
+  const t = variantOf(g, 'conv2d_bwd_input', convClass(s, Cin), conv2dTiles.bwdInput);
+  const TM = t.TM, VN = Math.min(t.VN, Ci4);
   const classes = stride * stride;
   // The largest phase class (hi % S == 0, wi % S == 0) sets the grid; smaller classes mask the rest.
   const Mc = N * ceilDiv(H, stride) * ceilDiv(W, stride);

@@ -7,6 +7,7 @@
 import type { Gpu } from '../gpu/gpu.js';
 import { shaderSource, groups, subgroupsCanShare, withPrelude } from './shader.js';
 import { kernelSpec, struct, run, fold, type EntrySpec } from './spec.js';
+import { variantOf, type Variant } from './variants.js';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -27,7 +28,23 @@ export const MATMUL_TILE = { TM: 8, WG_X: 8, WG_Y: 8 };
 // The subgroup-shared kernel: TM rows x 4*VN columns per invocation, WG invocations on different
 // rows. lavapipe, 1024^3, idle machine: TM=8 VN=2 WG=64 17.4 GFLOPS, TM=4 VN=3 WG=32 17.2,
 // TM=4 VN=2 WG=32 15.8, VN=1 9-11, VN=4 much slower (3); the plain vec4 kernel 9.5. `mode` 'shared' / 'plain' forces a kernel (tests).
+// These are the defaults; a machine's measured table (src/kernels/variants.ts) may choose others per
+// shape class (MATMUL_SG_CANDIDATES), e.g. TM=4 on an AVX2 CPU.
 export const MATMUL_SG = { mode: 'auto' as 'auto' | 'shared' | 'plain', TM: 8, VN: 2, WG: 64 };
+/** The tiles the tuner tries for the shared kernel (TM 4 or 8, VN <= 4, WG the base workgroup size). */
+export const MATMUL_SG_CANDIDATES: Variant[] = [
+  { TM: 8, VN: 2, WG: 64 }, { TM: 4, VN: 2, WG: 64 }, { TM: 4, VN: 3, WG: 64 }, { TM: 4, VN: 2, WG: 32 },
+  { TM: 8, VN: 1, WG: 64 }, { TM: 4, VN: 4, WG: 64 }, { TM: 8, VN: 3, WG: 32 },
+];
+/**
+ * Shape classes of the shared kernel: 'tA' (transposed A: Winograd's weight gradient, short M and
+ * long K), 'narrow' (N and K <= 64: the generator's body), 'wide' (VGG, discriminator, upsampling).
+ */
+export function matmulClass(N: number, K: number, transA: boolean): string {
+  return transA ? 'tA' : Math.max(N, K) <= 64 ? 'narrow' : 'wide';
+}
+const sgTiles = (g: Gpu, N: number, K: number, transA: boolean): Variant =>
+  variantOf(g, 'matmul_sg', matmulClass(N, K, transA), { TM: MATMUL_SG.TM, VN: MATMUL_SG.VN, WG: MATMUL_SG.WG });
 const WG_R = 256;
 
 const MM_PARAMS = struct('Params', { M: 'u32', N: 'u32', K: 'u32', kPer: 'u32', rowOff: 'u32', accumulate: 'u32', splitStride: 'u32', splits: 'u32', rowStride: 'u32' });
@@ -99,7 +116,9 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
   if (distinct.size !== (bias ? 4 : 3)) throw new Error('matmul: a, b, c and bias must be different buffers');
   const vec4 = M % 4 === 0 && N % 4 === 0 && K % 4 === 0;
   const mode = MATMUL_SG.mode;
-  if (vec4 && mode !== 'plain' && (mode === 'shared' || sharedFits(M)) && subgroupsCanShare(g)) { matmulShared(g, a, b, c, M, N, K, opts); return; }
+  if (vec4 && mode !== 'plain' && (mode === 'shared' || sharedFits(M, sgTiles(g, N, K, transA))) && subgroupsCanShare(g)) {
+    matmulShared(g, a, b, c, M, N, K, opts); return;
+  }
   const { TM, WG_X, WG_Y } = MATMUL_TILE;
   const constants = { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, WG_X, WG_Y };
   const src = shaderSource('matmul');
@@ -139,14 +158,14 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
  * computed and dropped, so a short M (the dense layer's batch of 16) would waste most of the work
  * (measured: 16 x 1024 x 18432 ran 7x slower than the plain kernel's split-K).
  */
-export function sharedFits(M: number): boolean {
-  const rows = MATMUL_SG.TM * MATMUL_SG.WG;
+export function sharedFits(M: number, tiles: Variant = { TM: MATMUL_SG.TM, WG: MATMUL_SG.WG }): boolean {
+  const rows = tiles.TM * tiles.WG;
   return Math.ceil(M / rows) * rows <= 1.25 * M;
 }
 
 /** The subgroup-shared kernel (M, N, K multiples of 4), with split-K as above. */
 function matmulShared(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: number, N: number, K: number, opts: MatmulOptions): void {
-  sharedDispatch(g, a, b, c, M, N, K, { count: 1, a: 0, b: 0, c: 0 }, opts, MATMUL_SG.WG, subgroupsCanShare(g));
+  sharedDispatch(g, a, b, c, M, N, K, { count: 1, a: 0, b: 0, c: 0 }, opts, sgTiles(g, N, K, !!opts.transA).WG, subgroupsCanShare(g));
 }
 
 /** Independent products in one buffer each, `a`, `b`, `c` floats apart (multiples of 4). */
@@ -163,16 +182,18 @@ export function matmulBatched(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, 
   if (![M, N, K, batch.a, batch.b, batch.c].every((v) => Number.isInteger(v) && v % 4 === 0) || !(M > 0 && N > 0 && K > 0)) {
     throw new Error(`matmulBatched: M=${M} N=${N} K=${K} and the batch strides must be positive multiples of 4`);
   }
-  let WG = MATMUL_SG.WG;
-  while (WG > 8 && Math.ceil(M / (MATMUL_SG.TM * WG)) * MATMUL_SG.TM * WG > 1.15 * M) WG /= 2;
+  const t = sgTiles(g, N, K, !!opts.transA);
+  let WG = t.WG;
+  while (WG > 8 && Math.ceil(M / (t.TM * WG)) * t.TM * WG > 1.15 * M) WG /= 2;
   sharedDispatch(g, a, b, c, M, N, K, batch, opts, WG, subgroupsCanShare(g));
 }
 
 function sharedDispatch(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: number, N: number, K: number,
   batch: MatmulBatch, opts: MatmulOptions, WG: number, share: boolean): void {
   const { transA = false, transB = false, bias, accumulate = false } = opts;
-  const { TM } = MATMUL_SG;
-  const VN = Math.min(MATMUL_SG.VN, N / 4);
+  const tiles = sgTiles(g, N, K, transA);
+  const TM = tiles.TM;
+  const VN = Math.min(tiles.VN, N / 4);
   const rowBlocks = groups(M, TM * WG), colBlocks = groups(N, 4 * VN);
   const [gx, fy] = fold(g, rowBlocks);
   if (fy * colBlocks > maxWg(g)) throw new Error(`matmul: ${M}x${N} too large for one dispatch`);

@@ -3,6 +3,7 @@
 // itself (src/gpu) takes any `GPU` object.
 import { create, globals } from 'webgpu';
 import { openGpu, currentGpu, GpuError, type Gpu } from '../gpu/gpu.js';
+import { loadVariants } from './variants.js';
 
 // GPUBufferUsage, GPUMapMode, GPUBuffer...: globals in a browser, exported by Dawn in Node.
 Object.assign(globalThis, globals);
@@ -53,7 +54,10 @@ export async function getGpu(options: GpuOptions = {}): Promise<Gpu> {
       throw new GpuError(`${NO_ADAPTER_HELP} (${(e as Error).message})`);
     }
     const g = await openGpu(api, { backend, powerPreference: options.powerPreference, noAdapterHelp: HOW_TO_GET_ONE });
-    if (verbose) process.stderr.write(`WebGPU adapter: ${g.describe()}\n`);
+    // this machine's measured kernel tiles (node dist/tune.js), when there is a table
+    const variants = await loadVariants(g);
+    if (typeof variants === 'object') process.stderr.write(`warning: ${variants.problem}\n`);
+    if (verbose) process.stderr.write(`WebGPU adapter: ${g.describe()}${variants === 'loaded' ? ' (kernel tiles measured on this machine)' : ''}\n`);
     return g;
   })();
   try {
