@@ -55,9 +55,10 @@ const same = (a: Variant, b: Variant) =>
 export const variantName = (v: Variant): string => Object.entries(v).map(([k, x]) => `${k}=${x}`).join(' ');
 
 /**
- * Times every candidate of every case (one warm-up, then `runs` timed calls, median) on random
- * data, checks each output bit for bit against the default's, and returns the fastest per case.
- * A candidate must beat the default by `margin` (5%) to replace it: noise does not flip choices.
+ * Times every candidate of every case on random data (one warm-up call that compiles it and whose
+ * output must equal the default's bit for bit, then `runs` timed calls in interleaved rounds,
+ * median) and returns the fastest per case. A candidate must beat the default by `margin` (8%) to
+ * replace it, so that noise does not flip choices.
  * `g.variants` is left as it was; the caller installs the returned table.
  */
 export async function tuneVariants(g: Gpu, cases: TuneCase[], o: {
@@ -65,7 +66,7 @@ export async function tuneVariants(g: Gpu, cases: TuneCase[], o: {
   /** Injected clock (tests); performance.now by default. */
   now?: () => number;
 } = {}): Promise<{ table: VariantTable; results: TuneResult[] }> {
-  const runs = o.runs ?? 5, margin = o.margin ?? 1.05, now = o.now ?? (() => performance.now());
+  const runs = o.runs ?? 5, margin = o.margin ?? 1.08, now = o.now ?? (() => performance.now());
   const saved = { ...g.variants };
   const table: VariantTable = {};
   const results: TuneResult[] = [];
@@ -75,28 +76,37 @@ export async function tuneVariants(g: Gpu, cases: TuneCase[], o: {
       const work = c.setup(g);
       const order = [c.fallback, ...c.candidates.filter((v) => !same(v, c.fallback))];
       let reference: Uint8Array | null = null;
-      const timings: TuneResult['timings'] = [];
+      const valid: Variant[] = [];
+      const refused = new Set<Variant>();
+      const times = new Map<Variant, number[]>();
       try {
+        // compile and check each candidate once...
         for (const v of order) {
           g.variants[key] = v;
           work.run();
           const bytes = new Uint8Array(await g.read(work.output, work.floats * 4));
           if (!reference) reference = bytes;
-          else if (!bytesEqual(bytes, reference)) { timings.push({ variant: v, ms: null }); continue; }
-          const ts: number[] = [];
-          for (let i = 0; i < runs; i++) {
+          else if (!bytesEqual(bytes, reference)) { refused.add(v); continue; }
+          valid.push(v);
+          times.set(v, []);
+        }
+        // ...then time them in interleaved rounds, so that a load that comes and goes on a shared
+        // machine weighs on every candidate alike rather than on whichever ran at that moment
+        for (let i = 0; i < runs; i++) {
+          for (const v of valid) {
+            g.variants[key] = v;
             await g.sync();
             const t0 = now();
             work.run();
             await g.sync();
-            ts.push(now() - t0);
+            times.get(v)!.push(now() - t0);
           }
-          ts.sort((a, b) => a - b);
-          timings.push({ variant: v, ms: ts[Math.floor(ts.length / 2)] });
         }
       } finally {
         work.dispose();
       }
+      const median = (ts: number[]) => [...ts].sort((a, b) => a - b)[Math.floor(ts.length / 2)];
+      const timings: TuneResult['timings'] = order.map((v) => ({ variant: v, ms: refused.has(v) ? null : median(times.get(v)!) }));
       const base = timings[0].ms!;
       let best = timings[0];
       for (const t of timings.slice(1)) if (t.ms !== null && t.ms * margin < base && t.ms < best.ms!) best = t;
