@@ -116,9 +116,9 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
   if (distinct.size !== (bias ? 4 : 3)) throw new Error('matmul: a, b, c and bias must be different buffers');
   const vec4 = M % 4 === 0 && N % 4 === 0 && K % 4 === 0;
   const mode = MATMUL_SG.mode;
-  if (vec4 && mode !== 'plain' && (mode === 'shared' || sharedFits(M, sgTiles(g, N, K, transA))) && subgroupsCanShare(g)) {
-    matmulShared(g, a, b, c, M, N, K, opts); return;
-  }
+  // Which kernel runs depends on the built-in tiles only, never on a measured table: a table
+  // changes the shared kernel's tiles (the same bits), not the kernel (src/kernels/variants.ts).
+  if (vec4 && mode !== 'plain' && (mode === 'shared' || sharedFits(M)) && subgroupsCanShare(g)) { matmulShared(g, a, b, c, M, N, K, opts); return; }
   const { TM, WG_X, WG_Y } = MATMUL_TILE;
   const constants = { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, WG_X, WG_Y };
   const src = shaderSource('matmul');
@@ -158,8 +158,8 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
  * computed and dropped, so a short M (the dense layer's batch of 16) would waste most of the work
  * (measured: 16 x 1024 x 18432 ran 7x slower than the plain kernel's split-K).
  */
-export function sharedFits(M: number, tiles: Variant = { TM: MATMUL_SG.TM, WG: MATMUL_SG.WG }): boolean {
-  const rows = tiles.TM * tiles.WG;
+export function sharedFits(M: number): boolean {
+  const rows = MATMUL_SG.TM * MATMUL_SG.WG;
   return Math.ceil(M / rows) * rows <= 1.25 * M;
 }
 
