@@ -6,9 +6,7 @@ import { getGpu } from './node/gpu.js';
 import { runCli } from './cli.js';
 import { DEFAULT_CONFIG, resolveConfig, parseDuration, applySet } from './srgan/config.js';
 import { Trainer, resumeConfig, type StepLog } from './srgan/trainer.js';
-import { saveVariants, variantsPath } from './node/variants.js';
-import { tuneVariants } from './kernels/variants.js';
-import { tuneCases } from './kernels/tune-cases.js';
+import { tuneAndSave, variantsPath } from './node/variants.js';
 
 const HELP = `Train SRResNet, then SRGAN (Ledig et al. 2017) on a folder of photographs.
 
@@ -94,9 +92,7 @@ await runCli(async () => {
   const tablePath = variantsPath();
   if (tablePath && !Object.keys(g.variants).length) {
     process.stderr.write('kernel tiles: measuring them for this machine, once (node dist/tune.js --show lists them; SRGAN_VARIANTS=off skips this)\n');
-    const { table, results } = await tuneVariants(g, tuneCases());
-    await saveVariants(g, table, results, tablePath);
-    g.variants = table;
+    const results = await tuneAndSave(g, tablePath);
     const faster = results.filter((r) => r.speedup > 1).map((r) => `${r.key} ${r.speedup.toFixed(2)}x`);
     process.stderr.write(`kernel tiles: saved to ${tablePath}${faster.length ? `; faster than the built-in ones: ${faster.join(', ')}` : '; the built-in ones are the fastest here'}\n`);
   }

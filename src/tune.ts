@@ -5,9 +5,8 @@
 import { parseArgs } from 'node:util';
 import { getGpu } from './node/gpu.js';
 import { runCli, runInFilteredChild } from './cli.js';
-import { loadVariants, machineKey, resetVariants, saveVariants, variantsPath } from './node/variants.js';
-import { tuneVariants, variantName, type TuneResult } from './kernels/variants.js';
-import { tuneCases } from './kernels/tune-cases.js';
+import { loadVariants, machineKey, resetVariants, tuneAndSave, variantsPath } from './node/variants.js';
+import { variantName, type TuneResult } from './kernels/variants.js';
 
 const HELP = `usage: node dist/tune.js [--show | --reset] [--runs N]
 
@@ -54,8 +53,7 @@ if (!(await runInFilteredChild())) {
       return;
     }
     const t0 = performance.now();
-    const { table, results } = await tuneVariants(g, tuneCases(), { runs, onResult: (r) => process.stdout.write(formatTuneResult(r) + '\n') });
-    await saveVariants(g, table, results, path);
+    await tuneAndSave(g, path!, { runs, onResult: (r) => process.stdout.write(formatTuneResult(r) + '\n') });
     process.stdout.write(`measured in ${((performance.now() - t0) / 1000).toFixed(0)} s; saved to ${path}\n`);
   });
 }

@@ -165,7 +165,8 @@ export function sharedFits(M: number): boolean {
 
 /** The subgroup-shared kernel (M, N, K multiples of 4), with split-K as above. */
 function matmulShared(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: number, N: number, K: number, opts: MatmulOptions): void {
-  sharedDispatch(g, a, b, c, M, N, K, { count: 1, a: 0, b: 0, c: 0 }, opts, sgTiles(g, N, K, !!opts.transA).WG, subgroupsCanShare(g));
+  const t = sgTiles(g, N, K, !!opts.transA);
+  sharedDispatch(g, a, b, c, M, N, K, { count: 1, a: 0, b: 0, c: 0 }, opts, t, t.WG, subgroupsCanShare(g));
 }
 
 /** Independent products in one buffer each, `a`, `b`, `c` floats apart (multiples of 4). */
@@ -185,13 +186,12 @@ export function matmulBatched(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, 
   const t = sgTiles(g, N, K, !!opts.transA);
   let WG = t.WG;
   while (WG > 8 && Math.ceil(M / (t.TM * WG)) * t.TM * WG > 1.15 * M) WG /= 2;
-  sharedDispatch(g, a, b, c, M, N, K, batch, opts, WG, subgroupsCanShare(g));
+  sharedDispatch(g, a, b, c, M, N, K, batch, opts, t, WG, subgroupsCanShare(g));
 }
 
 function sharedDispatch(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: number, N: number, K: number,
-  batch: MatmulBatch, opts: MatmulOptions, WG: number, share: boolean): void {
+  batch: MatmulBatch, opts: MatmulOptions, tiles: Variant, WG: number, share: boolean): void {
   const { transA = false, transB = false, bias, accumulate = false } = opts;
-  const tiles = sgTiles(g, N, K, transA);
   const TM = tiles.TM;
   const VN = Math.min(tiles.VN, N / 4);
   const rowBlocks = groups(M, TM * WG), colBlocks = groups(N, 4 * VN);

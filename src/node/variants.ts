@@ -12,7 +12,8 @@ import { readFileSync } from 'node:fs';
 import { cpus, homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Gpu } from '../gpu/gpu.js';
-import type { TuneResult, VariantTable } from '../kernels/variants.js';
+import { tuneVariants, type TuneResult, type VariantTable } from '../kernels/variants.js';
+import { tuneCases } from '../kernels/tune-cases.js';
 import { writeAtomic } from './state.js';
 
 const FORMAT = 'srgan-webgpu kernel variants 1';
@@ -114,4 +115,15 @@ export async function resetVariants(g: Gpu | null, path = variantsPath(), all = 
   delete f.machines[machineKey(g)];
   await writeAtomic(path, new TextEncoder().encode(JSON.stringify(f, null, 1) + '\n'));
   return true;
+}
+
+/**
+ * Measures this machine's tiles (every tune case), stores them in `path` and installs them on `g`:
+ * what `node dist/tune.js` does, and what train.js does when the machine has no table.
+ */
+export async function tuneAndSave(g: Gpu, path: string, o: Parameters<typeof tuneVariants>[2] = {}): Promise<TuneResult[]> {
+  const { table, results } = await tuneVariants(g, tuneCases(), o);
+  await saveVariants(g, table, results, path);
+  g.variants = { ...table };
+  return results;
 }
