@@ -5,6 +5,7 @@ import * as conv from '../kernels/conv2d.js';
 import * as ew from '../kernels/elementwise.js';
 import * as act from '../kernels/activation.js';
 import * as ps from '../kernels/pixel_shuffle.js';
+import * as up from '../kernels/upsample.js';
 import * as pool from '../kernels/maxpool.js';
 import * as loss from '../kernels/loss.js';
 import * as bn from '../kernels/batchnorm.js';
@@ -203,6 +204,24 @@ export function pixelShuffle(x: Tensor, r: number): Tensor {
       backward: (g) => {
         const dx = empty(x.shape);
         ps.pixelShuffleBackward(gpu(), g.buffer, dx.buffer, N, H, W, C, r);
+        return [dx];
+      },
+    });
+  }
+  return y;
+}
+
+/** Nearest-neighbour upsampling by 2: [N, H, W, C] -> [N, 2H, 2W, C], each pixel over a 2x2 block. */
+export function upsampleNearest2(x: Tensor): Tensor {
+  const [N, H, W, C] = nhwc(x, 'upsampleNearest2');
+  const y = empty([N, 2 * H, 2 * W, C]);
+  up.upsampleNearest2(gpu(), x.buffer, y.buffer, N, H, W, C);
+  if (needsGrad(x)) {
+    record({
+      name: 'upsampleNearest2', inputs: [x], output: y,
+      backward: (g) => {
+        const dx = empty(x.shape);
+        up.upsampleNearest2Backward(gpu(), g.buffer, dx.buffer, N, H, W, C);
         return [dx];
       },
     });

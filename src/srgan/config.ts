@@ -36,7 +36,7 @@ export interface TrainConfig {
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
-  generator: { channels: 64, blocks: 16, scale: 4 },
+  generator: { channels: 64, blocks: 16, scale: 4, upsample: 'shuffle' },
   discriminator: { channels: 64, denseUnits: 1024, head: 'dense' },
   batch: 16,
   crop: 96,
@@ -86,6 +86,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   'generator.channels': int(1, 1024),
   'generator.blocks': int(0, 256),
   'generator.scale': oneOf(2, 4),
+  'generator.upsample': oneOf('shuffle', 'nearest'),
   'discriminator.channels': int(1, 1024),
   'discriminator.denseUnits': int(1, 65536),
   'discriminator.head': oneOf('dense', 'pool'),

@@ -1,5 +1,8 @@
 // SRResNet generator (Ledig et al. 2017), with PyTorch-style checkpoint names:
 // conv_in, act_in, blocks.{i}.{conv1,bn1,act,conv2,bn2}, conv_mid, bn_mid, ups.{i}.{conv,act}, conv_out.
+// Each upsampling step is the paper's sub-pixel conv (3x3 conv to 4C channels, pixel shuffle, PReLU)
+// or, with `upsample: 'nearest'`, ESRGAN's (nearest-neighbour x2, 3x3 conv C -> C, PReLU): the same
+// multiply-adds, and no fixed per-sub-pixel pattern for an adversarial loss to grow into a dot grid.
 import { Module } from '../nn/module.js';
 import { BatchNorm2d, Conv2d, PReLU } from '../nn/layers.js';
 import * as ops from '../nn/ops.js';
@@ -10,6 +13,18 @@ export interface GeneratorConfig {
   channels: number; // 64 in the paper
   blocks: number;   // 16 in the paper
   scale: 2 | 4;     // 4 in the paper
+  /** 'shuffle' (the paper's sub-pixel conv; the default when absent) or 'nearest' (ESRGAN's). */
+  upsample?: Upsampling;
+}
+
+export type Upsampling = 'shuffle' | 'nearest';
+export const UPSAMPLINGS: readonly Upsampling[] = ['shuffle', 'nearest'];
+export const upsamplingOf = (cfg: GeneratorConfig): Upsampling => cfg.upsample ?? 'shuffle';
+/** The canonical form (files' metadata, messages): `upsample` only when it is not the paper's shuffle. */
+export function normalGenerator(cfg: GeneratorConfig): GeneratorConfig {
+  const out: GeneratorConfig = { channels: cfg.channels, blocks: cfg.blocks, scale: cfg.scale };
+  if (upsamplingOf(cfg) !== 'shuffle') out.upsample = upsamplingOf(cfg);
+  return out;
 }
 
 export const PAPER_GENERATOR: GeneratorConfig = { channels: 64, blocks: 16, scale: 4 };
@@ -91,17 +106,29 @@ class ResidualBlock extends Module {
 
 class Upsample extends Module {
   readonly conv: Conv2d; readonly act: PReLU;
-  /** Folded: the PReLU runs fused in the conv, before the shuffle, with each slope repeated 4 times. */
-  private readonly actBeforeShuffle: boolean;
-  constructor(c: number, w: GeneratorTensors | undefined, p: string) {
+  /** Folded (built from a file, inference only): the PReLU runs fused in the conv's epilogue. */
+  private readonly fused: boolean;
+  constructor(c: number, readonly mode: Upsampling, w: GeneratorTensors | undefined, p: string) {
     super();
+    if (mode === 'nearest') {
+      this.conv = this.child('conv', conv(c, c, 3, true, w, `${p}.conv`));
+      this.act = this.child('act', prelu(c, w, `${p}.act`));
+      this.fused = !!w;
+      return;
+    }
     this.conv = this.child('conv', conv(c, c * 4, 3, true, w, `${p}.conv`));
     // before the shuffle, output channel c is conv channel 4c + k: each slope repeated 4 times
     this.act = this.child('act', prelu(c, w, `${p}.act`, 4));
-    this.actBeforeShuffle = !!w;
+    this.fused = !!w;
   }
   forward(x: Tensor): Tensor {
-    if (this.actBeforeShuffle) return ops.pixelShuffle(unit(x, this.conv, null, this.act), 2);
+    if (this.mode === 'nearest') {
+      const u = ops.upsampleNearest2(x);
+      const y = this.fused ? unit(u, this.conv, null, this.act) : this.act.forward(this.conv.forward(u));
+      if (!isGradEnabled()) u.dispose();
+      return y;
+    }
+    if (this.fused) return ops.pixelShuffle(unit(x, this.conv, null, this.act), 2);
     return this.act.forward(ops.pixelShuffle(this.conv.forward(x), 2));
   }
 }
@@ -126,7 +153,8 @@ export class Generator extends Module {
     this.blocks = Array.from({ length: config.blocks }, (_, i) => this.child(`blocks.${i}`, new ResidualBlock(c, w, `blocks.${i}`)));
     this.convMid = this.child('conv_mid', conv(c, c, 3, false, w, 'conv_mid', 'bn_mid'));
     this.bnMid = w ? null : this.child('bn_mid', new BatchNorm2d(c));
-    this.ups = Array.from({ length: Math.log2(config.scale) }, (_, i) => this.child(`ups.${i}`, new Upsample(c, w, `ups.${i}`)));
+    if (!UPSAMPLINGS.includes(upsamplingOf(config))) throw new Error(`generator upsample must be 'shuffle' or 'nearest', got ${JSON.stringify(config.upsample)}`);
+    this.ups = Array.from({ length: Math.log2(config.scale) }, (_, i) => this.child(`ups.${i}`, new Upsample(c, upsamplingOf(config), w, `ups.${i}`)));
     this.convOut = this.child('conv_out', conv(c, 3, 9, true, w, 'conv_out'));
   }
 
@@ -177,7 +205,8 @@ export function generatorParamCount(cfg: GeneratorConfig): number {
   let n = conv(3, c, 9, true) + c;                                 // conv_in + PReLU
   n += cfg.blocks * (2 * conv(c, c, 3, false) + 2 * bn + c);        // residual blocks
   n += conv(c, c, 3, false) + bn;                                    // conv_mid + bn_mid
-  n += Math.log2(cfg.scale) * (conv(c, 4 * c, 3, true) + c);        // upsampling
+  const up = upsamplingOf(cfg) === 'nearest' ? c : 4 * c;
+  n += Math.log2(cfg.scale) * (conv(c, up, 3, true) + c);           // upsampling
   n += conv(c, 3, 9, true);                                          // conv_out
   return n;
 }

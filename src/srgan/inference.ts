@@ -50,18 +50,22 @@ export class FoldedGenerator {
     return noGrad(() => tidy(() => this.runTail(this.net.body(x), tailRows)));
   }
 
-  /** The tail's convs in order: the conv before each pixel shuffle, then conv_out. */
+  /** The tail's convs in order: each upsampling step's, then conv_out. */
   private get tailConvs(): Conv2d[] { return [...this.net.ups.map((u) => u.conv), this.net.convOut]; }
 
   /**
    * The output cone of LR pixel 0 in the tail, in LR pixels [lo, hi]: conv_out at full resolution,
-   * then a 3x3 conv before each pixel shuffle, walked back to LR.
+   * then each upsampling step walked back to LR: a conv before the pixel shuffle (at the lower
+   * resolution), or a conv after the nearest-neighbour step (at the higher).
    */
   private get tailCone(): [number, number] {
     const r = (K: number) => (K - 1) / 2;
     const convOut = this.net.convOut;
     let lo = -r(convOut.k), hi = this.config.scale - 1 + r(convOut.k); // full-resolution pixels
-    for (const u of [...this.net.ups].reverse()) { lo = Math.floor(lo / 2) - r(u.conv.k); hi = Math.floor(hi / 2) + r(u.conv.k); }
+    for (const u of [...this.net.ups].reverse()) {
+      if (u.mode === 'nearest') { lo = Math.floor((lo - r(u.conv.k)) / 2); hi = Math.floor((hi + r(u.conv.k)) / 2); }
+      else { lo = Math.floor(lo / 2) - r(u.conv.k); hi = Math.floor(hi / 2) + r(u.conv.k); }
+    }
     return [lo, hi];
   }
 
@@ -141,7 +145,8 @@ export class FoldedGenerator {
     let body = macs(n.convIn, 1) + macs(n.convMid, 1);
     for (const b of n.blocks) body += macs(b.conv1, 1) + macs(b.conv2, 1);
     let tail = macs(n.convOut, s * s);
-    this.tailConvs.slice(0, -1).forEach((cv, i) => { tail += macs(cv, 4 ** i); });
+    // step i's conv runs at 4^i pixels per LR pixel before its shuffle, at 4^(i+1) after a nearest step
+    this.tailConvs.slice(0, -1).forEach((cv, i) => { tail += macs(cv, 4 ** (n.ups[i].mode === 'nearest' ? i + 1 : i)); });
     return { bytesPerLrPixel: s * s * c * 4, context: this.tailContext, share: tail / (body + tail) };
   }
 

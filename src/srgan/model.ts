@@ -6,21 +6,31 @@
 import { parseSafetensorsChecked } from '../nn/state.js';
 import { firstNonFinite, parseSafetensorsHeader, toFloat32, type StTensor } from '../nn/safetensors.js';
 import { parsePth, isZip } from '../nn/pth.js';
-import type { GeneratorConfig } from './generator.js';
+import { UPSAMPLINGS, normalGenerator, upsamplingOf, type GeneratorConfig, type Upsampling } from './generator.js';
 import { FoldedGenerator } from './inference.js';
 
 /** Sane bounds for a generator read from a file: checked before any shape table or model is built. */
 export const GENERATOR_LIMITS = { channels: 1024, blocks: 256 };
 
-/** A generator configuration from untrusted JSON, checked and normalised to {channels, blocks, scale}. */
+/**
+ * A generator configuration from untrusted JSON, checked and normalised to {channels, blocks, scale}
+ * plus `upsample: 'nearest'` when it is that (absent means the paper's pixel shuffle, so files
+ * written before the option read, and compare, as they did).
+ */
 export function checkGeneratorConfig(cfg: unknown, file: string): GeneratorConfig {
   const o = (cfg && typeof cfg === 'object' && !Array.isArray(cfg) ? cfg : {}) as Record<string, unknown>;
-  const { channels, blocks, scale } = o;
+  const { channels, blocks, scale, upsample } = o;
   const int = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
   if (!int(channels, 1, GENERATOR_LIMITS.channels)) throw new Error(`${file}: generator channels ${JSON.stringify(channels)} is not an integer in 1..${GENERATOR_LIMITS.channels}`);
   if (!int(blocks, 0, GENERATOR_LIMITS.blocks)) throw new Error(`${file}: generator blocks ${JSON.stringify(blocks)} is not an integer in 0..${GENERATOR_LIMITS.blocks}`);
   if (scale !== 2 && scale !== 4) throw new Error(`${file}: generator scale ${JSON.stringify(scale)} is not 2 or 4`);
-  return { channels: channels as number, blocks: blocks as number, scale };
+  if (upsample !== undefined && !UPSAMPLINGS.includes(upsample as Upsampling)) throw new Error(`${file}: generator upsample ${JSON.stringify(upsample)} is not 'shuffle' or 'nearest'`);
+  return normalGenerator({ channels: channels as number, blocks: blocks as number, scale, upsample: upsample as Upsampling | undefined });
+}
+
+/** Whether two generator configurations describe the same network (an absent upsample is 'shuffle'). */
+export function sameGenerator(a: GeneratorConfig, b: GeneratorConfig): boolean {
+  return a.channels === b.channels && a.blocks === b.blocks && a.scale === b.scale && upsamplingOf(a) === upsamplingOf(b);
 }
 
 type Shaped = Pick<StTensor, 'dtype' | 'shape'>;
@@ -47,7 +57,9 @@ export function inferGeneratorConfig(entries: Map<string, Shaped>, file: string)
   const blocks = count(/^blocks\.(\d+)\./);
   const ups = count(/^ups\.(\d+)\./);
   if (ups !== 1 && ups !== 2) throw new Error(`${file}: not a generator of scale 2 or 4: ${ups} upsampling stages (ups.N tensors), expected 1 or 2`);
-  return checkGeneratorConfig({ channels: c, blocks, scale: 2 ** ups }, file);
+  // the upsampling conv's outputs: 4C before a pixel shuffle, C after a nearest-neighbour step
+  const up = entries.get('ups.0.conv.weight')?.shape[0];
+  return checkGeneratorConfig({ channels: c, blocks, scale: 2 ** ups, ...(up === c ? { upsample: 'nearest' } : {}) }, file);
 }
 
 /** Checks tensor names, shapes and dtypes against the configuration (nothing missing, nothing extra). */
@@ -171,7 +183,8 @@ export function generatorTensorShapes(cfg: GeneratorConfig): Map<string, number[
     conv(`blocks.${i}.conv2`, c, c, 3, false); bn(`blocks.${i}.bn2`);
   }
   conv('conv_mid', c, c, 3, false); bn('bn_mid');
-  for (let i = 0; i < Math.log2(cfg.scale); i++) { conv(`ups.${i}.conv`, c, 4 * c, 3, true); m.set(`ups.${i}.act.weight`, [c]); }
+  const up = upsamplingOf(cfg) === 'nearest' ? c : 4 * c;
+  for (let i = 0; i < Math.log2(cfg.scale); i++) { conv(`ups.${i}.conv`, c, up, 3, true); m.set(`ups.${i}.act.weight`, [c]); }
   conv('conv_out', c, 3, 9, true);
   return m;
 }

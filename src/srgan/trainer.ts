@@ -13,7 +13,8 @@ import {
 } from '../node/state.js';
 import type { StTensor } from '../nn/safetensors.js';
 import { setInitSeed } from '../nn/layers.js';
-import { Generator } from './generator.js';
+import { Generator, normalGenerator, upsamplingOf } from './generator.js';
+import { sameGenerator } from './model.js';
 import { Discriminator } from './discriminator.js';
 import { VGG19Features } from './vgg19.js';
 import { listImages, loadImages, makeBatch, type Batch, type RgbImage } from './data.js';
@@ -143,10 +144,20 @@ export class Trainer {
     if (!this.opts.resume && this.opts.initGenerator) {
       const path = this.opts.initGenerator;
       const { config, tensors } = await readGeneratorFile(path);
-      const have = JSON.stringify(config), want = JSON.stringify(this.cfg.generator);
-      if (have !== want) throw new Error(`${path}: generator ${have} does not match this run's generator ${want}`);
-      loadTensors(this.G.stateEntries(), tensors, path);
-      this.say(`generator initialised from ${path}`);
+      const want = this.cfg.generator;
+      if (sameGenerator(config, want)) {
+        loadTensors(this.G.stateEntries(), tensors, path);
+        this.say(`generator initialised from ${path}`);
+      } else if (sameGenerator({ ...config, upsample: want.upsample }, want)) {
+        // another upsampling (e.g. a pixel-shuffle SRResNet into a nearest-neighbour run): every
+        // layer but the upsampling steps is the same network, so those start from the file
+        const entries = this.G.stateEntries().filter(([n]) => !n.startsWith('ups.'));
+        for (const k of [...tensors.keys()]) if (k.startsWith('ups.')) tensors.delete(k);
+        loadTensors(entries, tensors, path);
+        this.say(`generator initialised from ${path}, all but its upsampling steps (the file's are '${upsamplingOf(config)}', this run's '${upsamplingOf(want)}': they start random)`);
+      } else {
+        throw new Error(`${path}: generator ${JSON.stringify(normalGenerator(config))} does not match this run's generator ${JSON.stringify(normalGenerator(want))}`);
+      }
     }
     await mkdir(out, { recursive: true }).catch((e: Error) => { throw new Error(`--out ${out}: cannot create the run folder (${e.message})`); });
     await this.lock();
@@ -467,7 +478,7 @@ export class Trainer {
 export function generatorMetadata(cfg: TrainConfig, step: number): Record<string, string> {
   return {
     format: 'srgan-webgpu-generator',
-    generator: JSON.stringify(cfg.generator),
+    generator: JSON.stringify(normalGenerator(cfg.generator)),
     step: String(step),
     trained_with: JSON.stringify({ batch: cfg.batch, crop: cfg.crop, phase1Steps: cfg.phase1Steps, phase2Steps: cfg.phase2Steps,
       ...(cfg.ema > 0 ? { ema: cfg.ema } : {}) }),

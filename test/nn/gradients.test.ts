@@ -26,6 +26,7 @@ import { matmulRef } from '../../src/kernels/ref/matmul.js';
 import { conv2dForwardRef } from '../../src/kernels/ref/conv2d.js';
 import { batchNormTrainRef } from '../../src/kernels/ref/batchnorm.js';
 import { pixelShuffleRef } from '../../src/kernels/ref/pixel_shuffle.js';
+import { upsampleNearest2Ref } from '../../src/kernels/ref/upsample.js';
 import { maxPool2Ref } from '../../src/kernels/ref/maxpool.js';
 import { mseLossRef, bceWithLogitsRef } from '../../src/kernels/ref/loss.js';
 import type { ConvShape } from '../../src/kernels/conv2d.js';
@@ -218,6 +219,14 @@ describe('gradients through the tape vs finite differences of the float64 refere
       const [N, H, W, C] = shape, n = size(shape), r = values(n, 62);
       await gradCheck('pixelShuffle', [input(shape, values(n, 61))],
         ([x]) => dot(ops.pixelShuffle(x, rr), r), ([x]) => dotRef(pixelShuffleRef(x, N, H, W, C, rr), r));
+    });
+  }
+
+  for (const shape of [[2, 3, 5, 3], [1, 2, 3, 8]]) {
+    it(`upsampleNearest2 [${shape}]`, async () => {
+      const [N, H, W, C] = shape, n = size(shape), r = values(4 * n, 64);
+      await gradCheck('upsampleNearest2', [input(shape, values(n, 63))],
+        ([x]) => dot(ops.upsampleNearest2(x), r), ([x]) => dotRef(upsampleNearest2Ref(x, N, H, W, C), r));
     });
   }
 

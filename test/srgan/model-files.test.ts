@@ -52,6 +52,7 @@ describe('generator files from the header alone', () => {
       [{ channels: '4', blocks: 1, scale: 4 }, /generator channels "4"/],
       [{ channels: 4, blocks: -1, scale: 4 }, /generator blocks -1/],
       [[4, 1, 4], /generator channels undefined/],
+      [{ channels: 4, blocks: 1, scale: 4, upsample: 'bilinear' }, /generator upsample "bilinear" is not 'shuffle' or 'nearest'/],
     ];
     for (const [g, re] of cases) {
       const p = write(t, meta(g));
@@ -142,6 +143,14 @@ describe('a plain PyTorch state_dict', () => {
     // scale 4 and no residual blocks
     const c4: GeneratorConfig = { channels: 3, blocks: 0, scale: 4 };
     expect((await readGeneratorFile(write(tensorsOf(c4)))).config).toEqual(c4);
+    // ESRGAN-style upsampling (ups.N.conv C -> C, not 4C) is read off the shapes too, and a file
+    // whose metadata names the other upsampling is refused by shape
+    for (const c of [{ channels: 5, blocks: 1, scale: 4, upsample: 'nearest' }, { channels: 4, blocks: 0, scale: 2, upsample: 'nearest' }] as GeneratorConfig[]) {
+      expect((await readGeneratorFile(write(tensorsOf(c)))).config).toEqual(c);
+      expect((await readGeneratorFile(write(tensorsOf(c), meta(c)))).config).toEqual(c);
+      const shuffle = { ...c, upsample: undefined };
+      await expect(readGeneratorHeader(write(tensorsOf(c), meta(shuffle)))).rejects.toThrow(/tensor 'ups.0.conv.weight' has shape \[\d+,\d+,3,3\], the model expects/);
+    }
   });
 
   it('anything that is not a generator is a clear error', async () => {

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { testGpu, uniform, expectClose } from '../helpers.js';
-import { Generator, PAPER_GENERATOR, generatorParamCount } from '../../src/srgan/generator.js';
+import { Generator, PAPER_GENERATOR, generatorParamCount, type Upsampling } from '../../src/srgan/generator.js';
 import { Discriminator, PAPER_DISCRIMINATOR, discriminatorParamCount } from '../../src/srgan/discriminator.js';
 import { FoldedGenerator, upscaleTiled, planTiles, type TileNet } from '../../src/srgan/inference.js';
 import { defaultModelPath, generatorTensorShapes, loadFoldedGenerator } from '../../src/node/model.js';
@@ -35,17 +35,17 @@ describe('network definitions', () => {
 
 const tiny = { channels: 8, blocks: 2, scale: 4 as const };
 
-async function trainedTinyGenerator(): Promise<Generator> {
+async function trainedTinyGenerator(upsample: Upsampling = 'shuffle'): Promise<Generator> {
   setInitSeed(21);
-  const G = new Generator(tiny);
+  const G = new Generator({ ...tiny, upsample });
   // run a few training-mode forwards so BN running statistics are not the identity
   for (let i = 0; i < 3; i++) tidy(() => { G.forward(fromArray(uniform(2 * 9 * 7 * 3, 30 + i, 0, 1), [2, 9, 7, 3])); });
   return G.eval();
 }
 
-describe('inference', () => {
+describe.each(['shuffle', 'nearest'] as const)('inference, %s upsampling', (up) => {
   it('the BN-folded, epilogue-fused generator computes the same function as the layered one', async () => {
-    const G = await trainedTinyGenerator();
+    const G = await trainedTinyGenerator(up);
     const F = await FoldedGenerator.fromGenerator(G);
     const x = uniform(2 * 11 * 9 * 3, 5, 0, 1);
     const a = await noGrad(() => tidy(() => G.forward(fromArray(x, [2, 11, 9, 3])))).data();
@@ -57,7 +57,7 @@ describe('inference', () => {
   });
 
   it('tiled upscaling equals whole-image upscaling within 1/255 at every pixel', async () => {
-    const G = await trainedTinyGenerator();
+    const G = await trainedTinyGenerator(up);
     const F = await FoldedGenerator.fromGenerator(G);
     const w = 37, h = 29;
     const img = Float32Array.from(uniform(w * h * 3, 8, 0, 1));
@@ -79,11 +79,14 @@ async function wholeImage(run: () => Tensor): Promise<Float32Array> {
   return d;
 }
 
-describe('tiled inference', () => {
+describe.each(['shuffle', 'nearest'] as const)('tiled inference, %s upsampling', (up) => {
   it('tiles with zero-padded edges equal the whole-image folded forward and the training graph, edges included', async () => {
-    const G = await trainedTinyGenerator();
+    const G = await trainedTinyGenerator(up);
     const F = await FoldedGenerator.fromGenerator(G);
-    expect(F.radius).toBe(12); // conv_out + two 3x3 before the shuffles: 3 LR px; conv_mid 1, blocks 2x2, conv_in 4
+    // body: conv_in 4, blocks 2x2, conv_mid 1 = 9 LR px. Tail: shuffle, conv_out's 4 HR px = 1 LR px
+    // plus a 3x3 conv at LR and at 2x LR before each shuffle: 3; nearest, HR cone [-4, 7] through a
+    // 3x3 conv at 4x, then at 2x: [-2, 2], 2
+    expect(F.radius).toBe(up === 'shuffle' ? 12 : 11);
     for (const [w, h, seed, core] of [[37, 45, 41, 9], [130, 67, 42, 17]]) {
       const img = Float32Array.from(uniform(w * h * 3, seed, 0, 1));
       const folded = await wholeImage(() => F.forward(fromArray(img, [1, h, w, 3])));
@@ -104,7 +107,7 @@ describe('tiled inference', () => {
   });
 
   it('the tail run in strips equals the tail run whole, batch > 1', async () => {
-    const G = await trainedTinyGenerator();
+    const G = await trainedTinyGenerator(up);
     const F = await FoldedGenerator.fromGenerator(G);
     const x = uniform(2 * 13 * 10 * 3, 9, 0, 1);
     const whole = await wholeImage(() => F.forward(fromArray(x, [2, 13, 10, 3])));
@@ -116,7 +119,7 @@ describe('tiled inference', () => {
   });
 
   it('builds the folded generator straight from the file, equal to folding the loaded training graph', async () => {
-    const G = await trainedTinyGenerator();
+    const G = await trainedTinyGenerator(up);
     const path = join(mkdtempSync(join(tmpdir(), 'srgan-fold-')), 'g.safetensors');
     await saveModule(path, G, { format: 'srgan-webgpu-generator', generator: JSON.stringify(G.config) });
     const fromGraph = await FoldedGenerator.fromGenerator(G);
@@ -127,14 +130,17 @@ describe('tiled inference', () => {
     expectClose(b, a, 0, 0, 'folded from file vs from the training graph');
     fromGraph.dispose(); fromFile.dispose(); G.dispose();
     // the file format's shape table is the module tree's
-    for (const cfg of [tiny, { channels: 4, blocks: 1, scale: 2 as const }]) {
+    for (const cfg of [{ ...tiny, upsample: up }, { channels: 4, blocks: 1, scale: 2 as const, upsample: up }]) {
       const g = new Generator(cfg);
+      expect(g.parameterCount()).toBe(generatorParamCount(cfg));
       const want = new Map(g.stateEntries().map(([n, e]) => [n, diskShape(e.tensor, e.layout)]));
       expect(generatorTensorShapes(cfg)).toEqual(want);
       g.dispose();
     }
   });
+});
 
+describe('tile planning', () => {
   it('plans few tiles that fit the image: within 1.3x of the image plus its border', async () => {
     const F = await loadFoldedGenerator(defaultModelPath());
     expect(F.config).toEqual({ channels: 32, blocks: 6, scale: 4 });

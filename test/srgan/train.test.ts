@@ -176,5 +176,24 @@ describe('trainer', () => {
       { dataDir: data, outDir: mkdtempSync(join(tmpdir(), 'srgan-p2b-')), resume: false, quiet: true, vggPath: VGG, initGenerator: genFile });
     await expect(t3.init()).rejects.toThrow(/does not match this run's generator/);
     t3.dispose();
+    // a nearest-neighbour run from the pixel-shuffle file: every tensor but the upsampling steps'
+    const run4 = mkdtempSync(join(tmpdir(), 'srgan-p1n-'));
+    const t4 = new Trainer(tinyCfg({ phase1Steps: 2, phase2Steps: 0, generator: { channels: 8, blocks: 1, scale: 4, upsample: 'nearest' } }),
+      { dataDir: data, outDir: run4, resume: false, quiet: true, initGenerator: genFile });
+    await t4.init();
+    const probe4 = join(run4, 'probe.safetensors');
+    await saveModule(probe4, t4.G, {});
+    const c = parseSafetensors(new Uint8Array(readFileSync(probe4)), probe4).tensors;
+    expect([...c.keys()].sort()).toEqual([...b.keys()].sort());
+    for (const [k, t] of c) {
+      if (k.startsWith('ups.')) expect(t.shape, k).toEqual(k.endsWith('conv.weight') ? [8, 8, 3, 3] : [8]);
+      else expect(Buffer.from(t.data).equals(Buffer.from(b.get(k)!.data)), k).toBe(true);
+    }
+    await t4.run();
+    expect(t4.step).toBe(2);
+    t4.dispose();
+    const G4 = await loadGenerator(join(run4, 'generator.safetensors'));
+    expect(G4.config).toEqual({ channels: 8, blocks: 1, scale: 4, upsample: 'nearest' });
+    G4.dispose();
   });
 });

@@ -1,0 +1,42 @@
+// Nearest-neighbour upsampling by 2 (shaders/upsample.wgsl): NHWC [N, H, W, C] <-> [N, 2H, 2W, C].
+import type { Gpu } from '../gpu/gpu.js';
+import { shaderSource } from './shader.js';
+import { kernelSpec, struct, run, grid } from './spec.js';
+
+const WG = 64;
+
+const PARAMS = struct('Params', { count: 'u32', stride: 'u32', W: 'u32', C4: 'u32' });
+export const UPSAMPLE = kernelSpec('upsample', {
+  up4: { params: PARAMS, buffers: { src4: 'read', dst4: 'read_write' } },
+  down4: { params: PARAMS, buffers: { src4: 'read', dst4: 'read_write' } },
+  up1: { params: PARAMS, buffers: { src: 'read', dst: 'read_write' } },
+  down1: { params: PARAMS, buffers: { src: 'read', dst: 'read_write' } },
+});
+
+function launch(g: Gpu, src: GPUBuffer, dst: GPUBuffer, N: number, H: number, W: number, C: number, backward: boolean): void {
+  const op = backward ? 'upsampleNearest2Backward' : 'upsampleNearest2';
+  if (![N, H, W, C].every((v) => Number.isInteger(v) && v >= 1)) throw new Error(`${op}: bad shape ${[N, H, W, C]}`);
+  const count = N * H * W * C;
+  const [small, big] = backward ? [dst, src] : [src, dst];
+  if (small.size < count * 4 || big.size < 4 * count * 4) throw new Error(`${op}: buffers too small for [${N}, ${H}, ${W}, ${C}] and its x2 upsampling`);
+  // a vec4 of channels per invocation when they divide: a quarter of the invocations and index divisions
+  const vec = C % 4 === 0;
+  const C4 = vec ? C / 4 : C;
+  const entry = `${backward ? 'down' : 'up'}${vec ? 4 : 1}` as 'up4' | 'down4' | 'up1' | 'down1';
+  const invocations = N * H * W * C4;
+  const { wx, wy, stride } = grid(g, invocations, WG);
+  const pipe = g.pipeline(`upsample.${entry}`, shaderSource('upsample'), {}, entry);
+  const params = { count: invocations, stride, W, C4 };
+  if (vec) run(g, pipe, UPSAMPLE[entry as 'up4' | 'down4'], params, { src4: src, dst4: dst }, [wx, wy]);
+  else run(g, pipe, UPSAMPLE[entry as 'up1' | 'down1'], params, { src, dst }, [wx, wy]);
+}
+
+/** y [N, 2H, 2W, C] from x [N, H, W, C]: each pixel repeated over a 2x2 block. */
+export function upsampleNearest2(g: Gpu, x: GPUBuffer, y: GPUBuffer, N: number, H: number, W: number, C: number): void {
+  launch(g, x, y, N, H, W, C, false);
+}
+
+/** dx [N, H, W, C] from dy [N, 2H, 2W, C]: the sum over each 2x2 block. */
+export function upsampleNearest2Backward(g: Gpu, dy: GPUBuffer, dx: GPUBuffer, N: number, H: number, W: number, C: number): void {
+  launch(g, dy, dx, N, H, W, C, true);
+}

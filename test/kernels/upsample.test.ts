@@ -1,0 +1,53 @@
+import { describe, expect, test } from 'vitest';
+import { testGpu, uniform, upload, download, expectClose, finiteDiff } from '../helpers.js';
+import { upsampleNearest2, upsampleNearest2Backward } from '../../src/kernels/upsample.js';
+import { upsampleNearest2Ref, upsampleNearest2BackwardRef } from '../../src/kernels/ref/upsample.js';
+
+describe('nearest-neighbour upsampling x2', () => {
+  test('a hand-worked example', () => {
+    // x [1, 1, 2, 1] = [1, 2] -> y [1, 2, 4, 1]
+    expect(Array.from(upsampleNearest2Ref([1, 2], 1, 1, 2, 1))).toEqual([1, 1, 2, 2, 1, 1, 2, 2]);
+    expect(Array.from(upsampleNearest2BackwardRef([1, 2, 3, 4, 5, 6, 7, 8], 1, 1, 2, 1))).toEqual([1 + 2 + 5 + 6, 3 + 4 + 7 + 8]);
+  });
+
+  // C = 3, 5, 1: the scalar kernels; 4, 8, 32: the vec4 ones. Odd heights and widths.
+  test.each([[2, 3, 5, 3], [1, 7, 2, 5], [3, 1, 1, 1], [2, 3, 5, 4], [1, 5, 3, 8], [2, 3, 7, 32]])(
+    'N=%i H=%i W=%i C=%i: forward exact, backward vs float64', async (N, H, W, C) => {
+      const g = await testGpu();
+      const n = N * H * W * C;
+      const x = uniform(n, n + 1), dy = uniform(4 * n, n + 2);
+      const X = upload(g, x), DY = upload(g, dy);
+      const Y = g.pool.acquire(4 * n * 4), DX = g.pool.acquire(n * 4);
+      upsampleNearest2(g, X, Y, N, H, W, C);
+      upsampleNearest2Backward(g, DY, DX, N, H, W, C);
+      expectClose(await download(g, Y, 4 * n), upsampleNearest2Ref(Float32Array.from(x), N, H, W, C), 0, 0, 'forward');
+      // four float32 terms summed: within a few ulps of the float64 sum
+      expectClose(await download(g, DX, n), upsampleNearest2BackwardRef(Float32Array.from(dy), N, H, W, C), 1e-6, 1e-6, 'backward');
+      for (const b of [X, DY, Y, DX]) g.pool.release(b);
+    });
+
+  test('reference backward vs finite differences', () => {
+    const [N, H, W, C] = [2, 3, 5, 3];
+    const n = N * H * W * C;
+    const x = uniform(n, 1), r = uniform(4 * n, 2);
+    const loss = (xx: Float64Array) => upsampleNearest2Ref(xx, N, H, W, C).reduce((s, v, i) => s + v * r[i], 0);
+    const idx = [0, 1, 7, 13, 44, n - 1];
+    const dx = upsampleNearest2BackwardRef(r, N, H, W, C);
+    expectClose(idx.map((i) => dx[i]), finiteDiff(loss, x, idx), 1e-7, 1e-9, 'FD');
+  });
+
+  test('2-D dispatch grid (more than 65535 workgroups)', async () => {
+    const g = await testGpu();
+    const [N, H, W, C] = [1, 1025, 1024, 4]; // 65600 workgroups of 64 vec4 invocations
+    const n = N * H * W * C;
+    const x = uniform(n, 3);
+    const X = upload(g, x), Y = g.pool.acquire(4 * n * 4);
+    upsampleNearest2(g, X, Y, N, H, W, C);
+    const y = await download(g, Y, 4 * n);
+    // spot rows (a full float64 reference of 16.8 M values is slow): the last input row, the first
+    for (const h of [0, 511, H - 1]) for (const w of [0, 700, W - 1]) for (const [i, j] of [[0, 0], [1, 1]]) {
+      expect(y[((2 * h + i) * 2 * W + 2 * w + j) * C + 2]).toBe(Math.fround(x[(h * W + w) * C + 2]));
+    }
+    g.pool.release(X); g.pool.release(Y);
+  });
+});
