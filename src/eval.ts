@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // node dist/eval.js --data DIR [--model M] [--vgg PATH]: PSNR/SSIM (Y, border = scale), RGB PSNR,
-// texture energy and, with VGG19 weights, a VGG feature distance, model vs bicubic.
+// texture energy, the grid share and, with VGG19 weights, a VGG feature distance, model vs bicubic.
 import { parseArgs } from 'node:util';
 import { getGpu } from './node/gpu.js';
 import { runCli, runInFilteredChild } from './cli.js';
@@ -19,6 +19,10 @@ reports for the model and for bicubic, on the image with a scale-pixel border re
   RGB-PSNR          as many modern repositories quote it
   texture           mean gradient magnitude of Y divided by the HR image's (1 = HR's texture;
                     blur gives less, noise more)
+  grid              share of the fine detail (Y minus its 4x4 box mean) that repeats every 4
+                    pixels, per 16x16 block: 1 for a pure dot grid, 0.01-0.05 for bicubic and the
+                    srresnet model on photographs (the checkerboard a sub-pixel upsampler can grow
+                    under an adversarial loss reaches 0.3-0.8 on flat ones; texture counts it as texture)
   VGG34 dist        with --vgg: mean squared difference of VGG19 relu3_4 features to HR's / 12.75^2
 
   --model NAME|FILE a shipped model by name (default: 'default' = ${DEFAULT_MODEL}):

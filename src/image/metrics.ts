@@ -143,6 +143,47 @@ export function textureEnergy(img: Image, border: number): number {
   return sum / ((w - 1) * (h - 1));
 }
 
+/**
+ * Grid share: how much of the image's fine detail is a pattern repeating every `period` pixels (the
+ * dot grid a sub-pixel upsampler can grow under an adversarial loss, which `textureEnergy` counts as
+ * texture). Y (0..255) with `border` pixels shaved, high-passed by subtracting its 4x4 box mean
+ * (a linear ramp leaves a constant); then, per block of 4*period x 4*period pixels aligned with the
+ * image's origin, the residual's mean at each of the period x period phases: the block's periodic
+ * energy is the variance of those phase means, its detail energy the residual's variance. Returns
+ * the periodic share of the summed detail energy: about 1/16 for detail with no such pattern (each
+ * phase mean averages 16 samples), 1 for a pure grid; NaN for an image too small to hold a block
+ * away from its edges.
+ */
+export function gridShare(img: Image, border: number, period = 4): number {
+  const { data: y, width: w, height: h } = shave(rgb2y(img), img.width, img.height, 1, border);
+  const B = 4 * period;
+  // residual r(i, j) = y(i, j) - mean of y over rows i-1..i+2, columns j-1..j+2, where that fits
+  const r = new Float64Array(w * h);
+  const S = new Float64Array((w + 1) * (h + 1)); // integral image
+  for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) S[(i + 1) * (w + 1) + j + 1] = y[i * w + j] + S[i * (w + 1) + j + 1] + S[(i + 1) * (w + 1) + j] - S[i * (w + 1) + j];
+  const box = (i0: number, j0: number) => (S[(i0 + 4) * (w + 1) + j0 + 4] - S[i0 * (w + 1) + j0 + 4] - S[(i0 + 4) * (w + 1) + j0] + S[i0 * (w + 1) + j0]) / 16;
+  for (let i = 1; i + 2 < h; i++) for (let j = 1; j + 2 < w; j++) r[i * w + j] = y[i * w + j] - box(i - 1, j - 1);
+  let periodic = 0, detail = 0;
+  const sums = new Float64Array(period * period);
+  // blocks inside rows/columns 1..h-3 (where r is defined), aligned to multiples of B
+  for (let bi = B; bi + B <= h - 2; bi += B) for (let bj = B; bj + B <= w - 2; bj += B) {
+    sums.fill(0);
+    let s1 = 0, s2 = 0;
+    for (let i = bi; i < bi + B; i++) for (let j = bj; j < bj + B; j++) {
+      const v = r[i * w + j];
+      sums[(i % period) * period + (j % period)] += v;
+      s1 += v; s2 += v * v;
+    }
+    const n = B * B, per = n / (period * period), mean = s1 / n;
+    let pv = 0;
+    for (const t of sums) pv += (t / per - mean) ** 2;
+    periodic += pv / (period * period);
+    detail += s2 / n - mean * mean;
+  }
+  if (h - 2 < 2 * B || w - 2 < 2 * B) return NaN; // no whole block: no figure
+  return detail === 0 ? 0 : periodic / detail;
+}
+
 /** The top-left part whose sides are multiples of `scale` (MATLAB's modcrop). */
 export function modcrop(img: Image, scale: number): Image {
   const w = img.width - (img.width % scale);

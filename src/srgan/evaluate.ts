@@ -4,10 +4,12 @@
 // Two figures for perceptual models beside them: texture energy (mean gradient magnitude of Y) of
 // the result divided by the HR image's, and, given a VGG19, the distance between VGG features of
 // the result and of the HR image (mean squared difference / 12.75^2, the paper's content-loss
-// scale), over the same border-shaved image.
+// scale), over the same border-shaved image. And the grid share: how much of the result's fine
+// detail is a pattern repeating every 4 pixels (a sub-pixel upsampler's dot grid, which the texture
+// figure would count as texture).
 import { cropImage, makeImage, quantize, readImage, toRGB, type Image } from '../node/image-files.js';
 import { imresize } from '../image/resize.js';
-import { evaluatePair, textureEnergy } from '../image/metrics.js';
+import { evaluatePair, gridShare, textureEnergy } from '../image/metrics.js';
 import { gpu } from '../gpu/gpu.js';
 import { fromArray, noGrad, tidy } from '../nn/tensor.js';
 import * as ops from '../nn/ops.js';
@@ -21,6 +23,8 @@ export interface Scores {
   psnrY: number; ssimY: number; psnrRGB: number;
   /** Texture energy of the result divided by the HR image's (1 = as much texture as HR). */
   texture: number;
+  /** Share of the fine detail (high-pass energy) that repeats every 4 pixels: 1 a pure grid, 0.01-0.05 bicubic on photographs (NaN: image too small). */
+  grid: number;
   /** VGG feature distance to HR (with a VGG19 only). */
   vgg?: number;
 }
@@ -81,7 +85,7 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
       const hr = makeImage(w, h, 3, 8, rgb);
       const hrTexture = textureEnergy(hr, scale);
       const score = async (out: Image): Promise<Scores> => {
-        const s: Scores = { ...evaluatePair(out, hr, scale), texture: textureEnergy(out, scale) / hrTexture };
+        const s: Scores = { ...evaluatePair(out, hr, scale), texture: textureEnergy(out, scale) / hrTexture, grid: gridShare(out, scale) };
         if (vgg) {
           const a = shaved(out, scale), b = shaved(hr, scale);
           s.vgg = await vggDistance(vgg, a.data, b.data, a.width, a.height);
@@ -99,8 +103,13 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
     if (!(G instanceof FoldedGenerator)) folded.dispose();
   }
   const mean = (k: 'model' | 'bicubic', f: keyof Scores) => rows.reduce((s, r) => s + (r[k][f] ?? NaN), 0) / rows.length;
+  // the grid share over the images large enough to have one
+  const gridMean = (k: 'model' | 'bicubic') => {
+    const v = rows.map((r) => r[k].grid).filter((g) => !Number.isNaN(g));
+    return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
+  };
   const avg = (k: 'model' | 'bicubic'): Scores => ({
-    psnrY: mean(k, 'psnrY'), ssimY: mean(k, 'ssimY'), psnrRGB: mean(k, 'psnrRGB'), texture: mean(k, 'texture'),
+    psnrY: mean(k, 'psnrY'), ssimY: mean(k, 'ssimY'), psnrRGB: mean(k, 'psnrRGB'), texture: mean(k, 'texture'), grid: gridMean(k),
     ...(vgg ? { vgg: mean(k, 'vgg') } : {}),
   });
   return { rows, mean: avg('model'), bicubicMean: avg('bicubic'), ...(vgg ? { vggLayer: vgg.layer } : {}) };
@@ -108,9 +117,9 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
 
 export function formatEvalTable(r: EvalResult, title = ''): string {
   const v = r.vggLayer !== undefined;
-  const f = (s: Scores) => `${s.psnrY.toFixed(2).padStart(6)} ${s.ssimY.toFixed(4)} ${s.psnrRGB.toFixed(2).padStart(6)} ${s.texture.toFixed(2)}` +
+  const f = (s: Scores) => `${s.psnrY.toFixed(2).padStart(6)} ${s.ssimY.toFixed(4)} ${s.psnrRGB.toFixed(2).padStart(6)} ${s.texture.toFixed(2)} ${s.grid.toFixed(2)}` +
     (v ? ` ${s.vgg!.toFixed(1)}` : '');
-  const cols = `Y-PSNR / Y-SSIM / RGB-PSNR / texture${v ? ` / ${r.vggLayer!.toUpperCase()} dist` : ''}`;
+  const cols = `Y-PSNR / Y-SSIM / RGB-PSNR / texture / grid${v ? ` / ${r.vggLayer!.toUpperCase()} dist` : ''}`;
   const lines = [
     title,
     `| image | size | model ${cols} | bicubic ${cols} |`,

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { makeImage, quantize } from '../../src/image/image.js';
-import { evaluatePair, gaussian1d, modcrop, psnr, rgb2y, shave, ssim, textureEnergy } from '../../src/image/metrics.js';
+import { evaluatePair, gaussian1d, gridShare, modcrop, psnr, rgb2y, shave, ssim, textureEnergy } from '../../src/image/metrics.js';
 import { rng } from './util.js';
 
 // SSIM straight from Wang et al.'s definition, one window at a time: a 2-D Gaussian built directly
@@ -157,5 +157,35 @@ describe('metrics', () => {
     let sum = 0;
     for (let y = 4; y < h - 5; y++) for (let x = 4; x < w - 5; x++) sum += Math.hypot(Y(x + 1, y) - Y(x, y), Y(x, y + 1) - Y(x, y));
     expect(textureEnergy(makeImage(w, h, 3, 8, rgb), 4)).toBeCloseTo(sum / ((w - 9) * (h - 9)), 9);
+  });
+
+  test('gridShare: about 1/16 for patternless detail, 1 for a pure period-4 grid, ramps ignored, grid plus noise between', () => {
+    const w = 131, h = 97; // awkward sizes: partial blocks at the far edges are left out
+    const r = rng(9);
+    const gray = (f: (x: number, y: number) => number) => {
+      const d = new Float32Array(w * h);
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) d[y * w + x] = Math.min(1, Math.max(0, f(x, y)));
+      return makeImage(w, h, 1, 8, d);
+    };
+    // a fixed 4x4 pattern (a dot and a weaker one), the shape of a sub-pixel upsampler's grid
+    const dot = (x: number, y: number) => (x % 4 === 1 && y % 4 === 2 ? 0.12 : x % 4 === 3 && y % 4 === 0 ? -0.06 : 0);
+    const noise = () => (r() - 0.5) * 0.2;
+    const ramp = (x: number, y: number) => 0.2 + 0.003 * x + 0.002 * y;
+    expect(gridShare(gray((x, y) => 0.5 + dot(x, y)), 4)).toBeCloseTo(1, 9);
+    expect(gridShare(gray((x, y) => ramp(x, y) + dot(x, y)), 4)).toBeCloseTo(1, 9); // the ramp leaves a constant
+    const plain = gridShare(gray(() => 0.5 + noise()), 4);
+    expect(plain).toBeGreaterThan(0.03);
+    expect(plain).toBeLessThan(0.12);
+    expect(gridShare(gray((x, y) => ramp(x, y) + noise()), 4)).toBeLessThan(0.12);
+    const mixed = gridShare(gray((x, y) => 0.5 + noise() + dot(x, y)), 4);
+    expect(mixed).toBeGreaterThan(0.2); // grid variance 0.0011 against the noise's 0.0033 (0..1 units)
+    expect(mixed).toBeLessThan(0.9);
+    // a period-3 grid is not a period-4 one
+    expect(gridShare(gray((x, y) => 0.5 + (x % 3 === 0 && y % 3 === 0 ? 0.1 : 0)), 4)).toBeLessThan(0.15);
+    expect(gridShare(gray((x, y) => 0.5 + (x % 3 === 0 && y % 3 === 0 ? 0.1 : 0)), 3, 3)).toBeCloseTo(1, 9);
+    expect(gridShare(gray(() => 0.5), 4)).toBe(0);
+    expect(gridShare(makeImage(40, 40, 1, 8), 4)).toBeNaN(); // shaved to 32x32: no whole block inside its 1-pixel margin
+    expect(gridShare(makeImage(44, 44, 1, 8), 4)).toBe(0);
+    expect(gridShare(makeImage(64, 64, 1, 8), 2)).toBe(0);
   });
 });
