@@ -19,14 +19,14 @@ const exec = promisify(execFile);
 const dist = (f: string) => fileURLToPath(new URL(`../../dist/${f}`, import.meta.url));
 
 /** Runs a CLI; never throws. `errors`: stderr lines starting 'error:'. */
-async function cli(script: string, args: string[]): Promise<{ code: number; stderr: string; errors: string[] }> {
-  let code = 0, stderr = '';
+async function cli(script: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string; errors: string[] }> {
+  let code = 0, stdout = '', stderr = '';
   try {
-    ({ stderr } = await exec('node', [dist(script), ...args], { timeout: 60_000, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } }));
+    ({ stdout, stderr } = await exec('node', [dist(script), ...args], { timeout: 60_000, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } }));
   } catch (e) {
-    ({ code, stderr } = e as { code: number; stderr: string });
+    ({ code, stdout, stderr } = e as { code: number; stdout: string; stderr: string });
   }
-  return { code, stderr, errors: stderr.split('\n').filter((l) => l.startsWith('error:')) };
+  return { code, stdout, stderr, errors: stderr.split('\n').filter((l) => l.startsWith('error:')) };
 }
 
 /** Exit code 1 and exactly one error line, matching `re`, with no internal texts. */
@@ -187,5 +187,6 @@ describe('eval.js', () => {
     const ok = await cli('eval.js', ['--data', data, '--model', good]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).not.toMatch(/artificially reduced/);
+    expect(ok.stdout).toMatch(/\| model Y-PSNR \/ Y-SSIM \/ RGB-PSNR \/ texture \/ grid \|/);
   }, 120_000);
 });
