@@ -3,7 +3,7 @@ import { testGpu, uniform, expectClose } from '../helpers.js';
 import { Generator, PAPER_GENERATOR, generatorParamCount, type Upsampling } from '../../src/srgan/generator.js';
 import { Discriminator, PAPER_DISCRIMINATOR, discriminatorParamCount } from '../../src/srgan/discriminator.js';
 import { FoldedGenerator, upscaleTiled, planTiles, type TileNet } from '../../src/srgan/inference.js';
-import { defaultModelPath, generatorTensorShapes, loadFoldedGenerator } from '../../src/node/model.js';
+import { generatorTensorShapes, loadFoldedGenerator, modelPath } from '../../src/node/model.js';
 import { fromArray, noGrad, tidy, type Tensor } from '../../src/nn/tensor.js';
 import { setInitSeed } from '../../src/nn/layers.js';
 import { diskShape, saveModule } from '../../src/node/state.js';
@@ -142,7 +142,7 @@ describe.each(['shuffle', 'nearest'] as const)('tiled inference, %s upsampling',
 
 describe('tile planning', () => {
   it('plans few tiles that fit the image: within 1.3x of the image plus its border', async () => {
-    const F = await loadFoldedGenerator(defaultModelPath());
+    const F = await loadFoldedGenerator(modelPath('srresnet'));
     expect(F.config).toEqual({ channels: 32, blocks: 6, scale: 4 });
     expect(F.radius).toBe(20);
     expect(F.bytesPerLrPixel).toBe(32 * 4); // the tail (16 x 32 floats per LR pixel) runs in strips
