@@ -210,8 +210,8 @@ async function e2e(name: string, flops: number, fn: () => Promise<void>): Promis
   const perSample = 3 * 2.56e9 + 8 * 1.77e9 + 3 * 7.17e9;
   await e2e(`SRGAN step batch ${B} 96x96 (VGG54)`, perSample * B, async () => {
     const [lr, hr] = batch();
-    const outs = srganStep({ G, D, vgg, optG: opt, optD, contentScale: 1 / 12.75, advWeight: 1e-3 }, lr, hr);
-    await outs[0].item(); await outs[3].item(); outs.forEach((t) => t.dispose()); lr.dispose(); hr.dispose();
+    const o = srganStep({ G, D, vgg, optG: opt, optD, contentScale: 1 / 12.75, advWeight: 1e-3 }, lr, hr);
+    await o.lossG.item(); await o.lossD.item(); Object.values(o).forEach((t) => t.dispose()); lr.dispose(); hr.dispose();
   });
   optD.dispose(); D.dispose(); vgg.dispose();
   opt.dispose(); G.dispose();

@@ -26,6 +26,8 @@ export interface TrainConfig {
   advWeight: number;        // 1e-3
   pixelWeight2: number;     // 0 (the paper): weight of a pixel loss (pixelLoss's kind) added to phase 2's
                             // generator loss, as ESRGAN does (1e-2 with L1) to keep colours anchored
+  lowWeight2: number;       // 0: weight of an L1 loss between 4x4 box averages of SR and HR in phase 2's
+                            // generator loss: holds colours and brightness, leaves detail free
   vggLayer: VggLayer;       // 'vgg54'
   seed: number;
   checkpointEvery: number;  // steps
@@ -56,6 +58,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   contentScale: 1 / 12.75,
   advWeight: 1e-3,
   pixelWeight2: 0,
+  lowWeight2: 0,
   vggLayer: 'vgg54',
   seed: 1,
   checkpointEvery: 500,
@@ -108,6 +111,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   contentScale: num(0, 1e6, { lo: true }),
   advWeight: num(0, 1e6),
   pixelWeight2: num(0, 1e6),
+  lowWeight2: num(0, 1e6),
   vggLayer: oneOf('vgg54', 'vgg22'),
   seed: int(0, 2 ** 32 - 1),
   checkpointEvery: int(1, MAX_STEPS),

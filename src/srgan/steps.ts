@@ -4,7 +4,7 @@
 import type { Adam } from '../nn/adam.js';
 import type { Ema } from '../nn/ema.js';
 import * as ops from '../nn/ops.js';
-import { backward, noGrad, tidy, type Tensor } from '../nn/tensor.js';
+import { backward, fromArray, noGrad, tidy, type Tensor } from '../nn/tensor.js';
 import type { Generator } from './generator.js';
 import type { Discriminator } from './discriminator.js';
 import type { VGG19Features } from './vgg19.js';
@@ -15,6 +15,34 @@ export interface Phase2Models {
   contentScale: number; advWeight: number;
   /** > 0: a pixel loss of this weight joins the generator's loss (ESRGAN's recipe; the paper has none). */
   pixelWeight?: number; pixelLoss?: 'mse' | 'l1';
+  /**
+   * > 0: an L1 loss of this weight between 4x4 box averages of SR and HR joins the generator's loss:
+   * it holds colours and brightness (what a discriminator can push astray) and leaves the detail
+   * inside each 4x4 block free.
+   */
+  lowWeight?: number;
+}
+
+/** What one phase-2 update returns (scalars, and D's logits), the optional terms when weighted. */
+export interface Phase2Out {
+  lossG: Tensor; content: Tensor; adversarial: Tensor; lossD: Tensor; dReal: Tensor; dFake: Tensor;
+  pixel?: Tensor; low?: Tensor;
+}
+
+/** The box filter's weights, HWIO [5, 5, 3, 3] (225 floats: built per call, uploaded with the step). */
+const BOX_WEIGHTS = (() => {
+  const w = new Float32Array(5 * 5 * 3 * 3);
+  for (let kh = 1; kh < 5; kh++) for (let kw = 1; kw < 5; kw++) for (let c = 0; c < 3; c++) w[((kh * 5 + kw) * 3 + c) * 3 + c] = 1 / 16;
+  return w;
+})();
+
+/**
+ * RGB [N, H, W, 3] -> its 4x4 box averages [N, ceil(H/4), ceil(W/4), 3], as a stride-4 5x5 conv
+ * whose taps 1..4 (offsets -1..2) hold 1/16 from each channel to itself: block i covers rows and
+ * columns 4i-1 .. 4i+2 (zero outside the image, the same for SR and HR).
+ */
+export function boxAverage4(x: Tensor): Tensor {
+  return ops.conv2d(x, fromArray(BOX_WEIGHTS, [5, 5, 3, 3]), null, 4);
 }
 
 /** Phase 1 (SRResNet): one pixel-loss update of G. Returns [loss]. */
@@ -31,11 +59,10 @@ export function srresnetStep(m: Phase1Models, lr: Tensor, hr: Tensor): Tensor[] 
 }
 
 /**
- * Phase 2 (SRGAN): one generator update then one discriminator update (BasicSR's order).
- * Returns [lossG, content, adversarial, lossD, D(HR) logits, D(SR) logits], and the pixel loss
- * when it has a weight.
+ * Phase 2 (SRGAN): one generator update then one discriminator update (BasicSR's order). Returns
+ * the losses, D's logits for HR and SR, and the pixel and low-frequency terms when they have weights.
  */
-export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Tensor[] {
+export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Phase2Out {
   const { G, D, vgg } = m;
   return tidy(() => {
     // generator: content (VGG features * contentScale, MSE) + advWeight * -log D(G(LR))
@@ -45,8 +72,10 @@ export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Tensor[] {
     const content = ops.scale(ops.mseLoss(vgg.forward(sr), fHr), m.contentScale ** 2);
     const adversarial = ops.bceWithLogits(D.forward(sr), 1);
     let lossG = ops.add(content, ops.scale(adversarial, m.advWeight));
-    const pixel = m.pixelWeight ? (m.pixelLoss === 'l1' ? ops.l1Loss(sr, hr) : ops.mseLoss(sr, hr)) : null;
+    const pixel = m.pixelWeight ? (m.pixelLoss === 'l1' ? ops.l1Loss(sr, hr) : ops.mseLoss(sr, hr)) : undefined;
     if (pixel) lossG = ops.add(lossG, ops.scale(pixel, m.pixelWeight!));
+    const low = m.lowWeight ? ops.l1Loss(boxAverage4(sr), noGrad(() => boxAverage4(hr))) : undefined;
+    if (low) lossG = ops.add(lossG, ops.scale(low, m.lowWeight!));
     G.zeroGrad();
     backward(lossG);
     m.optG.update();
@@ -59,6 +88,6 @@ export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Tensor[] {
     D.zeroGrad();
     backward(lossD);
     m.optD.update();
-    return pixel ? [lossG, content, adversarial, lossD, dReal, dFake, pixel] : [lossG, content, adversarial, lossD, dReal, dFake];
+    return { lossG, content, adversarial, lossD, dReal, dFake, ...(pixel ? { pixel } : {}), ...(low ? { low } : {}) };
   });
 }

@@ -50,7 +50,7 @@ export interface TrainOptions {
 
 export interface StepLog {
   step: number; phase: 1 | 2; lr: number;
-  loss_g: number; mse?: number; l1?: number; content?: number; adversarial?: number; loss_d?: number;
+  loss_g: number; mse?: number; l1?: number; low?: number; content?: number; adversarial?: number; loss_d?: number;
   d_hr?: number; d_sr?: number; steps_per_s: number; time: string;
 }
 
@@ -353,10 +353,12 @@ export class Trainer {
     if (this.optD) this.optD.lr = lr;
     const { lr: lrT, hr: hrT } = this.upload(batch);
     const cfg = this.cfg;
-    const outs = phase === 1
-      ? srresnetStep({ G: this.G, optG: this.optG, ema: this.ema, pixelLoss: cfg.pixelLoss }, lrT, hrT)
+    const o = phase === 1 ? null
       : srganStep({ G: this.G, D: this.D!, vgg: this.vgg!, optG: this.optG, optD: this.optD!, ema: this.ema,
-        contentScale: cfg.contentScale, advWeight: cfg.advWeight, pixelWeight: cfg.pixelWeight2, pixelLoss: cfg.pixelLoss }, lrT, hrT);
+        contentScale: cfg.contentScale, advWeight: cfg.advWeight, pixelWeight: cfg.pixelWeight2, pixelLoss: cfg.pixelLoss,
+        lowWeight: cfg.lowWeight2 }, lrT, hrT);
+    const outs = o ? [o.lossG, o.content, o.adversarial, o.lossD, o.dReal, o.dFake, ...(o.pixel ? [o.pixel] : []), ...(o.low ? [o.low] : [])]
+      : srresnetStep({ G: this.G, optG: this.optG, ema: this.ema, pixelLoss: cfg.pixelLoss }, lrT, hrT);
     lrT.dispose(); hrT.dispose();
     gpu().flush();
     next?.(); // prepare the next batch on the CPU while the GPU works
@@ -370,7 +372,9 @@ export class Trainer {
     else {
       rec.content = vals[1][0]; rec.adversarial = vals[2][0]; rec.loss_d = vals[3][0];
       rec.d_hr = sigmoidMean(vals[4]); rec.d_sr = sigmoidMean(vals[5]);
-      if (vals[6]) rec[this.cfg.pixelLoss] = vals[6][0]; // the pixel term of pixelWeight2
+      let k = 6;
+      if (o!.pixel) rec[this.cfg.pixelLoss] = vals[k++][0]; // the pixel term of pixelWeight2
+      if (o!.low) rec.low = vals[k++][0];                  // the 4x4-average term of lowWeight2
     }
     const terms: Array<[string, number | undefined]> = [['loss_g', rec.loss_g], ['content', rec.content], ['adversarial', rec.adversarial], ['loss_d', rec.loss_d]];
     for (const [name, v] of terms) {

@@ -16,6 +16,7 @@ import { resolveConfig, learningRate, DEFAULT_CONFIG } from '../../src/srgan/con
 import { Discriminator, discriminatorParamCount, PAPER_DISCRIMINATOR } from '../../src/srgan/discriminator.js';
 import { Trainer, resumeConfig } from '../../src/srgan/trainer.js';
 import { makeBatch } from '../../src/srgan/data.js';
+import { boxAverage4 } from '../../src/srgan/steps.js';
 
 function makeData(n: number, size = 48): string {
   const dir = mkdtempSync(join(tmpdir(), 'srgan-recipe-data-'));
@@ -336,3 +337,49 @@ describe('--val', () => {
     t6.dispose();
   });
 });
+
+/** 4x4 box averages of NHWC RGB in float64: block (i, j) covers rows 4i-1..4i+2 and columns 4j-1..4j+2, zeros outside. */
+function boxRef(x: ArrayLike<number>, N: number, H: number, W: number): Float64Array {
+  const Ho = Math.ceil(H / 4), Wo = Math.ceil(W / 4);
+  const y = new Float64Array(N * Ho * Wo * 3);
+  for (let n = 0; n < N; n++) for (let i = 0; i < Ho; i++) for (let j = 0; j < Wo; j++) for (let c = 0; c < 3; c++) {
+    let s = 0;
+    for (let r = 4 * i - 1; r <= 4 * i + 2; r++) for (let q = 4 * j - 1; q <= 4 * j + 2; q++) {
+      if (r >= 0 && r < H && q >= 0 && q < W) s += x[((n * H + r) * W + q) * 3 + c];
+    }
+    y[((n * Ho + i) * Wo + j) * 3 + c] = s / 16;
+  }
+  return y;
+}
+
+describe('phase-2 low-frequency loss (lowWeight2)', () => {
+  it('boxAverage4 matches a float64 loop at awkward sizes', async () => {
+    for (const [N, H, W] of [[2, 13, 10], [1, 32, 32], [3, 5, 7]]) {
+      const x = uniform(N * H * W * 3, H * W, -1, 1);
+      const t = tidy(() => boxAverage4(fromArray(x, [N, H, W, 3])));
+      expect(t.shape).toEqual([N, Math.ceil(H / 4), Math.ceil(W / 4), 3]);
+      expectClose(await t.data(), boxRef(Float32Array.from(x), N, H, W), 1e-6, 1e-7, `${N}x${H}x${W}`);
+      t.dispose();
+    }
+  });
+
+  it('adds weight x mean |box(G(LR)) - box(HR)| to the generator loss beside the pixel term, and logs it; off by default', async () => {
+    const cfg = tinyCfg({ phase1Steps: 0, phase2Steps: 3, vggLayer: 'vgg22', pixelLoss: 'l1', pixelWeight2: 0.5, lowWeight2: 2,
+      discriminator: { channels: 4, denseUnits: 8, head: 'pool' } });
+    const t = new Trainer(cfg, { dataDir: makeData(2), outDir: tmp('srgan-low-'), resume: false, quiet: true, vggRandom: true });
+    await captureStderr(() => t.init());
+    const b = makeBatch(images(t), 2, 32, 4, 1, 0);
+    await t.trainStep(b);
+    const sr = await tidy(() => t.G.forward(fromArray(b.lr, [2, 8, 8, 3]))).data();
+    const rec = await t.trainStep(b);
+    const a = boxRef(sr, 2, 32, 32), h = boxRef(b.hr, 2, 32, 32);
+    const want = a.reduce((acc, x, i) => acc + Math.abs(x - h[i]), 0) / a.length;
+    expectClose([rec.low!], [want], 1e-4, 0, 'logged low-frequency term');
+    const l1 = sr.reduce((acc, x, i) => acc + Math.abs(x - b.hr[i]), 0) / sr.length;
+    expectClose([rec.l1!], [l1], 1e-4, 0, 'logged pixel term');
+    expectClose([rec.loss_g], [rec.content! + cfg.advWeight * rec.adversarial! + 0.5 * rec.l1! + 2 * rec.low!], 1e-5, 1e-7, 'loss_g = content + adv + pixel + low');
+    t.dispose();
+    expect(DEFAULT_CONFIG.lowWeight2).toBe(0);
+  });
+});
+
