@@ -29,7 +29,7 @@ export interface Phase2Out {
   pixel?: Tensor; low?: Tensor;
 }
 
-/** The box filter's weights, HWIO [5, 5, 3, 3] (225 floats: built per call, uploaded with the step). */
+/** The box filter's weights, HWIO [5, 5, 3, 3] (225 floats, uploaded once per step). */
 const BOX_WEIGHTS = (() => {
   const w = new Float32Array(5 * 5 * 3 * 3);
   for (let kh = 1; kh < 5; kh++) for (let kw = 1; kw < 5; kw++) for (let c = 0; c < 3; c++) w[((kh * 5 + kw) * 3 + c) * 3 + c] = 1 / 16;
@@ -41,8 +41,13 @@ const BOX_WEIGHTS = (() => {
  * whose taps 1..4 (offsets -1..2) hold 1/16 from each channel to itself: block i covers rows and
  * columns 4i-1 .. 4i+2 (zero outside the image, the same for SR and HR).
  */
-export function boxAverage4(x: Tensor): Tensor {
-  return ops.conv2d(x, fromArray(BOX_WEIGHTS, [5, 5, 3, 3]), null, 4);
+export function boxAverage4(x: Tensor, weights = boxWeights()): Tensor {
+  return ops.conv2d(x, weights, null, 4);
+}
+
+/** The box filter as a tensor, to share between the calls of one step. */
+export function boxWeights(): Tensor {
+  return fromArray(BOX_WEIGHTS, [5, 5, 3, 3]);
 }
 
 /** Phase 1 (SRResNet): one pixel-loss update of G. Returns [loss]. */
@@ -74,7 +79,8 @@ export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Phase2Out {
     let lossG = ops.add(content, ops.scale(adversarial, m.advWeight));
     const pixel = m.pixelWeight ? (m.pixelLoss === 'l1' ? ops.l1Loss(sr, hr) : ops.mseLoss(sr, hr)) : undefined;
     if (pixel) lossG = ops.add(lossG, ops.scale(pixel, m.pixelWeight!));
-    const low = m.lowWeight ? ops.l1Loss(boxAverage4(sr), noGrad(() => boxAverage4(hr))) : undefined;
+    const box = m.lowWeight ? boxWeights() : undefined;
+    const low = box ? ops.l1Loss(boxAverage4(sr, box), noGrad(() => boxAverage4(hr, box))) : undefined;
     if (low) lossG = ops.add(lossG, ops.scale(low, m.lowWeight!));
     G.zeroGrad();
     backward(lossG);
