@@ -13,6 +13,7 @@ import { matmul } from '../src/kernels/matmul.js';
 import { batchNormTrain, batchNormBackward } from '../src/kernels/batchnorm.js';
 import { prelu, preluBackward, activation } from '../src/kernels/activation.js';
 import { pixelShuffle } from '../src/kernels/pixel_shuffle.js';
+import { upsampleNearest2, upsampleNearest2Backward } from '../src/kernels/upsample.js';
 import { maxPool2 } from '../src/kernels/maxpool.js';
 import { adamStep } from '../src/kernels/adam.js';
 import { fill } from '../src/kernels/elementwise.js';
@@ -150,6 +151,9 @@ for (const { name, s } of convCases) {
   await bench(g, `prelu bwd 16x96x96x64`, 3 * n * 4, 'GB/s', () => preluBackward(g, x, c1, dy, dx, c2, n, C));
   await bench(g, `leaky relu fwd 16x96x96x64`, 2 * n * 4, 'GB/s', () => activation(g, 'lrelu', x, y, n, 0.2));
   await bench(g, `pixel shuffle 16x48x48x256`, 2 * n * 4, 'GB/s', () => pixelShuffle(g, x, y, 16, 48, 48, 256, 2));
+  // the nearest-upsampling generator's step: 16x48x48x64 -> 16x96x96x64 (writes the whole n)
+  await bench(g, `upsample nearest x2 fwd 16x48x48x64`, 1.25 * n * 4, 'GB/s', () => upsampleNearest2(g, x, y, 16, 48, 48, 64));
+  await bench(g, `upsample nearest x2 bwd 16x48x48x64`, 1.25 * n * 4, 'GB/s', () => upsampleNearest2Backward(g, dy, dx, 16, 48, 48, 64));
   await bench(g, `max-pool 2x2 16x96x96x64`, 1.25 * n * 4, 'GB/s', () => maxPool2(g, x, y, 16, 96, 96, 64));
   for (const P of [1_548_419, 23_600_000]) {
     const p = buf(g, P), gr = buf(g, P), m = buf(g, P), v = buf(g, P);
