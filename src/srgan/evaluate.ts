@@ -23,13 +23,14 @@ export interface Scores {
   psnrY: number; ssimY: number; psnrRGB: number;
   /** Texture energy of the result divided by the HR image's (1 = as much texture as HR). */
   texture: number;
-  /** Share of the fine detail (high-pass energy) that repeats every 4 pixels: 1 a pure grid, 0.01-0.05 bicubic on photographs (NaN: image too small). */
+  /** Share of the fine detail (high-pass energy) that repeats every 4 pixels: 1 a pure grid, 0.01-0.05 bicubic and 0.04-0.08 HR on photographs (NaN: image too small). */
   grid: number;
   /** VGG feature distance to HR (with a VGG19 only). */
   vgg?: number;
 }
-export interface EvalRow { name: string; width: number; height: number; model: Scores; bicubic: Scores }
-export interface EvalResult { rows: EvalRow[]; mean: Scores; bicubicMean: Scores; vggLayer?: string }
+/** hrGrid: the HR image's own grid share, the level a result with HR's detail would show (0.04-0.08 on photographs). */
+export interface EvalRow { name: string; width: number; height: number; model: Scores; bicubic: Scores; hrGrid: number }
+export interface EvalResult { rows: EvalRow[]; mean: Scores; bicubicMean: Scores; hrGridMean: number; vggLayer?: string }
 
 /** Largest side of the crops the VGG distance is computed on (bounds the activations' memory). */
 const VGG_CROP = 512;
@@ -97,6 +98,7 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
         // quantised to 8 bits, as a saved image would be
         model: await score(makeImage(w, h, 3, 8, quantize(sr, 8))),
         bicubic: await score(makeImage(w, h, 3, 8, quantize(bic, 8))),
+        hrGrid: gridShare(hr, scale),
       });
     }
   } finally {
@@ -104,15 +106,16 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
   }
   const mean = (k: 'model' | 'bicubic', f: keyof Scores) => rows.reduce((s, r) => s + (r[k][f] ?? NaN), 0) / rows.length;
   // the grid share over the images large enough to have one
-  const gridMean = (k: 'model' | 'bicubic') => {
-    const v = rows.map((r) => r[k].grid).filter((g) => !Number.isNaN(g));
+  const meanOf = (v: number[]) => {
+    v = v.filter((g) => !Number.isNaN(g));
     return v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
   };
+  const gridMean = (k: 'model' | 'bicubic') => meanOf(rows.map((r) => r[k].grid));
   const avg = (k: 'model' | 'bicubic'): Scores => ({
     psnrY: mean(k, 'psnrY'), ssimY: mean(k, 'ssimY'), psnrRGB: mean(k, 'psnrRGB'), texture: mean(k, 'texture'), grid: gridMean(k),
     ...(vgg ? { vgg: mean(k, 'vgg') } : {}),
   });
-  return { rows, mean: avg('model'), bicubicMean: avg('bicubic'), ...(vgg ? { vggLayer: vgg.layer } : {}) };
+  return { rows, mean: avg('model'), bicubicMean: avg('bicubic'), hrGridMean: meanOf(rows.map((r) => r.hrGrid)), ...(vgg ? { vggLayer: vgg.layer } : {}) };
 }
 
 export function formatEvalTable(r: EvalResult, title = ''): string {
@@ -122,10 +125,10 @@ export function formatEvalTable(r: EvalResult, title = ''): string {
   const cols = `Y-PSNR / Y-SSIM / RGB-PSNR / texture / grid${v ? ` / ${r.vggLayer!.toUpperCase()} dist` : ''}`;
   const lines = [
     title,
-    `| image | size | model ${cols} | bicubic ${cols} |`,
-    `|---|---|---|---|`,
-    ...r.rows.map((x) => `| ${x.name} | ${x.width}x${x.height} | ${f(x.model)} | ${f(x.bicubic)} |`),
-    `| **mean** | ${r.rows.length} images | ${f(r.mean)} | ${f(r.bicubicMean)} |`,
+    `| image | size | model ${cols} | bicubic ${cols} | HR grid |`,
+    `|---|---|---|---|---|`,
+    ...r.rows.map((x) => `| ${x.name} | ${x.width}x${x.height} | ${f(x.model)} | ${f(x.bicubic)} | ${x.hrGrid.toFixed(2)} |`),
+    `| **mean** | ${r.rows.length} images | ${f(r.mean)} | ${f(r.bicubicMean)} | ${r.hrGridMean.toFixed(2)} |`,
   ];
   return lines.filter((l) => l !== '').join('\n');
 }

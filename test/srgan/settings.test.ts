@@ -188,5 +188,6 @@ describe('eval.js', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).not.toMatch(/artificially reduced/);
     expect(ok.stdout).toMatch(/\| model Y-PSNR \/ Y-SSIM \/ RGB-PSNR \/ texture \/ grid \|/);
+    expect(ok.stdout).toMatch(/ grid \| HR grid \|\n/); // HR's own grid share, the level to read the model's against
   }, 120_000);
 });
