@@ -38,7 +38,8 @@ config entries and defaults (the paper's values; beyond the paper, all off by de
   ema 0.999 (a moving average of G's weights for validation, previews and generator.safetensors),
   discriminator.head 'pool' (global average pool before the dense layers), pixelWeight2 (a pixel
   loss of that weight added to phase 2's generator loss, ESRGAN's 0.01 with L1), lowWeight2 (an L1
-  loss between 4x4 box averages of SR and HR in phase 2: colours held, detail free),
+  loss between 4x4 box averages of SR and HR in phase 2: colours held, detail free), chromaWeight2
+  (an L1 loss between the Cb/Cr of SR and HR per pixel in phase 2: invented detail in Y, no colour speckle),
   generator.upsample 'nearest' (ESRGAN's nearest-neighbour x2 + conv instead of pixel shuffle)):
 ${JSON.stringify(DEFAULT_CONFIG, null, 2).split('\n').map((l) => '  ' + l).join('\n')}
 

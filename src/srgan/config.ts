@@ -28,6 +28,8 @@ export interface TrainConfig {
                             // generator loss, as ESRGAN does (1e-2 with L1) to keep colours anchored
   lowWeight2: number;       // 0: weight of an L1 loss between 4x4 box averages of SR and HR in phase 2's
                             // generator loss: holds colours and brightness, leaves detail free
+  chromaWeight2: number;    // 0: weight of an L1 loss between the BT.601 chroma (Cb, Cr) of SR and HR, per
+                            // pixel, in phase 2's generator loss: invented detail goes to Y, not colour speckle
   vggLayer: VggLayer;       // 'vgg54'
   seed: number;
   checkpointEvery: number;  // steps
@@ -59,6 +61,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   advWeight: 1e-3,
   pixelWeight2: 0,
   lowWeight2: 0,
+  chromaWeight2: 0,
   vggLayer: 'vgg54',
   seed: 1,
   checkpointEvery: 500,
@@ -112,6 +115,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   advWeight: num(0, 1e6),
   pixelWeight2: num(0, 1e6),
   lowWeight2: num(0, 1e6),
+  chromaWeight2: num(0, 1e6),
   vggLayer: oneOf('vgg54', 'vgg22'),
   seed: int(0, 2 ** 32 - 1),
   checkpointEvery: int(1, MAX_STEPS),

@@ -21,12 +21,18 @@ export interface Phase2Models {
    * inside each 4x4 block free.
    */
   lowWeight?: number;
+  /**
+   * > 0: an L1 loss of this weight between the chroma (BT.601 Cb and Cr) of SR and HR, pixel by
+   * pixel, joins the generator's loss: the detail it invents stays in the luminance, where photographs
+   * hold their texture, instead of coloured speckle, and colours stay put; Y is left free.
+   */
+  chromaWeight?: number;
 }
 
 /** What one phase-2 update returns (scalars, and D's logits), the optional terms when weighted. */
 export interface Phase2Out {
   lossG: Tensor; content: Tensor; adversarial: Tensor; lossD: Tensor; dReal: Tensor; dFake: Tensor;
-  pixel?: Tensor; low?: Tensor;
+  pixel?: Tensor; low?: Tensor; chroma?: Tensor;
 }
 
 /** The box filter's weights, HWIO [5, 5, 3, 3] (225 floats, uploaded once per step). */
@@ -50,6 +56,23 @@ export function boxWeights(): Tensor {
   return fromArray(BOX_WEIGHTS, [5, 5, 3, 3]);
 }
 
+/** BT.601 RGB -> (Cb, Cr) as a 1x1 conv, HWIO [1, 1, 3, 2] (the offset dropped: only differences are taken). */
+const CHROMA_WEIGHTS = new Float32Array([
+  -0.168736, 0.5, // R -> Cb, Cr
+  -0.331264, -0.418688, // G
+  0.5, -0.081312, // B
+]);
+
+/** RGB [N, H, W, 3] -> its BT.601 chroma [N, H, W, 2] (Cb, Cr without their offset). */
+export function chroma(x: Tensor, weights = chromaWeights()): Tensor {
+  return ops.conv2d(x, weights, null, 1);
+}
+
+/** The chroma transform as a tensor. */
+export function chromaWeights(): Tensor {
+  return fromArray(CHROMA_WEIGHTS, [1, 1, 3, 2]);
+}
+
 /** Phase 1 (SRResNet): one pixel-loss update of G. Returns [loss]. */
 export function srresnetStep(m: Phase1Models, lr: Tensor, hr: Tensor): Tensor[] {
   return tidy(() => {
@@ -65,7 +88,7 @@ export function srresnetStep(m: Phase1Models, lr: Tensor, hr: Tensor): Tensor[] 
 
 /**
  * Phase 2 (SRGAN): one generator update then one discriminator update (BasicSR's order). Returns
- * the losses, D's logits for HR and SR, and the pixel and low-frequency terms when they have weights.
+ * the losses, D's logits for HR and SR, and the pixel, low-frequency and chroma terms when they have weights.
  */
 export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Phase2Out {
   const { G, D, vgg } = m;
@@ -82,6 +105,9 @@ export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Phase2Out {
     const box = m.lowWeight ? boxWeights() : undefined;
     const low = box ? ops.l1Loss(boxAverage4(sr, box), noGrad(() => boxAverage4(hr, box))) : undefined;
     if (low) lossG = ops.add(lossG, ops.scale(low, m.lowWeight!));
+    const cw = m.chromaWeight ? chromaWeights() : undefined;
+    const chr = cw ? ops.l1Loss(chroma(sr, cw), noGrad(() => chroma(hr, cw))) : undefined;
+    if (chr) lossG = ops.add(lossG, ops.scale(chr, m.chromaWeight!));
     G.zeroGrad();
     backward(lossG);
     m.optG.update();
@@ -94,6 +120,6 @@ export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Phase2Out {
     D.zeroGrad();
     backward(lossD);
     m.optD.update();
-    return { lossG, content, adversarial, lossD, dReal, dFake, ...(pixel ? { pixel } : {}), ...(low ? { low } : {}) };
+    return { lossG, content, adversarial, lossD, dReal, dFake, ...(pixel ? { pixel } : {}), ...(low ? { low } : {}), ...(chr ? { chroma: chr } : {}) };
   });
 }

@@ -50,7 +50,7 @@ export interface TrainOptions {
 
 export interface StepLog {
   step: number; phase: 1 | 2; lr: number;
-  loss_g: number; mse?: number; l1?: number; low?: number; content?: number; adversarial?: number; loss_d?: number;
+  loss_g: number; mse?: number; l1?: number; low?: number; chroma?: number; content?: number; adversarial?: number; loss_d?: number;
   d_hr?: number; d_sr?: number; steps_per_s: number; time: string;
 }
 
@@ -356,8 +356,8 @@ export class Trainer {
     const o = phase === 1 ? null
       : srganStep({ G: this.G, D: this.D!, vgg: this.vgg!, optG: this.optG, optD: this.optD!, ema: this.ema,
         contentScale: cfg.contentScale, advWeight: cfg.advWeight, pixelWeight: cfg.pixelWeight2, pixelLoss: cfg.pixelLoss,
-        lowWeight: cfg.lowWeight2 }, lrT, hrT);
-    const outs = o ? [o.lossG, o.content, o.adversarial, o.lossD, o.dReal, o.dFake, ...(o.pixel ? [o.pixel] : []), ...(o.low ? [o.low] : [])]
+        lowWeight: cfg.lowWeight2, chromaWeight: cfg.chromaWeight2 }, lrT, hrT);
+    const outs = o ? [o.lossG, o.content, o.adversarial, o.lossD, o.dReal, o.dFake, ...(o.pixel ? [o.pixel] : []), ...(o.low ? [o.low] : []), ...(o.chroma ? [o.chroma] : [])]
       : srresnetStep({ G: this.G, optG: this.optG, ema: this.ema, pixelLoss: cfg.pixelLoss }, lrT, hrT);
     lrT.dispose(); hrT.dispose();
     gpu().flush();
@@ -375,6 +375,7 @@ export class Trainer {
       let k = 6;
       if (o!.pixel) rec[this.cfg.pixelLoss] = vals[k++][0]; // the pixel term of pixelWeight2
       if (o!.low) rec.low = vals[k++][0];                  // the 4x4-average term of lowWeight2
+      if (o!.chroma) rec.chroma = vals[k++][0];            // the chroma term of chromaWeight2
     }
     const terms: Array<[string, number | undefined]> = [['loss_g', rec.loss_g], ['content', rec.content], ['adversarial', rec.adversarial], ['loss_d', rec.loss_d]];
     for (const [name, v] of terms) {

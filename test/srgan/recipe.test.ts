@@ -16,7 +16,7 @@ import { resolveConfig, learningRate, DEFAULT_CONFIG } from '../../src/srgan/con
 import { Discriminator, discriminatorParamCount, PAPER_DISCRIMINATOR } from '../../src/srgan/discriminator.js';
 import { Trainer, resumeConfig } from '../../src/srgan/trainer.js';
 import { makeBatch } from '../../src/srgan/data.js';
-import { boxAverage4 } from '../../src/srgan/steps.js';
+import { boxAverage4, chroma } from '../../src/srgan/steps.js';
 
 function makeData(n: number, size = 48): string {
   const dir = mkdtempSync(join(tmpdir(), 'srgan-recipe-data-'));
@@ -383,3 +383,49 @@ describe('phase-2 low-frequency loss (lowWeight2)', () => {
   });
 });
 
+
+/** BT.601 Cb and Cr (no offset) of NHWC RGB in float64, written from the standard's coefficients. */
+function chromaRef(x: ArrayLike<number>): Float64Array {
+  const n = x.length / 3, y = new Float64Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    const r = x[3 * i], g = x[3 * i + 1], b = x[3 * i + 2];
+    y[2 * i] = (b - (0.299 * r + 0.587 * g + 0.114 * b)) / 1.772;     // Cb = (B - Y) / (2 (1 - 0.114))
+    y[2 * i + 1] = (r - (0.299 * r + 0.587 * g + 0.114 * b)) / 1.402; // Cr = (R - Y) / (2 (1 - 0.299))
+  }
+  return y;
+}
+
+describe('phase-2 chroma loss (chromaWeight2)', () => {
+  it('chroma matches BT.601 Cb, Cr in float64 at awkward sizes, and is 0 for grey', async () => {
+    for (const [N, H, W] of [[2, 13, 10], [1, 7, 33]]) {
+      const x = uniform(N * H * W * 3, H * W, -1, 1);
+      const t = tidy(() => chroma(fromArray(x, [N, H, W, 3])));
+      expect(t.shape).toEqual([N, H, W, 2]);
+      expectClose(await t.data(), chromaRef(Float32Array.from(x)), 1e-5, 1e-6, `${N}x${H}x${W}`);
+      t.dispose();
+    }
+    const grey = new Float32Array(5 * 4 * 3).map((_, i) => ((Math.floor(i / 3) * 37) % 11) / 11 - 0.5);
+    const g = tidy(() => chroma(fromArray(grey, [1, 5, 4, 3])));
+    expectClose(await g.data(), new Float64Array(5 * 4 * 2), 0, 1e-6, 'grey has no chroma');
+    g.dispose();
+  });
+
+  it('adds weight x mean |chroma(G(LR)) - chroma(HR)| to the generator loss beside the other terms, and logs it; off by default', async () => {
+    const cfg = tinyCfg({ phase1Steps: 0, phase2Steps: 3, vggLayer: 'vgg22', pixelLoss: 'l1', pixelWeight2: 0.5, lowWeight2: 2, chromaWeight2: 3,
+      discriminator: { channels: 4, denseUnits: 8, head: 'pool' } });
+    const t = new Trainer(cfg, { dataDir: makeData(2), outDir: tmp('srgan-chroma-'), resume: false, quiet: true, vggRandom: true });
+    await captureStderr(() => t.init());
+    const b = makeBatch(images(t), 2, 32, 4, 1, 0);
+    await t.trainStep(b);
+    const sr = await tidy(() => t.G.forward(fromArray(b.lr, [2, 8, 8, 3]))).data();
+    const rec = await t.trainStep(b);
+    const a = chromaRef(sr), h = chromaRef(b.hr);
+    const want = a.reduce((acc, x, i) => acc + Math.abs(x - h[i]), 0) / a.length;
+    expect(want).toBeGreaterThan(1e-3);
+    expectClose([rec.chroma!], [want], 1e-4, 0, 'logged chroma term');
+    expectClose([rec.loss_g], [rec.content! + cfg.advWeight * rec.adversarial! + 0.5 * rec.l1! + 2 * rec.low! + 3 * rec.chroma!], 1e-5, 1e-7,
+      'loss_g = content + adv + pixel + low + chroma');
+    t.dispose();
+    expect(DEFAULT_CONFIG.chromaWeight2).toBe(0);
+  });
+});
