@@ -48,7 +48,7 @@ describe('library', () => {
     expect(new Set(Array.from({ length: 32 * 24 }, (_, i) => a.data[i * 4 + 3])).size).toBeGreaterThan(10);
     await expect(u.upscale({ width: 4, height: 4, data: new Uint8ClampedArray(10) })).rejects.toThrow(/RGBA/);
     u.dispose(); v.dispose();
-    await expect(createUpscaler({ model: 'no-such-model' })).rejects.toThrow(/model 'no-such-model': no such shipped model \(shipped: srresnet/);
+    await expect(createUpscaler({ model: 'no-such-model' })).rejects.toThrow(/model 'no-such-model': no such shipped model \(shipped: srgan, srresnet, or 'default'\)/);
     await expect(createUpscaler({ model: new Uint8Array(16) })).rejects.toThrow();
   });
 
