@@ -151,8 +151,8 @@ export function textureEnergy(img: Image, border: number): number {
  * image's origin, the residual's mean at each of the period x period phases: the block's periodic
  * energy is the variance of those phase means, its detail energy the residual's variance. Returns
  * the periodic share of the summed detail energy: about 1/16 for detail with no such pattern (each
- * phase mean averages 16 samples; HR photographs give 0.04-0.08), 1 for a pure grid; NaN for an image too small to hold a block
- * away from its edges.
+ * phase mean averages 16 samples; HR photographs give 0.04-0.08), 1 for a pure grid; NaN for an
+ * image too small to hold a block away from its edges.
  */
 export function gridShare(img: Image, border: number, period = 4): number {
   const { data: y, width: w, height: h } = shave(rgb2y(img), img.width, img.height, 1, border);

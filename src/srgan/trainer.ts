@@ -353,29 +353,28 @@ export class Trainer {
     if (this.optD) this.optD.lr = lr;
     const { lr: lrT, hr: hrT } = this.upload(batch);
     const cfg = this.cfg;
-    const o = phase === 1 ? null
-      : srganStep({ G: this.G, D: this.D!, vgg: this.vgg!, optG: this.optG, optD: this.optD!, ema: this.ema,
+    // the step's scalars (and D's logits) by name, read back together after the CPU's next batch
+    const outs: Array<[string, Tensor]> = phase === 1
+      ? [['loss', srresnetStep({ G: this.G, optG: this.optG, ema: this.ema, pixelLoss: cfg.pixelLoss }, lrT, hrT)[0]]]
+      : Object.entries(srganStep({ G: this.G, D: this.D!, vgg: this.vgg!, optG: this.optG, optD: this.optD!, ema: this.ema,
         contentScale: cfg.contentScale, advWeight: cfg.advWeight, pixelWeight: cfg.pixelWeight2, pixelLoss: cfg.pixelLoss,
-        lowWeight: cfg.lowWeight2, chromaWeight: cfg.chromaWeight2 }, lrT, hrT);
-    const outs = o ? [o.lossG, o.content, o.adversarial, o.lossD, o.dReal, o.dFake, ...(o.pixel ? [o.pixel] : []), ...(o.low ? [o.low] : []), ...(o.chroma ? [o.chroma] : [])]
-      : srresnetStep({ G: this.G, optG: this.optG, ema: this.ema, pixelLoss: cfg.pixelLoss }, lrT, hrT);
+        lowWeight: cfg.lowWeight2, chromaWeight: cfg.chromaWeight2 }, lrT, hrT)) as Array<[string, Tensor]>;
     lrT.dispose(); hrT.dispose();
     gpu().flush();
     next?.(); // prepare the next batch on the CPU while the GPU works
-    const vals = await Promise.all(outs.map((t) => t.data()));
-    for (const t of outs) t.dispose();
+    const v: Record<string, Float32Array> = Object.fromEntries(await Promise.all(outs.map(async ([k, t]) => [k, await t.data()] as const)));
+    for (const [, t] of outs) t.dispose();
     const stepDone = this.step;
     this.step++;
-    const rec: StepLog = { step: stepDone + 1, phase, lr, loss_g: vals[0][0], steps_per_s: 0, time: new Date().toISOString() };
     const sigmoidMean = (a: Float32Array) => a.reduce((s, z) => s + 1 / (1 + Math.exp(-z)), 0) / a.length;
-    if (phase === 1) rec[this.cfg.pixelLoss] = vals[0][0];
+    const rec: StepLog = { step: stepDone + 1, phase, lr, loss_g: (v.loss ?? v.lossG)[0], steps_per_s: 0, time: new Date().toISOString() };
+    if (phase === 1) rec[this.cfg.pixelLoss] = v.loss[0];
     else {
-      rec.content = vals[1][0]; rec.adversarial = vals[2][0]; rec.loss_d = vals[3][0];
-      rec.d_hr = sigmoidMean(vals[4]); rec.d_sr = sigmoidMean(vals[5]);
-      let k = 6;
-      if (o!.pixel) rec[this.cfg.pixelLoss] = vals[k++][0]; // the pixel term of pixelWeight2
-      if (o!.low) rec.low = vals[k++][0];                  // the 4x4-average term of lowWeight2
-      if (o!.chroma) rec.chroma = vals[k++][0];            // the chroma term of chromaWeight2
+      rec.content = v.content[0]; rec.adversarial = v.adversarial[0]; rec.loss_d = v.lossD[0];
+      rec.d_hr = sigmoidMean(v.dReal); rec.d_sr = sigmoidMean(v.dFake);
+      if (v.pixel) rec[this.cfg.pixelLoss] = v.pixel[0]; // the pixel term of pixelWeight2
+      if (v.low) rec.low = v.low[0];                     // the 4x4-average term of lowWeight2
+      if (v.chroma) rec.chroma = v.chroma[0];            // the chroma term of chromaWeight2
     }
     const terms: Array<[string, number | undefined]> = [['loss_g', rec.loss_g], ['content', rec.content], ['adversarial', rec.adversarial], ['loss_d', rec.loss_d]];
     for (const [name, v] of terms) {

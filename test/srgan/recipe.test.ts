@@ -12,7 +12,7 @@ import * as ops from '../../src/nn/ops.js';
 import { setInitSeed } from '../../src/nn/layers.js';
 import { parseSafetensors, serializeSafetensors, toFloat32 } from '../../src/nn/safetensors.js';
 import { stateTensors } from '../../src/nn/state.js';
-import { resolveConfig, learningRate, DEFAULT_CONFIG } from '../../src/srgan/config.js';
+import { resolveConfig, learningRate, DEFAULT_CONFIG, type TrainConfig } from '../../src/srgan/config.js';
 import { Discriminator, discriminatorParamCount, PAPER_DISCRIMINATOR } from '../../src/srgan/discriminator.js';
 import { Trainer, resumeConfig } from '../../src/srgan/trainer.js';
 import { makeBatch } from '../../src/srgan/data.js';
@@ -352,6 +352,29 @@ function boxRef(x: ArrayLike<number>, N: number, H: number, W: number): Float64A
   return y;
 }
 
+/**
+ * A tiny phase-2 trainer with these extra loss weights: one step, then G's output on the batch and
+ * the record of a second step on the same batch (whose logged terms are computed from that output).
+ */
+async function phase2Record(weights: Partial<TrainConfig>, prefix: string) {
+  const cfg = tinyCfg({ phase1Steps: 0, phase2Steps: 3, vggLayer: 'vgg22', pixelLoss: 'l1', ...weights,
+    discriminator: { channels: 4, denseUnits: 8, head: 'pool' } });
+  const t = new Trainer(cfg, { dataDir: makeData(2), outDir: tmp(prefix), resume: false, quiet: true, vggRandom: true });
+  await captureStderr(() => t.init());
+  const b = makeBatch(images(t), 2, 32, 4, 1, 0);
+  await t.trainStep(b);
+  const sr = await tidy(() => t.G.forward(fromArray(b.lr, [2, 8, 8, 3]))).data();
+  const rec = await t.trainStep(b);
+  t.dispose();
+  return { cfg, hr: b.hr, sr, rec };
+}
+
+const meanAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
+  return s / a.length;
+};
+
 describe('phase-2 low-frequency loss (lowWeight2)', () => {
   it('boxAverage4 matches a float64 loop at awkward sizes', async () => {
     for (const [N, H, W] of [[2, 13, 10], [1, 32, 32], [3, 5, 7]]) {
@@ -364,25 +387,13 @@ describe('phase-2 low-frequency loss (lowWeight2)', () => {
   });
 
   it('adds weight x mean |box(G(LR)) - box(HR)| to the generator loss beside the pixel term, and logs it; off by default', async () => {
-    const cfg = tinyCfg({ phase1Steps: 0, phase2Steps: 3, vggLayer: 'vgg22', pixelLoss: 'l1', pixelWeight2: 0.5, lowWeight2: 2,
-      discriminator: { channels: 4, denseUnits: 8, head: 'pool' } });
-    const t = new Trainer(cfg, { dataDir: makeData(2), outDir: tmp('srgan-low-'), resume: false, quiet: true, vggRandom: true });
-    await captureStderr(() => t.init());
-    const b = makeBatch(images(t), 2, 32, 4, 1, 0);
-    await t.trainStep(b);
-    const sr = await tidy(() => t.G.forward(fromArray(b.lr, [2, 8, 8, 3]))).data();
-    const rec = await t.trainStep(b);
-    const a = boxRef(sr, 2, 32, 32), h = boxRef(b.hr, 2, 32, 32);
-    const want = a.reduce((acc, x, i) => acc + Math.abs(x - h[i]), 0) / a.length;
-    expectClose([rec.low!], [want], 1e-4, 0, 'logged low-frequency term');
-    const l1 = sr.reduce((acc, x, i) => acc + Math.abs(x - b.hr[i]), 0) / sr.length;
-    expectClose([rec.l1!], [l1], 1e-4, 0, 'logged pixel term');
+    const { cfg, hr, sr, rec } = await phase2Record({ pixelWeight2: 0.5, lowWeight2: 2 }, 'srgan-low-');
+    expectClose([rec.low!], [meanAbsDiff(boxRef(sr, 2, 32, 32), boxRef(hr, 2, 32, 32))], 1e-4, 0, 'logged low-frequency term');
+    expectClose([rec.l1!], [meanAbsDiff(sr, hr)], 1e-4, 0, 'logged pixel term');
     expectClose([rec.loss_g], [rec.content! + cfg.advWeight * rec.adversarial! + 0.5 * rec.l1! + 2 * rec.low!], 1e-5, 1e-7, 'loss_g = content + adv + pixel + low');
-    t.dispose();
     expect(DEFAULT_CONFIG.lowWeight2).toBe(0);
   });
 });
-
 
 /** BT.601 Cb and Cr (no offset) of NHWC RGB in float64, written from the standard's coefficients. */
 function chromaRef(x: ArrayLike<number>): Float64Array {
@@ -411,21 +422,12 @@ describe('phase-2 chroma loss (chromaWeight2)', () => {
   });
 
   it('adds weight x mean |chroma(G(LR)) - chroma(HR)| to the generator loss beside the other terms, and logs it; off by default', async () => {
-    const cfg = tinyCfg({ phase1Steps: 0, phase2Steps: 3, vggLayer: 'vgg22', pixelLoss: 'l1', pixelWeight2: 0.5, lowWeight2: 2, chromaWeight2: 3,
-      discriminator: { channels: 4, denseUnits: 8, head: 'pool' } });
-    const t = new Trainer(cfg, { dataDir: makeData(2), outDir: tmp('srgan-chroma-'), resume: false, quiet: true, vggRandom: true });
-    await captureStderr(() => t.init());
-    const b = makeBatch(images(t), 2, 32, 4, 1, 0);
-    await t.trainStep(b);
-    const sr = await tidy(() => t.G.forward(fromArray(b.lr, [2, 8, 8, 3]))).data();
-    const rec = await t.trainStep(b);
-    const a = chromaRef(sr), h = chromaRef(b.hr);
-    const want = a.reduce((acc, x, i) => acc + Math.abs(x - h[i]), 0) / a.length;
+    const { cfg, hr, sr, rec } = await phase2Record({ pixelWeight2: 0.5, lowWeight2: 2, chromaWeight2: 3 }, 'srgan-chroma-');
+    const want = meanAbsDiff(chromaRef(sr), chromaRef(hr));
     expect(want).toBeGreaterThan(1e-3);
     expectClose([rec.chroma!], [want], 1e-4, 0, 'logged chroma term');
     expectClose([rec.loss_g], [rec.content! + cfg.advWeight * rec.adversarial! + 0.5 * rec.l1! + 2 * rec.low! + 3 * rec.chroma!], 1e-5, 1e-7,
       'loss_g = content + adv + pixel + low + chroma');
-    t.dispose();
     expect(DEFAULT_CONFIG.chromaWeight2).toBe(0);
   });
 });
