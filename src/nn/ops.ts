@@ -229,6 +229,19 @@ export function upsampleNearest2(x: Tensor): Tensor {
   return y;
 }
 
+/**
+ * Bilinear upsampling by the integer s (PyTorch's align_corners=False): [N, H, W, C] -> [N, sH, sW, C],
+ * each value then mapped to a * v + b (default: as it is). Forward only: it upsamples data (the generator's LR input, for its global skip), never a tensor
+ * that takes a gradient.
+ */
+export function upsampleBilinear(x: Tensor, s: number, a = 1, b = 0): Tensor {
+  const [N, H, W, C] = nhwc(x, 'upsampleBilinear');
+  if (needsGrad(x)) throw new Error('upsampleBilinear: its input takes a gradient; this op upsamples data only (no backward)');
+  const y = empty([N, s * H, s * W, C]);
+  up.upsampleBilinear(gpu(), x.buffer, y.buffer, N, H, W, C, s, a, b);
+  return y;
+}
+
 export function maxPool2(x: Tensor): Tensor {
   const [N, H, W, C] = nhwc(x, 'maxPool2');
   const y = empty([N, Math.floor(H / 2), Math.floor(W / 2), C]);

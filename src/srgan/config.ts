@@ -40,7 +40,7 @@ export interface TrainConfig {
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
-  generator: { channels: 64, blocks: 16, scale: 4, upsample: 'shuffle' },
+  generator: { channels: 64, blocks: 16, scale: 4, upsample: 'shuffle', norm: 'batch', skip: 'none' },
   discriminator: { channels: 64, denseUnits: 1024, head: 'dense' },
   batch: 16,
   crop: 96,
@@ -93,6 +93,8 @@ export const CONFIG_RULES: Record<string, Rule> = {
   'generator.blocks': int(0, 256),
   'generator.scale': oneOf(2, 4),
   'generator.upsample': oneOf('shuffle', 'nearest'),
+  'generator.norm': oneOf('batch', 'none'),
+  'generator.skip': oneOf('none', 'bilinear'),
   'discriminator.channels': int(1, 1024),
   'discriminator.denseUnits': int(1, 65536),
   'discriminator.head': oneOf('dense', 'pool'),

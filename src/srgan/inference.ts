@@ -47,7 +47,7 @@ export class FoldedGenerator {
    * the largest strips that fit; a tile whose tail fits whole runs it whole.
    */
   forward(x: Tensor, tailRows?: number): Tensor {
-    return noGrad(() => tidy(() => this.runTail(this.net.body(x), tailRows)));
+    return noGrad(() => tidy(() => this.net.addSkip(x, this.runTail(this.net.body(x), tailRows))));
   }
 
   /** The tail's convs in order: each upsampling step's, then conv_out. */

@@ -6,7 +6,7 @@
 import { parseSafetensorsChecked } from '../nn/state.js';
 import { firstNonFinite, parseSafetensorsHeader, toFloat32, type StTensor } from '../nn/safetensors.js';
 import { parsePth, isZip } from '../nn/pth.js';
-import { UPSAMPLINGS, normalGenerator, upsamplingOf, type GeneratorConfig, type Upsampling } from './generator.js';
+import { NORMS, SKIPS, UPSAMPLINGS, normOf, normalGenerator, skipOf, upsamplingOf, type GeneratorConfig, type Norm, type Skip, type Upsampling } from './generator.js';
 import { FoldedGenerator } from './inference.js';
 
 /** Sane bounds for a generator read from a file: checked before any shape table or model is built. */
@@ -14,23 +14,27 @@ export const GENERATOR_LIMITS = { channels: 1024, blocks: 256 };
 
 /**
  * A generator configuration from untrusted JSON, checked and normalised to {channels, blocks, scale}
- * plus `upsample: 'nearest'` when it is that (absent means the paper's pixel shuffle, so files
- * written before the option read, and compare, as they did).
+ * plus `upsample: 'nearest'`, `norm: 'none'`, `skip: 'bilinear'` where it is that (absent means the
+ * paper's pixel shuffle, BN and no skip, so files written before the options read, and compare, as they did).
  */
 export function checkGeneratorConfig(cfg: unknown, file: string): GeneratorConfig {
   const o = (cfg && typeof cfg === 'object' && !Array.isArray(cfg) ? cfg : {}) as Record<string, unknown>;
-  const { channels, blocks, scale, upsample } = o;
+  const { channels, blocks, scale, upsample, norm, skip } = o;
   const int = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
   if (!int(channels, 1, GENERATOR_LIMITS.channels)) throw new Error(`${file}: generator channels ${JSON.stringify(channels)} is not an integer in 1..${GENERATOR_LIMITS.channels}`);
   if (!int(blocks, 0, GENERATOR_LIMITS.blocks)) throw new Error(`${file}: generator blocks ${JSON.stringify(blocks)} is not an integer in 0..${GENERATOR_LIMITS.blocks}`);
   if (scale !== 2 && scale !== 4) throw new Error(`${file}: generator scale ${JSON.stringify(scale)} is not 2 or 4`);
   if (upsample !== undefined && !UPSAMPLINGS.includes(upsample as Upsampling)) throw new Error(`${file}: generator upsample ${JSON.stringify(upsample)} is not 'shuffle' or 'nearest'`);
-  return normalGenerator({ channels: channels as number, blocks: blocks as number, scale, upsample: upsample as Upsampling | undefined });
+  if (norm !== undefined && !NORMS.includes(norm as Norm)) throw new Error(`${file}: generator norm ${JSON.stringify(norm)} is not 'batch' or 'none'`);
+  if (skip !== undefined && !SKIPS.includes(skip as Skip)) throw new Error(`${file}: generator skip ${JSON.stringify(skip)} is not 'none' or 'bilinear'`);
+  return normalGenerator({ channels: channels as number, blocks: blocks as number, scale, upsample: upsample as Upsampling | undefined,
+    norm: norm as Norm | undefined, skip: skip as Skip | undefined });
 }
 
-/** Whether two generator configurations describe the same network (an absent upsample is 'shuffle'). */
+/** Whether two generator configurations describe the same network (an absent option is the paper's). */
 export function sameGenerator(a: GeneratorConfig, b: GeneratorConfig): boolean {
-  return a.channels === b.channels && a.blocks === b.blocks && a.scale === b.scale && upsamplingOf(a) === upsamplingOf(b);
+  return a.channels === b.channels && a.blocks === b.blocks && a.scale === b.scale && upsamplingOf(a) === upsamplingOf(b)
+    && normOf(a) === normOf(b) && skipOf(a) === skipOf(b);
 }
 
 type Shaped = Pick<StTensor, 'dtype' | 'shape'>;
@@ -59,7 +63,9 @@ export function inferGeneratorConfig(entries: Map<string, Shaped>, file: string)
   if (ups !== 1 && ups !== 2) throw new Error(`${file}: not a generator of scale 2 or 4: ${ups} upsampling stages (ups.N tensors), expected 1 or 2`);
   // the upsampling conv's outputs: 4C before a pixel shuffle, C after a nearest-neighbour step
   const up = entries.get('ups.0.conv.weight')?.shape[0];
-  return checkGeneratorConfig({ channels: c, blocks, scale: 2 ** ups, ...(up === c ? { upsample: 'nearest' } : {}) }, file);
+  // no BN statistics: a BN-free body (a skip leaves no tensor: such files need the metadata)
+  const norm = entries.has('bn_mid.weight') ? {} : { norm: 'none' };
+  return checkGeneratorConfig({ channels: c, blocks, scale: 2 ** ups, ...(up === c ? { upsample: 'nearest' } : {}), ...norm }, file);
 }
 
 /** Checks tensor names, shapes and dtypes against the configuration (nothing missing, nothing extra). */
@@ -177,13 +183,14 @@ export function generatorTensorShapes(cfg: GeneratorConfig): Map<string, number[
     m.set(`${n}.weight`, [cout, cin, k, k]);
     if (bias) m.set(`${n}.bias`, [cout]);
   };
-  const bn = (n: string) => { for (const p of ['weight', 'bias', 'running_mean', 'running_var']) m.set(`${n}.${p}`, [c]); };
+  const withBn = normOf(cfg) === 'batch';
+  const bn = (n: string) => { if (withBn) for (const p of ['weight', 'bias', 'running_mean', 'running_var']) m.set(`${n}.${p}`, [c]); };
   conv('conv_in', 3, c, 9, true); m.set('act_in.weight', [c]);
   for (let i = 0; i < cfg.blocks; i++) {
-    conv(`blocks.${i}.conv1`, c, c, 3, false); bn(`blocks.${i}.bn1`); m.set(`blocks.${i}.act.weight`, [c]);
-    conv(`blocks.${i}.conv2`, c, c, 3, false); bn(`blocks.${i}.bn2`);
+    conv(`blocks.${i}.conv1`, c, c, 3, !withBn); bn(`blocks.${i}.bn1`); m.set(`blocks.${i}.act.weight`, [c]);
+    conv(`blocks.${i}.conv2`, c, c, 3, !withBn); bn(`blocks.${i}.bn2`);
   }
-  conv('conv_mid', c, c, 3, false); bn('bn_mid');
+  conv('conv_mid', c, c, 3, !withBn); bn('bn_mid');
   const up = upsamplingOf(cfg) === 'nearest' ? c : 4 * c;
   for (let i = 0; i < Math.log2(cfg.scale); i++) { conv(`ups.${i}.conv`, c, up, 3, true); m.set(`ups.${i}.act.weight`, [c]); }
   conv('conv_out', c, 3, 9, true);

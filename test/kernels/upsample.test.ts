@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { testGpu, uniform, upload, download, expectClose, finiteDiff } from '../helpers.js';
-import { upsampleNearest2, upsampleNearest2Backward } from '../../src/kernels/upsample.js';
-import { upsampleNearest2Ref, upsampleNearest2BackwardRef } from '../../src/kernels/ref/upsample.js';
+import { upsampleBilinear, upsampleNearest2, upsampleNearest2Backward } from '../../src/kernels/upsample.js';
+import { upsampleBilinearRef, upsampleNearest2Ref, upsampleNearest2BackwardRef } from '../../src/kernels/ref/upsample.js';
 
 describe('nearest-neighbour upsampling x2', () => {
   test('a hand-worked example', () => {
@@ -50,4 +50,34 @@ describe('nearest-neighbour upsampling x2', () => {
     }
     g.pool.release(X); g.pool.release(Y);
   });
+});
+
+describe('bilinear upsampling (align_corners=False)', () => {
+  test('the reference gives PyTorch\'s values on hand-worked examples', () => {
+    // F.interpolate([[[[1, 2]]]], scale_factor=2, mode='bilinear', align_corners=False) in PyTorch
+    expect(Array.from(upsampleBilinearRef([1, 2], 1, 1, 2, 1, 2))).toEqual([1, 1.25, 1.75, 2, 1, 1.25, 1.75, 2]);
+    // x4 of [0, 8]: source positions -0.375 (clamped to 0), -0.125 (0), 0.125, 0.375, 0.625, 0.875, 1.125 (1), 1.375 (1)
+    expect(Array.from(upsampleBilinearRef([0, 8], 1, 1, 2, 1, 4).slice(0, 8))).toEqual([0, 0, 1, 3, 5, 7, 8, 8]);
+    // a constant image stays constant; an affine ramp stays affine away from the clamped edges
+    expect(upsampleBilinearRef(new Array(12).fill(0.3), 1, 2, 2, 3, 4).every((v) => Math.abs(v - 0.3) < 1e-15)).toBe(true);
+    const ramp = upsampleBilinearRef([0, 1, 2, 3, 4], 1, 1, 5, 1, 4);
+    for (let o = 2; o < 18; o++) expect(ramp[o]).toBeCloseTo((o + 0.5) / 4 - 0.5, 12);
+  });
+
+  // odd sizes, 1-pixel edges, several images and channel counts; factors 2 and 4
+  test.each([[2, 3, 5, 3, 4], [1, 7, 2, 3, 2], [3, 1, 1, 3, 4], [1, 1, 6, 1, 4], [2, 5, 3, 5, 2], [1, 9, 13, 3, 4]])(
+    'N=%i H=%i W=%i C=%i x%i: against the float64 reference', async (N, H, W, C, s) => {
+      const g = await testGpu();
+      const n = N * H * W * C;
+      const x = uniform(n, 7 * n + s);
+      const X = upload(g, x), Y = g.pool.acquire(s * s * n * 4);
+      upsampleBilinear(g, X, Y, N, H, W, C, s);
+      const ref = upsampleBilinearRef(Float32Array.from(x), N, H, W, C, s);
+      // a blend of four float32 values with float32 weights: a few ulps of values in [-1, 1]
+      expectClose(await download(g, Y, s * s * n), ref, 1e-6, 1e-6, 'forward');
+      // the affine map after it (the generator's [0, 1] -> [-1, 1]: a = 2, b = -1)
+      upsampleBilinear(g, X, Y, N, H, W, C, s, 2, -1);
+      expectClose(await download(g, Y, s * s * n), ref.map((v) => 2 * v - 1), 2e-6, 2e-6, 'a * v + b');
+      g.pool.release(X); g.pool.release(Y);
+    });
 });

@@ -53,6 +53,8 @@ describe('generator files from the header alone', () => {
       [{ channels: 4, blocks: -1, scale: 4 }, /generator blocks -1/],
       [[4, 1, 4], /generator channels undefined/],
       [{ channels: 4, blocks: 1, scale: 4, upsample: 'bilinear' }, /generator upsample "bilinear" is not 'shuffle' or 'nearest'/],
+      [{ channels: 4, blocks: 1, scale: 4, norm: 'layer' }, /generator norm "layer" is not 'batch' or 'none'/],
+      [{ channels: 4, blocks: 1, scale: 4, skip: 'bicubic' }, /generator skip "bicubic" is not 'none' or 'bilinear'/],
     ];
     for (const [g, re] of cases) {
       const p = write(t, meta(g));
@@ -150,6 +152,14 @@ describe('a plain PyTorch state_dict', () => {
       expect((await readGeneratorFile(write(tensorsOf(c), meta(c)))).config).toEqual(c);
       const shuffle = { ...c, upsample: undefined };
       await expect(readGeneratorHeader(write(tensorsOf(c), meta(shuffle)))).rejects.toThrow(/tensor 'ups.0.conv.weight' has shape \[\d+,\d+,3,3\], the model expects/);
+    }
+    // a BN-free body (EDSR's) is read off the shapes too (no bn_mid); a skip leaves no tensor, so it
+    // comes from the metadata; a file whose metadata names BN while it has none is refused by name
+    for (const c of [{ channels: 5, blocks: 2, scale: 4, norm: 'none' }, { channels: 4, blocks: 1, scale: 2, upsample: 'nearest', norm: 'none' }] as GeneratorConfig[]) {
+      expect((await readGeneratorFile(write(tensorsOf(c)))).config).toEqual(c);
+      const skip = { ...c, skip: 'bilinear' } as GeneratorConfig;
+      expect((await readGeneratorFile(write(tensorsOf(skip), meta(skip)))).config).toEqual(skip);
+      await expect(readGeneratorHeader(write(tensorsOf(c), meta({ ...c, norm: undefined })))).rejects.toThrow(/tensor 'blocks.0.conv1.bias' not in the model|tensor 'blocks.0.bn1.weight' is missing/);
     }
   });
 

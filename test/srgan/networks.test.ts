@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { testGpu, uniform, expectClose } from '../helpers.js';
-import { Generator, PAPER_GENERATOR, generatorParamCount, type Upsampling } from '../../src/srgan/generator.js';
+import { Generator, PAPER_GENERATOR, generatorParamCount, type GeneratorConfig } from '../../src/srgan/generator.js';
+import { upsampleBilinearRef } from '../../src/kernels/ref/upsample.js';
 import { Discriminator, PAPER_DISCRIMINATOR, discriminatorParamCount } from '../../src/srgan/discriminator.js';
 import { FoldedGenerator, upscaleTiled, planTiles, type TileNet } from '../../src/srgan/inference.js';
 import { generatorTensorShapes, loadFoldedGenerator, modelPath } from '../../src/node/model.js';
@@ -35,15 +36,24 @@ describe('network definitions', () => {
 
 const tiny = { channels: 8, blocks: 2, scale: 4 as const };
 
-async function trainedTinyGenerator(upsample: Upsampling = 'shuffle'): Promise<Generator> {
+/** The generator variants every inference test runs on: the paper's, ESRGAN's upsampling, EDSR/MSRResNet's body and skip. */
+type Variant = Omit<GeneratorConfig, 'channels' | 'blocks' | 'scale'>;
+const VARIANTS: Array<[string, Variant]> = [
+  ['shuffle upsampling', { upsample: 'shuffle' }],
+  ['nearest upsampling', { upsample: 'nearest' }],
+  ['no BN, bilinear skip', { norm: 'none', skip: 'bilinear' }],
+  ['nearest upsampling, no BN', { upsample: 'nearest', norm: 'none' }],
+];
+
+async function trainedTinyGenerator(variant: Variant = {}): Promise<Generator> {
   setInitSeed(21);
-  const G = new Generator({ ...tiny, upsample });
+  const G = new Generator({ ...tiny, ...variant });
   // run a few training-mode forwards so BN running statistics are not the identity
   for (let i = 0; i < 3; i++) tidy(() => { G.forward(fromArray(uniform(2 * 9 * 7 * 3, 30 + i, 0, 1), [2, 9, 7, 3])); });
   return G.eval();
 }
 
-describe.each(['shuffle', 'nearest'] as const)('inference, %s upsampling', (up) => {
+describe.each(VARIANTS)('inference, %s', (_, up) => {
   it('the BN-folded, epilogue-fused generator computes the same function as the layered one', async () => {
     const G = await trainedTinyGenerator(up);
     const F = await FoldedGenerator.fromGenerator(G);
@@ -54,6 +64,18 @@ describe.each(['shuffle', 'nearest'] as const)('inference, %s upsampling', (up) 
     expect(b.length).toBe(2 * 44 * 36 * 3);
     expectClose(b, a, 1e-4, 2e-5, 'folded vs layered');
     F.dispose(); G.dispose();
+  });
+
+  if (up.skip === 'bilinear') it('the skip adds the input\'s bilinear upsampling (float64 reference) to conv_out, which has no tanh', async () => {
+    const G = await trainedTinyGenerator(up);
+    const G0 = await trainedTinyGenerator({ ...up, skip: 'none' }); // same seed: the same weights, conv_out + tanh
+    const [N, H, W] = [2, 7, 5];
+    const x = uniform(N * H * W * 3, 13, 0, 1);
+    const a = await noGrad(() => tidy(() => G.forward(fromArray(x, [N, H, W, 3])))).data();
+    const t = await noGrad(() => tidy(() => G0.forward(fromArray(x, [N, H, W, 3])))).data();
+    const up4 = upsampleBilinearRef(x, N, H, W, 3, 4);
+    expectClose(a, Array.from(t, (v, i) => Math.atanh(v) + 2 * up4[i] - 1), 1e-4, 1e-5, 'skip vs atanh(no skip) + 2 bilinear - 1');
+    G.dispose(); G0.dispose();
   });
 
   it('tiled upscaling equals whole-image upscaling within 1/255 at every pixel', async () => {
@@ -79,14 +101,14 @@ async function wholeImage(run: () => Tensor): Promise<Float32Array> {
   return d;
 }
 
-describe.each(['shuffle', 'nearest'] as const)('tiled inference, %s upsampling', (up) => {
+describe.each(VARIANTS)('tiled inference, %s', (_, up) => {
   it('tiles with zero-padded edges equal the whole-image folded forward and the training graph, edges included', async () => {
     const G = await trainedTinyGenerator(up);
     const F = await FoldedGenerator.fromGenerator(G);
     // body: conv_in 4, blocks 2x2, conv_mid 1 = 9 LR px. Tail: shuffle, conv_out's 4 HR px = 1 LR px
     // plus a 3x3 conv at LR and at 2x LR before each shuffle: 3; nearest, HR cone [-4, 7] through a
     // 3x3 conv at 4x, then at 2x: [-2, 2], 2
-    expect(F.radius).toBe(up === 'shuffle' ? 12 : 11);
+    expect(F.radius).toBe(up.upsample === 'nearest' ? 11 : 12);
     for (const [w, h, seed, core] of [[37, 45, 41, 9], [130, 67, 42, 17]]) {
       const img = Float32Array.from(uniform(w * h * 3, seed, 0, 1));
       const folded = await wholeImage(() => F.forward(fromArray(img, [1, h, w, 3])));
@@ -130,7 +152,7 @@ describe.each(['shuffle', 'nearest'] as const)('tiled inference, %s upsampling',
     expectClose(b, a, 0, 0, 'folded from file vs from the training graph');
     fromGraph.dispose(); fromFile.dispose(); G.dispose();
     // the file format's shape table is the module tree's
-    for (const cfg of [{ ...tiny, upsample: up }, { channels: 4, blocks: 1, scale: 2 as const, upsample: up }]) {
+    for (const cfg of [{ ...tiny, ...up }, { channels: 4, blocks: 1, scale: 2 as const, ...up }]) {
       const g = new Generator(cfg);
       expect(g.parameterCount()).toBe(generatorParamCount(cfg));
       const want = new Map(g.stateEntries().map(([n, e]) => [n, diskShape(e.tensor, e.layout)]));
