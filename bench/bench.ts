@@ -95,6 +95,8 @@ for (const [N, H] of [[16, 24], [1, 128], ...(values.quick ? [] : [[16, 48], [16
 }
 // the shipped srresnet's (32 channels) output conv on a 512x512 HR tile
 convCases.push({ name: 'G32 conv 32->3 9x9 1x512x512', s: { N: 1, H: 512, W: 512, Cin: 32, Cout: 3, K: 9, stride: 1 } });
+// and in its training step (batch 16, 64x64 HR crops)
+convCases.push({ name: 'G32 conv 32->3 9x9 16x64x64', s: { N: 16, H: 64, W: 64, Cin: 32, Cout: 3, K: 9, stride: 1 } });
 if (!values.quick) {
   for (const [cin, cout, st, hw] of [[64, 64, 2, 96], [128, 128, 2, 48], [256, 256, 2, 24], [512, 512, 2, 12]] as const) {
     convCases.push({ name: `D conv ${cin}->${cout} 3x3 s${st} 16x${hw}x${hw}`, s: { N: 16, H: hw, W: hw, Cin: cin, Cout: cout, K: 3, stride: st } });
@@ -116,12 +118,14 @@ for (const { name, s } of convCases) {
   }
   const x = buf(g, s.N * s.H * s.W * s.Cin), w = buf(g, s.K * s.K * s.Cin * s.Cout), bias = buf(g, s.Cout);
   const y = buf(g, s.N * Ho * Wo * s.Cout), dx = buf(g, s.N * s.H * s.W * s.Cin), dw = buf(g, s.K * s.K * s.Cin * s.Cout);
-  // Winograd-eligible shapes run twice in the same run: the direct kernels, then Winograd (the
-  // default). Rates count direct-convolution work for both, so they compare as speed.
-  const eligible = conv.usesWinograd(s);
+  // Winograd-eligible shapes (and the 9x9 convs the split path takes) run twice in the same run:
+  // the direct kernels, then the default. Rates count direct-convolution work for both, so they
+  // compare as speed.
+  const split = conv.usesSplit9(s);
+  const eligible = conv.usesWinograd(s) || split;
   for (const wino of eligible ? [false, true] : [true]) {
     conv.conv2dTiles.winograd = wino;
-    const tag = eligible ? (wino ? ' winograd' : ' direct') : '';
+    const tag = eligible ? (wino ? (split ? ' split9' : ' winograd') : ' direct') : '';
     await bench(g, `${name}${tag} fwd`, flops, 'GFLOPS', () => conv.conv2dForward(g, s, x, w, y, { bias }));
     await bench(g, `${name}${tag} bwd-input`, flops, 'GFLOPS', () => conv.conv2dBackwardInput(g, s, y, w, dx));
     await bench(g, `${name}${tag} bwd-weight`, flops, 'GFLOPS', () => conv.conv2dBackwardWeight(g, s, x, y, dw));

@@ -13,6 +13,7 @@ import { GpuError } from '../gpu/gpu.js';
 import { shaderSource, subgroupsCanShare, withPrelude } from './shader.js';
 import { kernelSpec, struct, run, fold } from './spec.js';
 import { winogradForward, winogradBackwardInput, winogradBackwardWeight } from './winograd.js';
+import { split9BackwardInput, split9BackwardWeight, split9Fits, split9Forward } from './split9.js';
 import { actCode, EPILOGUE_ACTS, type EpilogueAct } from './activation.js';
 import { variantOf, type Variant } from './variants.js';
 
@@ -61,6 +62,12 @@ export const conv2dTiles = {
    * which stay the reference path (tests, benchmarks).
    */
   winograd: true,
+  /**
+   * 9x9 stride-1 convs with Cin a multiple of 4 and Cout <= 4 (the generator's conv_out) as one 3x3
+   * conv to 9 x Cout channels through Winograd, plus a shift-sum (src/kernels/split9.ts). Needs
+   * `winograd`; false: the direct kernel.
+   */
+  split9: true,
   fwd: { TM: 4, VN: 4, WG: 64 },
   bwdInput: { TM: 4, VN: 4, WG: 64 },
   bwdWeight: { VN: 4, WG: 16, SPLIT: 64 },
@@ -102,6 +109,9 @@ function checkSize(what: string, b: GPUBuffer, floats: number): void {
 }
 
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
+
+/** Whether the split-9x9 path (a 3x3 Winograd conv to 9 x Cout channels) takes this conv. */
+export const usesSplit9 = (s: ConvShape): boolean => conv2dTiles.winograd && conv2dTiles.split9 && split9Fits(s);
 
 /** Whether the Winograd path takes this conv. */
 export const usesWinograd = (s: ConvShape): boolean =>
@@ -155,6 +165,7 @@ export function conv2dForward(g: Gpu, s: ConvShape, x: GPUBuffer, w: GPUBuffer, 
   if (opts.slope) checkSize('slope', opts.slope, Cout);
   if (opts.residual) checkSize('residual', opts.residual, M * Cout);
   if (usesWinograd(s)) { winogradForward(g, s, x, w, out, { ...opts, act }); return; }
+  if (usesSplit9(s)) { split9Forward(g, s, x, w, out, { ...opts, act }); return; }
 
   const Ci4 = ceilDiv(Cin, 4), Co4 = ceilDiv(Cout, 4);
   const temps: GPUBuffer[] = [];
@@ -178,6 +189,7 @@ export function conv2dBackwardInput(g: Gpu, s: ConvShape, dy: GPUBuffer, w: GPUB
   const { Ho, Wo } = convOutSize(s);
   checkSize('dy', dy, N * Ho * Wo * Cout); checkSize('w', w, K * K * Cin * Cout); checkSize('dx', dx, N * H * W * Cin);
   if (usesWinograd(s)) { winogradBackwardInput(g, s, dy, w, dx); return; }
+  if (usesSplit9(s)) { split9BackwardInput(g, s, dy, w, dx); return; }
   const Ci4 = ceilDiv(Cin, 4), Co4 = ceilDiv(Cout, 4);
   const temps: GPUBuffer[] = [];
   const dyp = padded(g, dy, N * Ho * Wo, 1, Cout, 1, Co4 * 4, temps);
@@ -203,6 +215,7 @@ export function conv2dBackwardWeight(g: Gpu, s: ConvShape, x: GPUBuffer, dy: GPU
   const { Ho, Wo } = convOutSize(s);
   checkSize('x', x, N * H * W * Cin); checkSize('dy', dy, N * Ho * Wo * Cout); checkSize('dw', dw, K * K * Cin * Cout);
   if (usesWinograd(s)) { winogradBackwardWeight(g, s, x, dy, dw); return; }
+  if (usesSplit9(s)) { split9BackwardWeight(g, s, x, dy, dw); return; }
   const Ci4 = ceilDiv(Cin, 4), Co4 = ceilDiv(Cout, 4);
   const temps: GPUBuffer[] = [];
   const xp = padded(g, x, N * H * W, 1, Cin, 1, Ci4 * 4, temps);

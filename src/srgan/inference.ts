@@ -81,9 +81,10 @@ export class FoldedGenerator {
     const [N, H, W, C] = h.shape;
     const s = this.config.scale, ctx = this.tailContext;
     // largest tail tensor per LR row: scale^2 * C floats per pixel (the last conv before the
-    // shuffle, and the shuffled tensor)
-    const rowBytes = N * W * s * s * C * 4;
-    rows ??= Math.floor(Number(g.limits.maxStorageBufferBindingSize) / rowBytes) - 2 * ctx;
+    // shuffle, and the shuffled tensor); conv_out's split 9x9 path (src/kernels/split9.ts) binds
+    // that tensor padded by 3 HR pixels on every side: 6 more HR columns, and 6 more HR rows
+    const rowBytes = N * (s * W + 6) * s * C * 4;
+    rows ??= Math.floor(Number(g.limits.maxStorageBufferBindingSize) / rowBytes) - 2 * ctx - Math.ceil(6 / s);
     if (rows >= H) return this.net.tail(h);
     if (rows < 1) throw new Error(`a ${W}-pixel-wide tile is too wide for the adapter's storage binding limit; use a smaller --tile`);
     const strips = Math.ceil(H / rows), step = Math.ceil(H / strips);
