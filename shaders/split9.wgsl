@@ -2,30 +2,25 @@
 // 3x3 conv to 9 x Cout channels, run by the Winograd path, and a shift-sum:
 //   y[p] = sum over (kh, kw) of x[p + (kh - 4, kw - 4)] w[kh, kw]
 //        = sum over i, j in 0..2 of z_ij[p + (3i, 3j)],  z_ij = conv3x3(xp, w[3i..3i+2, 3j..3j+2])
-// with xp = x zero-padded by 3 on every side (z on the padded grid, (H+6) x (W+6)): kh = 3i + a,
+// with xp = x zero-padded by 3 on every side (z on the padded grid, (H+6) x (W+6); Winograd's input
+// transform reads x as that grid's interior, so xp is never stored): kh = 3i + a,
 // kw = 3j + b with a, b the 3x3 tap. The 9 sub-kernels are stacked as the output channels of one
 // 3x3 conv, channel (3i + j) * Cout + co, padded with zero channels to Cz (a multiple of 4). The 81
 // taps cost 36/16 as many multiplies each in Winograd's GEMM, whose 9 x Cout columns are a far
 // better shape than the direct kernel's single vec4 of outputs.
 //   weights:      w [9, 9, Cin, Cout] -> w3 [3, 3, Cin, Cz]
 //   weights_grad: dw3 [3, 3, Cin, Cz] -> dw [9, 9, Cin, Cout] (the same map read backwards)
-//   pad:          x [N, H, W, C] -> xp [N, H+6, W+6, C], zeros around (C % 4 == 0, vec4s)
-//   crop:         dxp [N, H+6, W+6, C] -> dx [N, H, W, C], the interior (the adjoint of pad)
 //   gather:       z [N, H+6, W+6, Cz] -> y [N, H, W, Cout]: the shift-sum, then bias, activation, residual
 //   spread:       dy [N, H, W, Cout] -> dz [N, H+6, W+6, Cz]: the adjoint of the shift-sum (each dz
 //                 entry is one dy entry or zero: a gather, no atomics)
 
 struct WParams { Cin: u32, Cout: u32, Cz: u32, total: u32, gx: u32 }
-struct PParams { N: u32, H: u32, W: u32, C4: u32, total: u32, gx: u32 }
 struct GParams { N: u32, H: u32, W: u32, Cout: u32, Cz: u32, total: u32, gx: u32, act: u32, has_bias: u32, has_res: u32, alpha: f32 }
 
 @group(0) @binding(0) var<uniform> wp: WParams;
-@group(0) @binding(0) var<uniform> pp: PParams;
 @group(0) @binding(0) var<uniform> gp: GParams;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(1) var<storage, read> src4: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> dst4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;   // [Cout], or a dummy
 @group(0) @binding(4) var<storage, read> slope: array<f32>;  // [Cout] prelu, or a dummy
 @group(0) @binding(5) var<storage, read> res: array<f32>;    // like y, or a dummy
@@ -63,34 +58,6 @@ fn weights_grad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   let kw = k % 9u;
   let oz = ((kh / 3u) * 3u + kw / 3u) * wp.Cout + co;
   dst[i] = src[(((kh % 3u) * 3u + kw % 3u) * wp.Cin + ci) * wp.Cz + oz];
-}
-
-@compute @workgroup_size(WG)
-fn pad(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.x + wid.y * pp.gx) * WG + lid;   // xp vec4 ((n*(H+6) + h)*(W+6) + w)*C4 + c4
-  if (i >= pp.total) { return; }
-  let c4 = i % pp.C4;
-  let pix = i / pp.C4;
-  let w = i32(pix % (pp.W + 6u)) - 3;
-  let nh = pix / (pp.W + 6u);
-  let h = i32(nh % (pp.H + 6u)) - 3;
-  let n = nh / (pp.H + 6u);
-  var v = vec4<f32>(0.0);
-  if (h >= 0 && h < i32(pp.H) && w >= 0 && w < i32(pp.W)) { v = src4[((n * pp.H + u32(h)) * pp.W + u32(w)) * pp.C4 + c4]; }
-  dst4[i] = v;
-}
-
-@compute @workgroup_size(WG)
-fn crop(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wid.x + wid.y * pp.gx) * WG + lid;   // dx vec4 ((n*H + h)*W + w)*C4 + c4
-  if (i >= pp.total) { return; }
-  let c4 = i % pp.C4;
-  let pix = i / pp.C4;
-  let w = pix % pp.W;
-  let nh = pix / pp.W;
-  let h = nh % pp.H;
-  let n = nh / pp.H;
-  dst4[i] = src4[((n * (pp.H + 6u) + h + 3u) * (pp.W + 6u) + w + 3u) * pp.C4 + c4];
 }
 
 fn activate(v: f32, co: u32) -> f32 {

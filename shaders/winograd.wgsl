@@ -25,6 +25,9 @@ struct Params {
   t0: u32, rows: u32,                // first tile of this chunk; rows of the chunk's matrices (tiles, padded to 4)
   T: u32, gx: u32,                   // tiles in all; workgroups along x (the grid folds into y)
   act: u32, has_bias: u32, has_res: u32, alpha: f32,  // output_tf epilogue: act 0 none, 1 relu, 2 lrelu, 3 prelu, 4 tanh
+  SH: u32, SW: u32, off: u32,        // the tensor read or written, SH x SW, holds grid pixel (h, w) at (h - off, w - off):
+                                     // off 0 and SH x SW = H x W for a plain conv; off 3 reads the grid of a split 9x9
+                                     // conv from the unpadded input (zeros around), or writes only its interior
 }
 
 struct WParams {
@@ -104,9 +107,11 @@ fn tile_of(r: u32) -> vec4<u32> {
   return vec4<u32>(n, ty * 4u, tx * 4u, select(0u, 1u, t < p.T));
 }
 
-fn src_at(n: u32, h: i32, w: i32, c4: u32) -> vec4<f32> {
-  if (h < 0 || h >= i32(p.H) || w < 0 || w >= i32(p.W)) { return vec4<f32>(0.0); }
-  return src[((n * p.H + u32(h)) * p.W + u32(w)) * p.C4 + c4];
+fn src_at(n: u32, gh: i32, gw: i32, c4: u32) -> vec4<f32> {
+  let h = gh - i32(p.off);
+  let w = gw - i32(p.off);
+  if (h < 0 || h >= i32(p.SH) || w < 0 || w >= i32(p.SW)) { return vec4<f32>(0.0); }
+  return src[((n * p.SH + u32(h)) * p.SW + u32(w)) * p.C4 + c4];
 }
 
 @compute @workgroup_size(WG)
@@ -184,11 +189,13 @@ fn output_tf(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_in
   for (var j = 0u; j < 4u; j++) {
     let wo = tl.z + j;
     if (wo >= p.W) { break; }
+    if (wo < p.off || wo - p.off >= p.SW) { continue; }
     let y = at6(V6(f[0][j], f[1][j], f[2][j], f[3][j], f[4][j], f[5][j]));
     for (var k = 0u; k < 4u; k++) {
       let ho = tl.y + k;
       if (ho >= p.H) { break; }
-      let o = ((tl.x * p.H + ho) * p.W + wo) * p.C4 + c4;
+      if (ho < p.off || ho - p.off >= p.SH) { continue; }
+      let o = ((tl.x * p.SH + ho - p.off) * p.SW + wo - p.off) * p.C4 + c4;
       var v = activate(y[k] + bv, c4);
       if (p.has_res != 0u) { v += res[o]; }
       dst[o] = v;

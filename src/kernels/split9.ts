@@ -1,7 +1,9 @@
 // A 9x9 stride-1 conv with at most 4 output channels (the generator's conv_out) as a 3x3 conv to
 // 9 x Cout channels on the input padded by 3, run by Winograd F(4x4, 3x3), then a shift-sum
 // (shaders/split9.wgsl explains the identity). Forward, input gradient and weight gradient: each is
-// the matching Winograd call between the layout maps and their adjoints. conv2d.ts routes these
+// the matching Winograd call between the layout maps and their adjoints. The padding is never
+// stored: Winograd's transforms read the input as the interior of the padded grid (and the input
+// gradient writes only that interior). conv2d.ts routes these
 // convs here (conv2dTiles.split9) and keeps the direct kernel as the reference path.
 //
 // Why: the direct kernel computes one vec4 of output channels per pixel (3 of them used) and runs
@@ -18,17 +20,13 @@ const WG = 64;
 const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
 const W_PARAMS = struct('WParams', { Cin: 'u32', Cout: 'u32', Cz: 'u32', total: 'u32', gx: 'u32' });
-const P_PARAMS = struct('PParams', { N: 'u32', H: 'u32', W: 'u32', C4: 'u32', total: 'u32', gx: 'u32' });
 const G_PARAMS = struct('GParams', {
   N: 'u32', H: 'u32', W: 'u32', Cout: 'u32', Cz: 'u32', total: 'u32', gx: 'u32', act: 'u32', has_bias: 'u32', has_res: 'u32', alpha: 'f32',
 });
 const IO = { src: 'read', dst: 'read_write' } as const;
-const IO4 = { src4: 'read', dst4: 'read_write' } as const;
 export const SPLIT9 = kernelSpec('split9', {
   weights: { params: W_PARAMS, buffers: IO },
   weights_grad: { params: W_PARAMS, buffers: IO },
-  pad: { params: P_PARAMS, buffers: IO4 },
-  crop: { params: P_PARAMS, buffers: IO4 },
   gather: { params: G_PARAMS, buffers: { src: 'read', dst: 'read_write', bias: 'read?', slope: 'read?', res: 'read?' } },
   spread: { params: G_PARAMS, buffers: IO },
 });
@@ -59,24 +57,14 @@ function mapWeights(g: Gpu, s: Split9Shape, src: GPUBuffer, dst: GPUBuffer, grad
   run(g, pipe(g, entry), SPLIT9[entry], { Cin: s.Cin, Cout: s.Cout, Cz, total, gx }, { src, dst }, [gx, gy]);
 }
 
-/** x [N, H, W, C] -> [N, H+6, W+6, C] zero-bordered (pad), or back to its interior (crop). */
-function padOrCrop(g: Gpu, s: { N: number; H: number; W: number }, C: number, src: GPUBuffer, dst: GPUBuffer, entry: 'pad' | 'crop'): void {
-  const C4 = C / 4;
-  const total = entry === 'pad' ? s.N * (s.H + 6) * (s.W + 6) * C4 : s.N * s.H * s.W * C4;
-  const [gx, gy] = fold(g, ceilDiv(total, WG));
-  run(g, pipe(g, entry), SPLIT9[entry], { N: s.N, H: s.H, W: s.W, C4, total, gx }, { src4: src, dst4: dst }, [gx, gy]);
-}
-
 /** out [N, H, W, Cout] = the 9x9 conv of x [N, H, W, Cin] with w [9, 9, Cin, Cout], then the epilogue. */
 export function split9Forward(g: Gpu, s: Split9Shape, x: GPUBuffer, w: GPUBuffer, out: GPUBuffer, e: WinogradEpilogue = {}, maxRows?: number): void {
   check(s);
   const t = inner(s);
   const w3 = g.pool.acquire(9 * t.Cin * t.Cout * 4, 'split9 w3');
-  const xp = g.pool.acquire(t.N * t.H * t.W * t.Cin * 4, 'split9 padded x');
   const z = g.pool.acquire(t.N * t.H * t.W * t.Cout * 4, 'split9 z');
   mapWeights(g, s, w, w3, false);
-  padOrCrop(g, s, s.Cin, x, xp, 'pad');
-  winogradForward(g, t, xp, w3, z, {}, maxRows);
+  winogradForward(g, t, x, w3, z, {}, maxRows, { input: 3 });
   const act = e.act ?? 'none';
   if (act === 'prelu' && !e.slope) throw new GpuError('split9: prelu needs a slope buffer');
   const total = s.N * s.H * s.W * s.Cout;
@@ -85,7 +73,7 @@ export function split9Forward(g: Gpu, s: Split9Shape, x: GPUBuffer, w: GPUBuffer
     N: s.N, H: s.H, W: s.W, Cout: s.Cout, Cz: t.Cout, total, gx,
     act: actCode('split9', act, EPILOGUE_ACTS), has_bias: e.bias ? 1 : 0, has_res: e.residual ? 1 : 0, alpha: e.alpha ?? 0.2,
   }, { src: z, dst: out, bias: e.bias, slope: act === 'prelu' ? e.slope : undefined, res: e.residual }, [gx, gy]);
-  for (const b of [w3, xp, z]) g.pool.release(b);
+  for (const b of [w3, z]) g.pool.release(b);
 }
 
 /** dy [N, H, W, Cout] -> dz [N, H+6, W+6, Cz]: the adjoint of the shift-sum (a new buffer). */
@@ -107,21 +95,17 @@ export function split9BackwardInput(g: Gpu, s: Split9Shape, dy: GPUBuffer, w: GP
   const w3 = g.pool.acquire(9 * t.Cin * t.Cout * 4, 'split9 w3');
   mapWeights(g, s, w, w3, false);
   const dz = spread(g, s, dy);
-  const dxp = g.pool.acquire(t.N * t.H * t.W * t.Cin * 4, 'split9 padded dx');
-  winogradBackwardInput(g, t, dz, w3, dxp, maxRows);
-  padOrCrop(g, s, s.Cin, dxp, dx, 'crop');
-  for (const b of [w3, dz, dxp]) g.pool.release(b);
+  winogradBackwardInput(g, t, dz, w3, dx, maxRows, { input: 3 });
+  for (const b of [w3, dz]) g.pool.release(b);
 }
 
 /** dw [9, 9, Cin, Cout] = the weight gradient of the 9x9 conv (deterministic: Winograd's fixed order). */
 export function split9BackwardWeight(g: Gpu, s: Split9Shape, x: GPUBuffer, dy: GPUBuffer, dw: GPUBuffer, maxRows?: number): void {
   check(s);
   const t = inner(s);
-  const xp = g.pool.acquire(t.N * t.H * t.W * t.Cin * 4, 'split9 padded x');
-  padOrCrop(g, s, s.Cin, x, xp, 'pad');
   const dz = spread(g, s, dy);
   const dw3 = g.pool.acquire(9 * t.Cin * t.Cout * 4, 'split9 dw3');
-  winogradBackwardWeight(g, t, xp, dz, dw3, maxRows);
+  winogradBackwardWeight(g, t, x, dz, dw3, maxRows, { input: 3 });
   mapWeights(g, s, dw3, dw, true);
-  for (const b of [xp, dz, dw3]) g.pool.release(b);
+  for (const b of [dz, dw3]) g.pool.release(b);
 }

@@ -18,7 +18,7 @@ const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
 const TILE_PARAMS = struct('Params', {
   N: 'u32', H: 'u32', W: 'u32', C4: 'u32', TH: 'u32', TW: 'u32', t0: 'u32', rows: 'u32', T: 'u32', gx: 'u32',
-  act: 'u32', has_bias: 'u32', has_res: 'u32', alpha: 'f32',
+  act: 'u32', has_bias: 'u32', has_res: 'u32', alpha: 'f32', SH: 'u32', SW: 'u32', off: 'u32',
 });
 const WEIGHT_PARAMS = struct('WParams', { Cin: 'u32', Cout: 'u32', R: 'u32', C4: 'u32', flip: 'u32', gx: 'u32' });
 export const WINOGRAD = kernelSpec('winograd', {
@@ -52,14 +52,26 @@ function* chunks(T: number, rows: number): Generator<{ t0: number; rows: number 
   for (let t0 = 0; t0 < T; t0 += rows) yield { t0, rows: Math.min(rows, ceilDiv(T - t0, 4) * 4) };
 }
 
-/** Tile-transform parameters (struct Params) for a chunk; C4 of the tensor read or written. */
+/**
+ * Tile-transform parameters (struct Params) for a chunk; C4 of the tensor read or written, which
+ * holds the conv's grid shifted by `off` pixels (0: the grid itself; see WinogradOffsets).
+ */
 function tileParams(s: WinogradShape, p: ReturnType<typeof plan>, c: { t0: number; rows: number }, C4: number,
-  gx: number, e: { act?: EpilogueAct; alpha?: number; bias?: boolean; res?: boolean } = {}) {
+  gx: number, e: { act?: EpilogueAct; alpha?: number; bias?: boolean; res?: boolean } = {}, off = 0) {
   return {
     N: s.N, H: s.H, W: s.W, C4, TH: p.TH, TW: p.TW, t0: c.t0, rows: c.rows, T: p.T, gx,
     act: actCode('winograd', e.act ?? 'none', EPILOGUE_ACTS), has_bias: e.bias ? 1 : 0, has_res: e.res ? 1 : 0, alpha: e.alpha ?? 0.2,
+    SH: s.H - 2 * off, SW: s.W - 2 * off, off,
   };
 }
+
+/**
+ * Where the conv's input and output tensors sit on its H x W grid: `input` > 0 reads an input of
+ * (H - 2 input) x (W - 2 input) as the grid's interior, zeros around (a conv over a zero-padded
+ * tensor without the padded copy); `output` > 0 writes only the interior, to an output that size
+ * (the crop that undoes such padding). Both 0 for a plain conv. The split 9x9 conv uses 3.
+ */
+export interface WinogradOffsets { input?: number; output?: number }
 
 /** U = G g G^T for every channel pair: [36, Cin, Cout], or flipped (input gradient) [36, Cout, Cin]. */
 function weightTransform(g: Gpu, w: GPUBuffer, Cin: number, Cout: number, flip: boolean): GPUBuffer {
@@ -72,8 +84,8 @@ function weightTransform(g: Gpu, w: GPUBuffer, Cin: number, Cout: number, flip: 
 
 export interface WinogradEpilogue { bias?: GPUBuffer; act?: EpilogueAct; slope?: GPUBuffer; alpha?: number; residual?: GPUBuffer }
 
-/** The conv with transformed weights U [36, Cin, Cout]: x [N,H,W,Cin] -> out [N,H,W,Cout]. */
-function convWithU(g: Gpu, s: WinogradShape, x: GPUBuffer, u: GPUBuffer, out: GPUBuffer, e: WinogradEpilogue, maxRows?: number): void {
+/** The conv with transformed weights U [36, Cin, Cout]: x [N,H,W,Cin] -> out [N,H,W,Cout] (as `at` places them). */
+function convWithU(g: Gpu, s: WinogradShape, x: GPUBuffer, u: GPUBuffer, out: GPUBuffer, e: WinogradEpilogue, maxRows?: number, at: WinogradOffsets = {}): void {
   const p = plan(g, s, maxRows);
   const Ci4 = s.Cin / 4, Co4 = s.Cout / 4;
   const v = g.pool.acquire(36 * p.rows * s.Cin * 4, 'winograd V');
@@ -81,10 +93,10 @@ function convWithU(g: Gpu, s: WinogradShape, x: GPUBuffer, u: GPUBuffer, out: GP
   const slope = e.act === 'prelu' ? e.slope : undefined;
   for (const c of chunks(p.T, p.rows)) {
     const [ix, iy] = grid(g, c.rows * Ci4);
-    run(g, pipe(g, 'input_tf'), WINOGRAD.input_tf, tileParams(s, p, c, Ci4, ix), { src: x, dst: v }, [ix, iy]);
+    run(g, pipe(g, 'input_tf'), WINOGRAD.input_tf, tileParams(s, p, c, Ci4, ix, {}, at.input), { src: x, dst: v }, [ix, iy]);
     matmulBatched(g, v, u, o, c.rows, s.Cout, s.Cin, { count: 36, a: c.rows * s.Cin, b: s.Cin * s.Cout, c: c.rows * s.Cout });
     const [ox, oy] = grid(g, c.rows * Co4);
-    run(g, pipe(g, 'output_tf'), WINOGRAD.output_tf, tileParams(s, p, c, Co4, ox, { act: e.act, alpha: e.alpha, bias: !!e.bias, res: !!e.residual }),
+    run(g, pipe(g, 'output_tf'), WINOGRAD.output_tf, tileParams(s, p, c, Co4, ox, { act: e.act, alpha: e.alpha, bias: !!e.bias, res: !!e.residual }, at.output),
       { src: o, dst: out, bias: e.bias, slope, res: e.residual }, [ox, oy]);
   }
   for (const b of [v, o]) g.pool.release(b);
@@ -92,22 +104,25 @@ function convWithU(g: Gpu, s: WinogradShape, x: GPUBuffer, u: GPUBuffer, out: GP
 
 /** out = conv3x3(x, w) + epilogue; w HWIO [3, 3, Cin, Cout]. `maxRows` forces small chunks (tests). */
 export function winogradForward(g: Gpu, s: WinogradShape, x: GPUBuffer, w: GPUBuffer, out: GPUBuffer,
-  e: WinogradEpilogue = {}, maxRows?: number): void {
+  e: WinogradEpilogue = {}, maxRows?: number, at: WinogradOffsets = {}): void {
   if (e.act === 'prelu' && !e.slope) throw new GpuError('winograd: prelu needs a slope buffer');
   const u = weightTransform(g, w, s.Cin, s.Cout, false);
-  convWithU(g, s, x, u, out, e, maxRows);
+  convWithU(g, s, x, u, out, e, maxRows, at);
   g.pool.release(u);
 }
 
 /** dx = conv3x3(dy, rot180(w) with Cin and Cout swapped): the input gradient of a 3x3 stride-1 conv. */
-export function winogradBackwardInput(g: Gpu, s: WinogradShape, dy: GPUBuffer, w: GPUBuffer, dx: GPUBuffer, maxRows?: number): void {
+export function winogradBackwardInput(g: Gpu, s: WinogradShape, dy: GPUBuffer, w: GPUBuffer, dx: GPUBuffer, maxRows?: number,
+  at: WinogradOffsets = {}): void {
   const u = weightTransform(g, w, s.Cin, s.Cout, true);
-  convWithU(g, { ...s, Cin: s.Cout, Cout: s.Cin }, dy, u, dx, {}, maxRows);
+  // dy lies on the grid as the forward's output did, dx as its input did
+  convWithU(g, { ...s, Cin: s.Cout, Cout: s.Cin }, dy, u, dx, {}, maxRows, { input: at.output, output: at.input });
   g.pool.release(u);
 }
 
 /** dw [3, 3, Cin, Cout] = the weight gradient, summed over tiles in a fixed order (deterministic). */
-export function winogradBackwardWeight(g: Gpu, s: WinogradShape, x: GPUBuffer, dy: GPUBuffer, dw: GPUBuffer, maxRows?: number): void {
+export function winogradBackwardWeight(g: Gpu, s: WinogradShape, x: GPUBuffer, dy: GPUBuffer, dw: GPUBuffer, maxRows?: number,
+  at: WinogradOffsets = {}): void {
   const p = plan(g, s, maxRows);
   const Ci4 = s.Cin / 4, Co4 = s.Cout / 4;
   const v = g.pool.acquire(36 * p.rows * s.Cin * 4, 'winograd V');
@@ -115,9 +130,9 @@ export function winogradBackwardWeight(g: Gpu, s: WinogradShape, x: GPUBuffer, d
   const du = g.pool.acquire(36 * s.Cin * s.Cout * 4, 'winograd dU');
   for (const c of chunks(p.T, p.rows)) {
     const [ix, iy] = grid(g, c.rows * Ci4);
-    run(g, pipe(g, 'input_tf'), WINOGRAD.input_tf, tileParams(s, p, c, Ci4, ix), { src: x, dst: v }, [ix, iy]);
+    run(g, pipe(g, 'input_tf'), WINOGRAD.input_tf, tileParams(s, p, c, Ci4, ix, {}, at.input), { src: x, dst: v }, [ix, iy]);
     const [ox, oy] = grid(g, c.rows * Co4);
-    run(g, pipe(g, 'grad_tf'), WINOGRAD.grad_tf, tileParams(s, p, c, Co4, ox), { src: dy, dst: d }, [ox, oy]);
+    run(g, pipe(g, 'grad_tf'), WINOGRAD.grad_tf, tileParams(s, p, c, Co4, ox, {}, at.output), { src: dy, dst: d }, [ox, oy]);
     matmulBatched(g, v, d, du, s.Cin, s.Cout, c.rows, { count: 36, a: c.rows * s.Cin, b: c.rows * s.Cout, c: s.Cin * s.Cout },
       { transA: true, accumulate: c.t0 > 0 });
   }

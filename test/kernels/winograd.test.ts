@@ -102,3 +102,30 @@ describe('winograd determinism', () => {
     for (const b of [x, dy, dw1, dw2]) g.pool.release(b);
   });
 });
+
+describe('winograd with the input read as the interior of a larger grid (offsets)', () => {
+  it('equals the conv of the explicitly zero-padded input; the input gradient is that of the padded input, cropped', async () => {
+    const [N, H, W, Cin, Cout, off] = [2, 5, 7, 8, 4, 2];
+    const s: WinogradShape = { N, H: H + 2 * off, W: W + 2 * off, Cin, Cout };   // the grid
+    const xd = uniform(N * H * W * Cin, 41), wd = uniform(9 * Cin * Cout, 42), dyd = uniform(N * s.H * s.W * Cout, 43);
+    // the padded copy the kernels never make
+    const xpad = new Float64Array(N * s.H * s.W * Cin);
+    for (let n = 0; n < N; n++) for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) for (let c = 0; c < Cin; c++) {
+      xpad[((n * s.H + h + off) * s.W + w + off) * Cin + c] = xd[((n * H + h) * W + w) * Cin + c];
+    }
+    const x = upload(g, xd), w = upload(g, wd), dy = upload(g, dyd);
+    const y = g.pool.acquire(N * s.H * s.W * Cout * 4), dx = g.pool.acquire(xd.length * 4), dw = g.pool.acquire(wd.length * 4);
+    winogradForward(g, s, x, w, y, {}, undefined, { input: off });
+    winogradBackwardInput(g, s, dy, w, dx, undefined, { input: off });
+    winogradBackwardWeight(g, s, x, dy, dw, undefined, { input: off });
+    const dxpad = conv2dBackwardInputRef(conv(s), dyd, wd);
+    const dxRef = xd.map((_, i) => {
+      const c = i % Cin, pix = Math.floor(i / Cin), ww = pix % W, nh = Math.floor(pix / W), h = nh % H, n = Math.floor(nh / H);
+      return dxpad[((n * s.H + h + off) * s.W + ww + off) * Cin + c];
+    });
+    expect(relErr(await download(g, y, N * s.H * s.W * Cout), conv2dForwardRef(conv(s), xpad, wd))).toBeLessThan(1e-5);
+    expect(relErr(await download(g, dx, xd.length), dxRef)).toBeLessThan(1e-5);
+    expect(relErr(await download(g, dw, wd.length), conv2dBackwardWeightRef(conv(s), xpad, dyd))).toBeLessThan(1e-5);
+    for (const b of [x, w, dy, y, dx, dw]) g.pool.release(b);
+  });
+});
