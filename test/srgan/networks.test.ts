@@ -165,7 +165,7 @@ describe.each(VARIANTS)('tiled inference, %s', (_, up) => {
 describe('tile planning', () => {
   it('plans few tiles that fit the image: within 1.3x of the image plus its border', async () => {
     const F = await loadFoldedGenerator(modelPath('srresnet'));
-    expect(F.config).toEqual({ channels: 32, blocks: 6, scale: 4 });
+    expect(F.config).toEqual({ channels: 32, blocks: 6, scale: 4, norm: 'none', skip: 'bilinear' });
     expect(F.radius).toBe(20);
     expect(F.bytesPerLrPixel).toBe(32 * 4); // the tail (16 x 32 floats per LR pixel) runs in strips
     expect(F.tailContext).toBe(3);
