@@ -94,7 +94,7 @@ export const MAX_PTH_BYTES = 512 * 2 ** 20;
  */
 export const SHIPPED_MODELS: Record<string, string> = {
   srgan: 'SRGAN (perceptual: invents texture in grass, fur, foliage): 32 channels, 6 blocks',
-  srresnet: 'SRResNet, phase 1 of SRGAN (PSNR-oriented: smooth, faithful): 32 channels, 6 blocks',
+  srresnet: 'SRResNet, phase 1 of SRGAN (PSNR-oriented: smooth, faithful): 32 channels, 6 blocks, no BN, bilinear skip',
 };
 export const DEFAULT_MODEL = 'srgan';
 
