@@ -56,3 +56,19 @@ export function finiteDiff(f: (x: Float64Array) => number, x: Float64Array, idx:
     return (f(xp) - f(xm)) / (2 * h);
   });
 }
+
+/**
+ * max |got - want| / max |want| over a tensor, Infinity on NaN: the error measure of the transform
+ * paths (Winograd, the split 9x9 conv), whose float32 error scales with the tensor's magnitude.
+ */
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) throw new Error(`relErr: ${got.length} values against ${want.length}`);
+  let err = 0, scale = 0;
+  for (let i = 0; i < got.length; i++) {
+    const d = Math.abs(got[i] - want[i]);
+    if (!(d === d)) return Infinity;
+    err = Math.max(err, d);
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  return err / scale;
+}

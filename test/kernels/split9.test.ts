@@ -9,7 +9,7 @@
 // input gradient, 0.4e-6..3.1e-6 weight gradient at the shapes below (less on the one-pixel image),
 // 0.5e-6..1.6e-6 with the epilogues. Asserted bound: 1e-5 (2e-5 with tanh), Winograd's own.
 import { describe, it, expect } from 'vitest';
-import { testGpu, uniform, upload, download } from '../helpers.js';
+import { testGpu, uniform, upload, download, relErr } from '../helpers.js';
 import { split9Forward, split9BackwardInput, split9BackwardWeight, type Split9Shape } from '../../src/kernels/split9.js';
 import { conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dTiles, usesSplit9, type ConvShape } from '../../src/kernels/conv2d.js';
 import { conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef } from '../../src/kernels/ref/conv2d.js';
@@ -17,19 +17,6 @@ import type { EpilogueAct } from '../../src/kernels/activation.js';
 
 const g = await testGpu();
 const conv = (s: Split9Shape): ConvShape => ({ ...s, K: 9, stride: 1 });
-
-/** max |got - want| / max |want|, failing on NaN. */
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let err = 0, scale = 0;
-  for (let i = 0; i < got.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    if (!(d === d)) return Infinity;
-    err = Math.max(err, d);
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return err / scale;
-}
 
 const SHAPES: Array<[Split9Shape, number | undefined]> = [
   [{ N: 2, H: 13, W: 10, Cin: 8, Cout: 3 }, undefined],   // conv_out's 3 channels; partial tiles

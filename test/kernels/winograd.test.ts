@@ -8,7 +8,7 @@
 // less on the one-pixel image, where padding zeros most of the tile); with tanh 5.2e-6 (lavapipe's
 // tanh). Asserted bound: 1e-5 (2e-5 with tanh).
 import { describe, it, expect } from 'vitest';
-import { testGpu, uniform, upload, download } from '../helpers.js';
+import { testGpu, uniform, upload, download, relErr } from '../helpers.js';
 import { winogradForward, winogradBackwardInput, winogradBackwardWeight, type WinogradShape } from '../../src/kernels/winograd.js';
 import { conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef } from '../../src/kernels/ref/conv2d.js';
 import type { ConvShape } from '../../src/kernels/conv2d.js';
@@ -16,19 +16,6 @@ import type { EpilogueAct } from '../../src/kernels/activation.js';
 
 const g = await testGpu();
 const conv = (s: WinogradShape): ConvShape => ({ ...s, K: 3, stride: 1 });
-
-/** max |got - want| / max |want|, failing on NaN. */
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  expect(got.length).toBe(want.length);
-  let err = 0, scale = 0;
-  for (let i = 0; i < got.length; i++) {
-    const d = Math.abs(got[i] - want[i]);
-    if (!(d === d)) return Infinity;
-    err = Math.max(err, d);
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return err / scale;
-}
 
 const SHAPES: Array<[WinogradShape, number | undefined]> = [
   [{ N: 2, H: 13, W: 10, Cin: 8, Cout: 12 }, undefined],  // partial tiles on both edges
