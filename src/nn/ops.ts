@@ -231,8 +231,8 @@ export function upsampleNearest2(x: Tensor): Tensor {
 
 /**
  * Bilinear upsampling by the integer s (PyTorch's align_corners=False): [N, H, W, C] -> [N, sH, sW, C],
- * each value then mapped to a * v + b (default: as it is). Forward only: it upsamples data (the generator's LR input, for its global skip), never a tensor
- * that takes a gradient.
+ * each value then mapped to a * v + b (default: as it is). Forward only: it upsamples data (the
+ * generator's LR input, for its global skip), never a tensor that takes a gradient.
  */
 export function upsampleBilinear(x: Tensor, s: number, a = 1, b = 0): Tensor {
   const [N, H, W, C] = nhwc(x, 'upsampleBilinear');

@@ -1,5 +1,5 @@
 // Training configuration: every number is a flag or a JSON entry; defaults follow the paper.
-import type { GeneratorConfig } from './generator.js';
+import { NORMS, SKIPS, UPSAMPLINGS, type GeneratorConfig } from './generator.js';
 import type { DiscriminatorConfig } from './discriminator.js';
 import type { VggLayer } from './vgg19.js';
 
@@ -92,9 +92,9 @@ export const CONFIG_RULES: Record<string, Rule> = {
   'generator.channels': int(1, 1024),
   'generator.blocks': int(0, 256),
   'generator.scale': oneOf(2, 4),
-  'generator.upsample': oneOf('shuffle', 'nearest'),
-  'generator.norm': oneOf('batch', 'none'),
-  'generator.skip': oneOf('none', 'bilinear'),
+  'generator.upsample': oneOf(...UPSAMPLINGS),
+  'generator.norm': oneOf(...NORMS),
+  'generator.skip': oneOf(...SKIPS),
   'discriminator.channels': int(1, 1024),
   'discriminator.denseUnits': int(1, 65536),
   'discriminator.head': oneOf('dense', 'pool'),

@@ -35,6 +35,8 @@ export const normOf = (cfg: GeneratorConfig): Norm => cfg.norm ?? 'batch';
 export type Skip = 'none' | 'bilinear';
 export const SKIPS: readonly Skip[] = ['none', 'bilinear'];
 export const skipOf = (cfg: GeneratorConfig): Skip => cfg.skip ?? 'none';
+/** A list of allowed values as messages name them: 'a' or 'b'. */
+export const alternatives = (values: readonly string[]): string => values.map((v) => `'${v}'`).join(' or ');
 /** The canonical form (files' metadata, messages): each option only where it is not the paper's. */
 export function normalGenerator(cfg: GeneratorConfig): GeneratorConfig {
   const out: GeneratorConfig = { channels: cfg.channels, blocks: cfg.blocks, scale: cfg.scale };
@@ -167,13 +169,13 @@ export class Generator extends Module {
     this.folded = !!w;
     this.convIn = this.child('conv_in', conv(3, c, 9, true, w, 'conv_in'));
     this.actIn = this.child('act_in', prelu(c, w, 'act_in'));
-    if (!NORMS.includes(normOf(config))) throw new Error(`generator norm must be 'batch' or 'none', got ${JSON.stringify(config.norm)}`);
-    if (!SKIPS.includes(skipOf(config))) throw new Error(`generator skip must be 'none' or 'bilinear', got ${JSON.stringify(config.skip)}`);
+    if (!NORMS.includes(normOf(config))) throw new Error(`generator norm must be ${alternatives(NORMS)}, got ${JSON.stringify(config.norm)}`);
+    if (!SKIPS.includes(skipOf(config))) throw new Error(`generator skip must be ${alternatives(SKIPS)}, got ${JSON.stringify(config.skip)}`);
     const bn = normOf(config) === 'batch';
     this.blocks = Array.from({ length: config.blocks }, (_, i) => this.child(`blocks.${i}`, new ResidualBlock(c, bn, w, `blocks.${i}`)));
     this.convMid = this.child('conv_mid', conv(c, c, 3, !bn, w, 'conv_mid', bn ? 'bn_mid' : undefined));
     this.bnMid = w || !bn ? null : this.child('bn_mid', new BatchNorm2d(c));
-    if (!UPSAMPLINGS.includes(upsamplingOf(config))) throw new Error(`generator upsample must be 'shuffle' or 'nearest', got ${JSON.stringify(config.upsample)}`);
+    if (!UPSAMPLINGS.includes(upsamplingOf(config))) throw new Error(`generator upsample must be ${alternatives(UPSAMPLINGS)}, got ${JSON.stringify(config.upsample)}`);
     this.ups = Array.from({ length: Math.log2(config.scale) }, (_, i) => this.child(`ups.${i}`, new Upsample(c, upsamplingOf(config), w, `ups.${i}`)));
     this.convOut = this.child('conv_out', conv(c, 3, 9, true, w, 'conv_out'));
   }

@@ -6,7 +6,7 @@
 import { parseSafetensorsChecked } from '../nn/state.js';
 import { firstNonFinite, parseSafetensorsHeader, toFloat32, type StTensor } from '../nn/safetensors.js';
 import { parsePth, isZip } from '../nn/pth.js';
-import { NORMS, SKIPS, UPSAMPLINGS, normOf, normalGenerator, skipOf, upsamplingOf, type GeneratorConfig, type Norm, type Skip, type Upsampling } from './generator.js';
+import { NORMS, SKIPS, UPSAMPLINGS, alternatives, normOf, normalGenerator, skipOf, upsamplingOf, type GeneratorConfig, type Norm, type Skip, type Upsampling } from './generator.js';
 import { FoldedGenerator } from './inference.js';
 
 /** Sane bounds for a generator read from a file: checked before any shape table or model is built. */
@@ -24,9 +24,9 @@ export function checkGeneratorConfig(cfg: unknown, file: string): GeneratorConfi
   if (!int(channels, 1, GENERATOR_LIMITS.channels)) throw new Error(`${file}: generator channels ${JSON.stringify(channels)} is not an integer in 1..${GENERATOR_LIMITS.channels}`);
   if (!int(blocks, 0, GENERATOR_LIMITS.blocks)) throw new Error(`${file}: generator blocks ${JSON.stringify(blocks)} is not an integer in 0..${GENERATOR_LIMITS.blocks}`);
   if (scale !== 2 && scale !== 4) throw new Error(`${file}: generator scale ${JSON.stringify(scale)} is not 2 or 4`);
-  if (upsample !== undefined && !UPSAMPLINGS.includes(upsample as Upsampling)) throw new Error(`${file}: generator upsample ${JSON.stringify(upsample)} is not 'shuffle' or 'nearest'`);
-  if (norm !== undefined && !NORMS.includes(norm as Norm)) throw new Error(`${file}: generator norm ${JSON.stringify(norm)} is not 'batch' or 'none'`);
-  if (skip !== undefined && !SKIPS.includes(skip as Skip)) throw new Error(`${file}: generator skip ${JSON.stringify(skip)} is not 'none' or 'bilinear'`);
+  if (upsample !== undefined && !UPSAMPLINGS.includes(upsample as Upsampling)) throw new Error(`${file}: generator upsample ${JSON.stringify(upsample)} is not ${alternatives(UPSAMPLINGS)}`);
+  if (norm !== undefined && !NORMS.includes(norm as Norm)) throw new Error(`${file}: generator norm ${JSON.stringify(norm)} is not ${alternatives(NORMS)}`);
+  if (skip !== undefined && !SKIPS.includes(skip as Skip)) throw new Error(`${file}: generator skip ${JSON.stringify(skip)} is not ${alternatives(SKIPS)}`);
   return normalGenerator({ channels: channels as number, blocks: blocks as number, scale, upsample: upsample as Upsampling | undefined,
     norm: norm as Norm | undefined, skip: skip as Skip | undefined });
 }
