@@ -4,7 +4,7 @@
 // bit depth the file had (gray stays gray, 16-bit stays 16-bit), so that what goes in can come out
 // unchanged. Errors are one line: `<name>: <problem>`, because they end up in logs and CLI output.
 // Files are read and written by src/node/image-files.ts; the PNG codec still uses node:zlib.
-import { deflateSync, inflateSync } from 'node:zlib';
+import { constants as zlibConstants, deflateSync, inflateSync } from 'node:zlib';
 import pngjs from 'pngjs';
 import jpeg from 'jpeg-js';
 
@@ -673,6 +673,14 @@ function pngChunk(type: string, body: Uint8Array): Uint8Array {
 }
 
 /**
+ * zlib settings for PNG image data: level 4 with the filtered-data strategy (libpng's default
+ * strategy for filtered rows). Against zlib's default (level 6), measured on a 2048x2048 upscale
+ * and Set14's 14 images: deflate 3.5x faster (0.48 s against 1.78 s on the 2048x2048 one), files
+ * 1.6% larger in all (4.7% on the 2048x2048 one). Z_RLE was 7x faster but 26-78% larger on two of the images.
+ */
+const PNG_DEFLATE_8 = { level: 4, strategy: zlibConstants.Z_FILTERED };
+
+/**
  * PNG of the image: 8 or 16 bits per sample as img.bitDepth says; gray, gray+alpha, RGB or RGBA as
  * img.channels says. Samples are round(clamp(v, 0, 1) * (2^bits - 1)). Each row gets the PNG filter
  * with the smallest sum of absolute filtered bytes (the usual heuristic), then zlib.
@@ -686,7 +694,7 @@ export function encodePng(img: Image): Uint8Array {
   const bpp = c * bps; // bytes per pixel
   const rowLen = width * bpp;
   const raw = new Uint8Array(rowLen);
-  let prev = new Uint8Array(rowLen);
+  const prev = new Uint8Array(rowLen);
   const filtered = new Uint8Array(height * (rowLen + 1));
   const cand = Array.from({ length: 5 }, () => new Uint8Array(rowLen));
   const max = bitDepth === 16 ? 65535 : 255;
@@ -700,38 +708,30 @@ export function encodePng(img: Image): Uint8Array {
         raw[i * 2 + 1] = v & 0xff;
       }
     }
-    let best = 0;
-    let bestSum = Infinity;
-    for (let f = 0; f < 5; f++) {
-      const o = cand[f];
-      let sum = 0;
-      for (let i = 0; i < rowLen; i++) {
-        const a = i >= bpp ? raw[i - bpp] : 0;
-        const up = prev[i];
-        const ul = i >= bpp ? prev[i - bpp] : 0;
-        let p: number;
-        switch (f) {
-          case 0: p = 0; break;
-          case 1: p = a; break;
-          case 2: p = up; break;
-          case 3: p = (a + up) >> 1; break;
-          default: {
-            const pa = Math.abs(up - ul), pb = Math.abs(a - ul), pc = Math.abs(a + up - 2 * ul);
-            p = pa <= pb && pa <= pc ? a : pb <= pc ? up : ul;
-          }
-        }
-        const v = (raw[i] - p) & 0xff;
-        o[i] = v;
-        sum += v < 128 ? v : 256 - v;
-      }
-      if (sum < bestSum) {
-        bestSum = sum;
-        best = f;
-      }
+    // the five filters in one pass (a switch per byte cost more than the filtering); the first
+    // pixel's bytes have no left neighbour (a = ul = 0)
+    const [f0, f1, f2, f3, f4] = cand;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0;
+    for (let i = 0; i < rowLen; i++) {
+      const x = raw[i], up = prev[i];
+      let a = 0, ul = 0;
+      if (i >= bpp) { a = raw[i - bpp]; ul = prev[i - bpp]; }
+      const pa = Math.abs(up - ul), pb = Math.abs(a - ul), pc = Math.abs(a + up - 2 * ul);
+      const v1 = (x - a) & 0xff, v2 = (x - up) & 0xff, v3 = (x - ((a + up) >> 1)) & 0xff;
+      const v4 = (x - (pa <= pb && pa <= pc ? a : pb <= pc ? up : ul)) & 0xff;
+      f0[i] = x; f1[i] = v1; f2[i] = v2; f3[i] = v3; f4[i] = v4;
+      s0 += x < 128 ? x : 256 - x;
+      s1 += v1 < 128 ? v1 : 256 - v1;
+      s2 += v2 < 128 ? v2 : 256 - v2;
+      s3 += v3 < 128 ? v3 : 256 - v3;
+      s4 += v4 < 128 ? v4 : 256 - v4;
     }
+    const sums = [s0, s1, s2, s3, s4];
+    let best = 0;
+    for (let f = 1; f < 5; f++) if (sums[f] < sums[best]) best = f;
     filtered[y * (rowLen + 1)] = best;
     filtered.set(cand[best], y * (rowLen + 1) + 1);
-    prev = Uint8Array.from(raw);
+    prev.set(raw);
   }
   const ihdr = new Uint8Array(13);
   const dv = new DataView(ihdr.buffer);
@@ -742,7 +742,7 @@ export function encodePng(img: Image): Uint8Array {
   const parts = [
     Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', new Uint8Array(deflateSync(filtered))),
+    pngChunk('IDAT', new Uint8Array(deflateSync(filtered, bitDepth === 8 ? PNG_DEFLATE_8 : {}))),
     pngChunk('IEND', new Uint8Array(0)),
   ];
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
