@@ -118,7 +118,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   pixelWeight2: num(0, 1e6),
   lowWeight2: num(0, 1e6),
   chromaWeight2: num(0, 1e6),
-  vggLayer: oneOf('vgg54', 'vgg22'),
+  vggLayer: oneOf('vgg54', 'vgg34', 'vgg22'),
   seed: int(0, 2 ** 32 - 1),
   checkpointEvery: int(1, MAX_STEPS),
   previewEvery: int(0, MAX_STEPS),

@@ -75,7 +75,7 @@ describe('config entries', () => {
       [{ previewCount: 1000 }, /previewCount must be an integer in 1\.\.64/],
       [{ logEvery: 0 }, /logEvery must be an integer in 1\.\./],
       [{ pixelLoss: 'l2' }, /pixelLoss must be 'mse' or 'l1', got "l2"/],
-      [{ vggLayer: 54 }, /vggLayer must be 'vgg54' or 'vgg22', got 54/],
+      [{ vggLayer: 54 }, /vggLayer must be 'vgg54' or 'vgg34' or 'vgg22', got 54/],
       [{ batchSize: 4 }, /^config: unknown entry 'batchSize'/],
       [{ constructor: 1 }, /unknown entry 'constructor'/],
       [{ generator: 4 }, /'generator' must be an object/],

@@ -110,6 +110,23 @@ describe('VGG19 feature extractor', () => {
     vgg.dispose();
   });
 
+  it("'vgg34' ends at relu3_4: its output is the float64 reference's block3_conv4 (a quarter of the size, 256 channels)", async () => {
+    const H = 17, W = 22;
+    const crop = uniform(H * W * 3, 77);
+    const vgg = new VGG19Features('vgg34');
+    await vgg.load(U8);
+    const weights = (await loadTfjsModel(U8)).tensors;
+    const t = noGrad(() => tidy(() => vgg.forward(fromArray(crop, [1, H, W, 3]))));
+    expect(t.shape).toEqual([1, 4, 5, 256]);
+    const got = await t.data();
+    t.dispose();
+    vgg.dispose();
+    const want = vggRef(crop, H, W, weights, 'block3_conv4');
+    const peak = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(peak).toBeGreaterThan(0);
+    expectClose(got, want, 1e-3, 1e-4 * peak, 'block3_conv4');
+  });
+
   it('loads torchvision-named safetensors (OIHW, RGB with mean/std) and matches a float64 reference at conv2_2', async () => {
     // random He-scaled weights in torchvision's layout, one layer stored as F16
     const layers: Array<[number, number, number]> = [[0, 3, 64], [2, 64, 64], [5, 64, 128], [7, 128, 128]];
