@@ -23,7 +23,7 @@ import { readImage, encodePng } from '../node/image-files.js';
 import { renderPlot, type LogRecord } from './plot.js';
 import { writePreview } from './preview.js';
 import { readGeneratorFile } from '../node/model.js';
-import { evaluateFolder, formatEvalTable } from './evaluate.js';
+import { evaluateFolder, formatEvalTable, type Scores } from './evaluate.js';
 import { srresnetStep, srganStep } from './steps.js';
 
 export interface TrainOptions {
@@ -73,6 +73,8 @@ export class Trainer {
   private readonly ema: Ema | null = null;
   private emaLoaded = false;
   vgg: VGG19Features | null = null;
+  /** Validation's bicubic rows, computed once per run (see evaluateFolder). */
+  private readonly valBicubic = new Map<string, { bicubic: Scores; hrGrid: number }>();
   optG: Adam;
   optD: Adam | null;
   step = 0;
@@ -452,8 +454,11 @@ export class Trainer {
   private async validate(logFile: string): Promise<void> {
     this.outputG.eval();
     try {
-      const res = await evaluateFolder(this.outputG, this.opts.valDir!, this.cfg.generator.scale);
-      await appendFile(logFile, JSON.stringify({ step: this.step, validation: res.mean, bicubic: res.bicubicMean, images: res.rows.length }) + '\n');
+      // with phase 2's VGG19 (its content-loss layer), the feature distance to HR as well
+      const res = await evaluateFolder(this.outputG, this.opts.valDir!, this.cfg.generator.scale, {}, this.vgg ?? undefined, this.valBicubic);
+      await appendFile(logFile, JSON.stringify({
+        step: this.step, validation: res.mean, bicubic: res.bicubicMean, images: res.rows.length, ...(res.vggLayer ? { vggLayer: res.vggLayer } : {}),
+      }) + '\n');
       if (!this.opts.quiet) process.stderr.write('\n' + formatEvalTable(res) + '\n');
     } finally {
       this.G.train();

@@ -17,6 +17,7 @@ import { Discriminator, discriminatorParamCount, PAPER_DISCRIMINATOR } from '../
 import { Trainer, resumeConfig } from '../../src/srgan/trainer.js';
 import { makeBatch } from '../../src/srgan/data.js';
 import { boxAverage4, chroma } from '../../src/srgan/steps.js';
+import { evaluateFolder } from '../../src/srgan/evaluate.js';
 
 function makeData(n: number, size = 48): string {
   const dir = mkdtempSync(join(tmpdir(), 'srgan-recipe-data-'));
@@ -335,6 +336,27 @@ describe('--val', () => {
     const t6 = new Trainer(tinyCfg({ validateEvery: 3 }), { dataDir: data, outDir: tmp('srgan-v6-'), resume: false, quiet: true });
     expect(t6.validateEvery).toBe(0);
     t6.dispose();
+  });
+
+  it("in phase 2 also logs the VGG feature distance at the content loss's layer, the bicubic rows computed once", async () => {
+    const run = tmp('srgan-v7-');
+    const val = makeData(2, 40);
+    const t = new Trainer(tinyCfg({ phase1Steps: 0, phase2Steps: 2, validateEvery: 1, vggLayer: 'vgg22', discriminator: { channels: 4, denseUnits: 8, head: 'pool' } }),
+      { dataDir: makeData(2), outDir: run, resume: false, quiet: true, vggRandom: true, valDir: val });
+    await captureStderr(() => t.init());
+    await t.run();
+    const v = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.validation);
+    expect(v.map((r) => r.step)).toEqual([1, 2]);
+    for (const r of v) {
+      expect(r.vggLayer).toBe('vgg22');
+      expect(r.validation.vgg).toBeGreaterThan(0);
+      expect(r.bicubic.vgg).toBeGreaterThan(0);
+    }
+    expect(v[1].validation.vgg).not.toBe(v[0].validation.vgg); // the generator moved between the two
+    // a fresh evaluation without the cache gives the same figures for the generator as it is now
+    const fresh = await evaluateFolder(t.outputG, val, 4, {}, t.vgg!);
+    expectClose([v[1].validation.vgg, v[1].bicubic.vgg, v[1].bicubic.psnrY], [fresh.mean.vgg!, fresh.bicubicMean.vgg!, fresh.bicubicMean.psnrY], 1e-5, 0, 'logged vs fresh');
+    t.dispose();
   });
 });
 
