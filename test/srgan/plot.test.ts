@@ -40,6 +40,30 @@ describe('plot', () => {
     expect(px(Math.round(X(loss, 500)) + 3, Math.round(Y(loss, 0.75)))).toEqual([255, 255, 255]);
   });
 
+  it('adds a panel for validation\'s VGG distance when the log has one, with the mapping documented in plot.ts', () => {
+    const recs: LogRecord[] = [{ step: 500, phase: 2, content: 1, adversarial: 0.7, loss_d: 1.3 }];
+    // VGG distance 1500 -> 1300 over steps 100..500, bicubic flat at 1860: span 560, tick step 200, axis [1200, 2000]
+    for (let k = 1; k <= 5; k++) {
+      recs.push({ step: 100 * k, validation: { psnrY: 27, vgg: 1550 - 50 * k }, bicubic: { psnrY: 26, vgg: 1860 }, vggLayer: 'vgg34' });
+    }
+    const img = decodeImage(encodePng(renderPlot(recs)), 'plot.png');
+    expect([img.width, img.height]).toEqual([PLOT_LAYOUT.width, PLOT_LAYOUT.heightWithVgg]);
+    const px = (x: number, y: number) => Array.from(img.data.subarray((y * img.width + x) * 4, (y * img.width + x) * 4 + 3), (v) => Math.round(v * 255));
+    const near = (x: number, y: number, c: number[]) => {
+      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) if (px(Math.round(x) + dx, Math.round(y) + dy).every((v, i) => v === c[i])) return true;
+      return false;
+    };
+    const r = PLOT_LAYOUT.vgg;
+    const X = (step: number) => r.x0 + (step / 500) * (r.x1 - r.x0);
+    const Y = (v: number) => r.y1 - ((v - 1200) / 800) * (r.y1 - r.y0);
+    for (const s of [120, 250, 333, 480]) {
+      expect(near(X(s), Y(1550 - s / 2), SERIES_COLORS.vgg), `vgg at step ${s}`).toBe(true);
+      expect(near(X(s), Y(1860), SERIES_COLORS.bicubic), `bicubic vgg at step ${s}`).toBe(true);
+    }
+    // a log without the distance keeps the two-panel size
+    expect(renderPlot(recs.map((x) => (x.validation ? { step: x.step, validation: { psnrY: 27 } } : x))).height).toBe(PLOT_LAYOUT.height);
+  });
+
   it('copes with a log of phase-1 steps only, and with a single record', () => {
     const one = renderPlot([{ step: 1, mse: 0.3 }]);
     expect(one.width).toBe(PLOT_LAYOUT.width);
