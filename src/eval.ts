@@ -9,9 +9,9 @@ import { DEFAULT_MODEL, checkGeneratorTensors, modelPath, readGeneratorFile, shi
 import { FoldedGenerator } from './srgan/inference.js';
 import { listImages } from './srgan/data.js';
 import { evaluateFolder, formatEvalTable } from './srgan/evaluate.js';
-import { VGG19Features } from './srgan/vgg19.js';
+import { VGG19Features, VGG_LAYERS, type VggLayer } from './srgan/vgg19.js';
 
-const HELP = () => `usage: node dist/eval.js --data DIR [--model NAME|FILE] [--vgg PATH] [--tile N] [--json]
+const HELP = () => `usage: node dist/eval.js --data DIR [--model NAME|FILE] [--vgg PATH [--vgg-layer L]] [--tile N] [--json]
 
 Mod-crops each HR image of DIR to the scale, makes LR by MATLAB-style bicubic, upscales it, and
 reports for the model and for bicubic, on the image with a scale-pixel border removed:
@@ -24,6 +24,7 @@ reports for the model and for bicubic, on the image with a scale-pixel border re
                     srresnet model on photographs (the checkerboard a sub-pixel upsampler can grow
                     under an adversarial loss reaches 0.3-0.8 on flat ones; texture counts it as texture)
   VGG34 dist        with --vgg: mean squared difference of VGG19 relu3_4 features to HR's / 12.75^2
+                    (relu2_2 or relu5_4 with --vgg-layer)
 
   --model NAME|FILE a shipped model by name (default: 'default' = ${DEFAULT_MODEL}):
 %MODELS%
@@ -31,6 +32,8 @@ reports for the model and for bicubic, on the image with a scale-pixel border re
                     tensor names (.safetensors or a torch.save .pth; configuration read from the shapes)
   --vgg PATH        ImageNet VGG19 weights: a TensorFlow.js model folder or model.json, or
                     torchvision-named safetensors (only block1_conv1..block3_conv4 are read)
+  --vgg-layer L     vgg34 (default), vgg22 or vgg54: the features the distance compares
+                    (vgg54 needs all 16 convs in the weights)
   --tile N          largest tile side in LR pixels (default: from the adapter's limits)
   --json            the full result as JSON
 `;
@@ -40,7 +43,7 @@ if (!(await runInFilteredChild())) {
   await runCli(async () => {
     const { values } = parseArgs({
       options: {
-        data: { type: 'string' }, model: { type: 'string' }, tile: { type: 'string' }, vgg: { type: 'string' },
+        data: { type: 'string' }, model: { type: 'string' }, tile: { type: 'string' }, vgg: { type: 'string' }, 'vgg-layer': { type: 'string' },
         help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
       },
       strict: true,
@@ -54,6 +57,9 @@ if (!(await runInFilteredChild())) {
     }
     if (values.model === '') throw new Error('--model: expected a file (see --help)');
     if (values.vgg === '') throw new Error('--vgg: expected a path (see --help)');
+    const layer = values['vgg-layer'] ?? 'vgg34';
+    if (!VGG_LAYERS.includes(layer as VggLayer)) throw new Error(`--vgg-layer ${JSON.stringify(layer)}: expected ${VGG_LAYERS.join(', ')}`);
+    if (values['vgg-layer'] !== undefined && !values.vgg) throw new Error('--vgg-layer needs --vgg PATH');
     const files = await listImages(values.data).catch((e: Error) => { throw new Error(`--data: ${e.message}`); });
     if (!files.length) throw new Error(`--data: ${values.data}: no images (.png, .jpg, .jpeg, .bmp) found`);
     const modelFile = modelPath(values.model);
@@ -67,7 +73,7 @@ if (!(await runInFilteredChild())) {
     let vgg: VGG19Features | undefined;
     try {
       if (values.vgg) {
-        vgg = new VGG19Features('vgg34');
+        vgg = new VGG19Features(layer as VggLayer);
         await vgg.load(values.vgg);
       }
       const res = await evaluateFolder(F, values.data, F.config.scale, { tile }, vgg);

@@ -16,6 +16,7 @@ import { readSafetensors } from '../node/state.js';
 import { loadTfjsModel } from './tfjs.js';
 
 export type VggLayer = 'vgg54' | 'vgg34' | 'vgg22';
+export const VGG_LAYERS: readonly VggLayer[] = ['vgg34', 'vgg22', 'vgg54'];
 
 /** VGG19's conv layers: [block, index in block, channels]. */
 export const VGG19_CONVS: Array<[number, number, number]> = [

@@ -174,6 +174,8 @@ describe('eval.js', () => {
       [['--model', join(base, 'none.safetensors')], /none\.safetensors: no such file$/],
       [['--model', ''], /^error: --model: expected a file/],
       [['--vgg', join(base, 'vgg')], /^error: --vgg .*vgg: no such file or folder \(expected a TensorFlow\.js layers-model folder or model\.json, or torchvision-named safetensors\)$/],
+      [['--vgg', join(base, 'vgg'), '--vgg-layer', 'vgg43'], /^error: --vgg-layer "vgg43": expected vgg34, vgg22, vgg54$/],
+      [['--vgg-layer', 'vgg54'], /^error: --vgg-layer needs --vgg PATH$/],
       [['--bogus'], /^error: Unknown option '--bogus'/],
       [['stray'], /^error: Unexpected argument 'stray'/],
     ];
