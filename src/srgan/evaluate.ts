@@ -36,14 +36,30 @@ export interface EvalResult { rows: EvalRow[]; mean: Scores; bicubicMean: Scores
 const VGG_CROP = 512;
 
 /**
+ * [start, size] of the crops along an axis of n pixels: VGG_CROP each, the last one the rest, except
+ * that a rest under `min` pixels (too small to survive the max-pools) joins the crop before it.
+ */
+export function vggCrops(n: number, min: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let s = 0; s < n; s += VGG_CROP) {
+    const rest = n - s - VGG_CROP;
+    if (rest > 0 && rest < min) { out.push([s, n - s]); break; }
+    out.push([s, Math.min(VGG_CROP, n - s)]);
+  }
+  return out;
+}
+
+/**
  * Mean squared difference of VGG features of a and b (RGB in [0,1], w x h), / 12.75^2, over crops of
  * at most VGG_CROP pixels a side (each crop's features padded as the whole image's would not be:
- * the same for a and b, so the distance stays comparable between models).
+ * the same for a and b, so the distance stays comparable between models; see vggCrops).
  */
 export async function vggDistance(vgg: VGG19Features, a: Float32Array, b: Float32Array, w: number, h: number): Promise<number> {
+  if (w < vgg.minSide || h < vgg.minSide) {
+    throw new Error(`${w}x${h} is too small for the ${vgg.layer.toUpperCase()} distance (at least ${vgg.minSide} pixels a side after the border)`);
+  }
   let sum = 0, count = 0;
-  for (let y0 = 0; y0 < h; y0 += VGG_CROP) for (let x0 = 0; x0 < w; x0 += VGG_CROP) {
-    const cw = Math.min(VGG_CROP, w - x0), ch = Math.min(VGG_CROP, h - y0);
+  for (const [y0, ch] of vggCrops(h, vgg.minSide)) for (const [x0, cw] of vggCrops(w, vgg.minSide)) {
     const crop = (src: Float32Array) => {
       const out = new Float32Array(cw * ch * 3);
       for (let y = 0; y < ch; y++) for (let i = 0; i < cw * 3; i++) out[y * cw * 3 + i] = src[((y0 + y) * w + x0) * 3 + i] * 2 - 1;
@@ -92,7 +108,7 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
         const s: Scores = { ...evaluatePair(out, hr, scale), texture: textureEnergy(out, scale) / hrTexture, grid: gridShare(out, scale) };
         if (vgg) {
           const a = shaved(out, scale), b = shaved(hr, scale);
-          s.vgg = await vggDistance(vgg, a.data, b.data, a.width, a.height);
+          s.vgg = await vggDistance(vgg, a.data, b.data, a.width, a.height).catch((e: Error) => { throw new Error(`${f}: ${e.message}`); });
         }
         return s;
       };

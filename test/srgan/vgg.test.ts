@@ -4,6 +4,8 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { testGpu, expectClose } from '../helpers.js';
 import { VGG19Features, VGG19_CONVS } from '../../src/srgan/vgg19.js';
+import { vggCrops, vggDistance } from '../../src/srgan/evaluate.js';
+import * as ops from '../../src/nn/ops.js';
 import { loadTfjsModel } from '../../src/srgan/tfjs.js';
 import { readImage } from '../../src/node/image-files.js';
 import { fromArray, noGrad, tidy } from '../../src/nn/tensor.js';
@@ -163,6 +165,35 @@ describe('VGG19 feature extractor', () => {
     const v2 = new VGG19Features('vgg22');
     await expect(v2.load(file)).rejects.toThrow(/incomplete: no features\.7\.bias/);
     v2.dispose();
+  });
+});
+
+describe('VGG feature distance (evaluate.ts)', () => {
+  it('crops at 512 pixels, and a rest too small for the max-pools joins the crop before it', () => {
+    expect(vggCrops(100, 16)).toEqual([[0, 100]]);
+    expect(vggCrops(512, 16)).toEqual([[0, 512]]);
+    expect(vggCrops(520, 16)).toEqual([[0, 520]]);
+    expect(vggCrops(520, 4)).toEqual([[0, 512], [512, 8]]);
+    expect(vggCrops(530, 16)).toEqual([[0, 512], [512, 18]]);
+    expect(vggCrops(1030, 16)).toEqual([[0, 512], [512, 518]]);
+    expect(new VGG19Features('vgg54').minSide).toBe(16);
+    expect(new VGG19Features('vgg34').minSide).toBe(4);
+    expect(new VGG19Features('vgg22').minSide).toBe(2);
+  });
+
+  it('on a 520x18 image at VGG54 (an 8-pixel rest) equals the distance over one 520-wide crop; under 16 pixels a side, a clear error', async () => {
+    const vgg = new VGG19Features('vgg54'); // random weights: the crop logic is what is tested
+    const w = 520, h = 18;
+    const a = Float32Array.from(uniform(w * h * 3, 5, 0, 1)), b = Float32Array.from(uniform(w * h * 3, 6, 0, 1));
+    const got = await vggDistance(vgg, a, b, w, h);
+    const t = tidy(() => ops.mseLoss(vgg.forward(fromArray(Float32Array.from(a, (v) => 2 * v - 1), [1, h, w, 3])),
+      vgg.forward(fromArray(Float32Array.from(b, (v) => 2 * v - 1), [1, h, w, 3]))));
+    const want = (await t.item()) / 12.75 ** 2;
+    t.dispose();
+    expect(want).toBeGreaterThan(0);
+    expectClose([got], [want], 1e-5, 0, 'one crop');
+    await expect(vggDistance(vgg, a.subarray(0, 15 * 18 * 3), b.subarray(0, 15 * 18 * 3), 15, 18)).rejects.toThrow(/15x18 is too small for the VGG54 distance \(at least 16 pixels/);
+    vgg.dispose();
   });
 });
 
