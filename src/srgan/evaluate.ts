@@ -138,10 +138,13 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
   return { rows, mean: avg('model'), bicubicMean: avg('bicubic'), hrGridMean: meanOf(rows.map((r) => r.hrGrid)), ...(vgg ? { vggLayer: vgg.layer } : {}) };
 }
 
+/** VGG distances: one decimal at relu3_4's scale (hundreds to thousands), 4 significant digits at relu5_4's (about 0.1). */
+const fmtVgg = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(4));
+
 export function formatEvalTable(r: EvalResult, title = ''): string {
   const v = r.vggLayer !== undefined;
   const f = (s: Scores) => `${s.psnrY.toFixed(2).padStart(6)} ${s.ssimY.toFixed(4)} ${s.psnrRGB.toFixed(2).padStart(6)} ${s.texture.toFixed(2)} ${s.grid.toFixed(2)}` +
-    (v ? ` ${s.vgg!.toFixed(1)}` : '');
+    (v ? ` ${fmtVgg(s.vgg!)}` : '');
   const cols = `Y-PSNR / Y-SSIM / RGB-PSNR / texture / grid${v ? ` / ${r.vggLayer!.toUpperCase()} dist` : ''}`;
   const lines = [
     title,
