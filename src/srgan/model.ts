@@ -93,7 +93,7 @@ export const MAX_PTH_BYTES = 512 * 2 ** 20;
  * `default` names DEFAULT_MODEL: `srgan`, since it met the bar of its card (issue 10).
  */
 export const SHIPPED_MODELS: Record<string, string> = {
-  srgan: 'SRGAN (perceptual: invents texture in grass, fur, foliage): 32 channels, 6 blocks',
+  srgan: 'SRGAN (perceptual: invents texture in grass, fur, foliage): 32 channels, 6 blocks, no BN, bilinear skip, nearest-neighbour upsampling',
   srresnet: 'SRResNet, phase 1 of SRGAN (PSNR-oriented: smooth, faithful): 32 channels, 6 blocks, no BN, bilinear skip',
 };
 export const DEFAULT_MODEL = 'srgan';
