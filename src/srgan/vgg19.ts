@@ -66,15 +66,15 @@ export class VGG19Features extends Module {
     gpu().write(this.pre.bias!.buffer, b);
   }
 
-  /**
-   * Features of an image NHWC in [-1,1]. `upTo` (e.g. 'block1_conv2') stops early, returning that
-   * layer's output after its ReLU.
-   */
   /** The smallest image side that keeps a pixel at the last layer: 2^(max-pools before it). */
   get minSide(): number {
     return 2 ** (VGG19_CONVS[this.convs.length - 1][0] - 1);
   }
 
+  /**
+   * Features of an image NHWC in [-1,1]. `upTo` (e.g. 'block1_conv2') stops early, returning that
+   * layer's output after its ReLU.
+   */
   forward(x: Tensor, upTo?: string): Tensor {
     let h = this.pre.forward(x);
     for (let i = 0; i < this.convs.length; i++) {

@@ -176,9 +176,11 @@ describe('VGG feature distance (evaluate.ts)', () => {
     expect(vggCrops(520, 4)).toEqual([[0, 512], [512, 8]]);
     expect(vggCrops(530, 16)).toEqual([[0, 512], [512, 18]]);
     expect(vggCrops(1030, 16)).toEqual([[0, 512], [512, 518]]);
-    expect(new VGG19Features('vgg54').minSide).toBe(16);
-    expect(new VGG19Features('vgg34').minSide).toBe(4);
-    expect(new VGG19Features('vgg22').minSide).toBe(2);
+    for (const [layer, side] of [['vgg54', 16], ['vgg34', 4], ['vgg22', 2]] as const) {
+      const v = new VGG19Features(layer);
+      expect(v.minSide).toBe(side);
+      v.dispose();
+    }
   });
 
   it('on a 520x18 image at VGG54 (an 8-pixel rest) equals the distance over one 520-wide crop; under 16 pixels a side, a clear error', async () => {
