@@ -113,7 +113,7 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
         return s;
       };
       let base = bicubicCache?.get(f);
-      if (!base) {
+      if (!base || (base.bicubic.vgg !== undefined) !== !!vgg) { // a row made without the VGG (or with) is no use now
         const bic = imresize(lr, lw, lh, 3, w, h);
         base = { bicubic: await score(makeImage(w, h, 3, 8, quantize(bic, 8))), hrGrid: gridShare(hr, scale) };
         bicubicCache?.set(f, base);

@@ -454,7 +454,7 @@ export class Trainer {
   private async validate(logFile: string): Promise<void> {
     this.outputG.eval();
     try {
-      // with phase 2's VGG19 (its content-loss layer), the feature distance to HR as well
+      // with the run's VGG19 (a run with a phase 2 has one: its content-loss layer), the feature distance to HR as well
       const res = await evaluateFolder(this.outputG, this.opts.valDir!, this.cfg.generator.scale, {}, this.vgg ?? undefined, this.valBicubic);
       await appendFile(logFile, JSON.stringify({
         step: this.step, validation: res.mean, bicubic: res.bicubicMean, images: res.rows.length, ...(res.vggLayer ? { vggLayer: res.vggLayer } : {}),
