@@ -40,7 +40,9 @@ config entries and defaults (the paper's values; beyond the paper, all off by de
   loss of that weight added to phase 2's generator loss, ESRGAN's 0.01 with L1), lowWeight2 (an L1
   loss between 4x4 box averages of SR and HR in phase 2: colours held, detail free), chromaWeight2
   (an L1 loss between the Cb/Cr of SR and HR per pixel in phase 2: invented detail in Y, no colour speckle),
-  generator.upsample 'nearest' (ESRGAN's nearest-neighbour x2 + conv instead of pixel shuffle),
+  generator.upsample 'nearest' (ESRGAN's nearest-neighbour x2 + conv instead of pixel shuffle) or
+  'espcn' (no upsampling steps: conv_out a 3x3 conv to 3 * scale^2 channels, then one pixel shuffle,
+  every conv at the input's resolution),
   generator.norm 'none' (no BN, EDSR's), generator.skip 'bilinear' (the input upsampled bilinearly
   added to the output, BasicSR's MSRResNet: the network learns only the detail bilinear misses)):
 ${JSON.stringify(DEFAULT_CONFIG, null, 2).split('\n').map((l) => '  ' + l).join('\n')}

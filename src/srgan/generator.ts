@@ -18,7 +18,12 @@ export interface GeneratorConfig {
   channels: number; // 64 in the paper
   blocks: number;   // 16 in the paper
   scale: 2 | 4;     // 4 in the paper
-  /** 'shuffle' (the paper's sub-pixel conv; the default when absent) or 'nearest' (ESRGAN's). */
+  /**
+   * 'shuffle' (the paper's sub-pixel conv; the default when absent), 'nearest' (ESRGAN's), or
+   * 'espcn': no upsampling steps and conv_out a 3x3 conv to 3 * scale^2 channels followed by one
+   * pixel shuffle by the scale (ESPCN's tail, Shi et al. 2016, as the efficient-SR networks IMDN
+   * and RFDN use it): every conv runs at the input's resolution.
+   */
   upsample?: Upsampling;
   /** 'batch' (the paper's BN after each body conv; the default when absent) or 'none' (EDSR's). */
   norm?: Norm;
@@ -26,8 +31,8 @@ export interface GeneratorConfig {
   skip?: Skip;
 }
 
-export type Upsampling = 'shuffle' | 'nearest';
-export const UPSAMPLINGS: readonly Upsampling[] = ['shuffle', 'nearest'];
+export type Upsampling = 'shuffle' | 'nearest' | 'espcn';
+export const UPSAMPLINGS: readonly Upsampling[] = ['shuffle', 'nearest', 'espcn'];
 export const upsamplingOf = (cfg: GeneratorConfig): Upsampling => cfg.upsample ?? 'shuffle';
 export type Norm = 'batch' | 'none';
 export const NORMS: readonly Norm[] = ['batch', 'none'];
@@ -176,8 +181,9 @@ export class Generator extends Module {
     this.convMid = this.child('conv_mid', conv(c, c, 3, !bn, w, 'conv_mid', bn ? 'bn_mid' : undefined));
     this.bnMid = w || !bn ? null : this.child('bn_mid', new BatchNorm2d(c));
     if (!UPSAMPLINGS.includes(upsamplingOf(config))) throw new Error(`generator upsample must be ${alternatives(UPSAMPLINGS)}, got ${JSON.stringify(config.upsample)}`);
-    this.ups = Array.from({ length: Math.log2(config.scale) }, (_, i) => this.child(`ups.${i}`, new Upsample(c, upsamplingOf(config), w, `ups.${i}`)));
-    this.convOut = this.child('conv_out', conv(c, 3, 9, true, w, 'conv_out'));
+    const espcn = upsamplingOf(config) === 'espcn';
+    this.ups = espcn ? [] : Array.from({ length: Math.log2(config.scale) }, (_, i) => this.child(`ups.${i}`, new Upsample(c, upsamplingOf(config), w, `ups.${i}`)));
+    this.convOut = this.child('conv_out', espcn ? conv(c, 3 * config.scale ** 2, 3, true, w, 'conv_out') : conv(c, 3, 9, true, w, 'conv_out'));
   }
 
   /** LR image NHWC in [0,1] -> SR image NHWC in [-1,1] (unbounded with the bilinear skip: clamp it). */
@@ -213,7 +219,10 @@ export class Generator extends Module {
     return out;
   }
 
-  /** The upsampling steps and conv_out + tanh (no tanh with the skip), on the body's output (or a strip of it). */
+  /**
+   * The upsampling steps and conv_out + tanh (no tanh with the skip), on the body's output (or a
+   * strip of it); with 'espcn', conv_out (+ tanh) and the pixel shuffle by the scale.
+   */
   tail(x: Tensor): Tensor {
     const free = !isGradEnabled();
     let h = x;
@@ -224,7 +233,10 @@ export class Generator extends Module {
     }
     const y = unit(h, this.convOut, null, skipOf(this.config) === 'none' ? 'tanh' : null);
     if (free && h !== x) h.dispose();
-    return y;
+    if (upsamplingOf(this.config) !== 'espcn') return y;
+    const out = ops.pixelShuffle(y, this.config.scale);
+    if (free) y.dispose();
+    return out;
   }
 }
 
@@ -236,6 +248,7 @@ export function generatorParamCount(cfg: GeneratorConfig): number {
   let n = conv(3, c, 9, true) + c;                                 // conv_in + PReLU
   n += cfg.blocks * (2 * conv(c, c, 3, !withBn) + 2 * bn + c);      // residual blocks
   n += conv(c, c, 3, !withBn) + bn;                                  // conv_mid + bn_mid
+  if (upsamplingOf(cfg) === 'espcn') return n + conv(c, 3 * cfg.scale ** 2, 3, true); // conv_out, then the shuffle
   const up = upsamplingOf(cfg) === 'nearest' ? c : 4 * c;
   n += Math.log2(cfg.scale) * (conv(c, up, 3, true) + c);           // upsampling
   n += conv(c, 3, 9, true);                                          // conv_out

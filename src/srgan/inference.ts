@@ -61,12 +61,27 @@ export class FoldedGenerator {
   private get tailCone(): [number, number] {
     const r = (K: number) => (K - 1) / 2;
     const convOut = this.net.convOut;
+    if (this.espcn) return [-r(convOut.k), r(convOut.k)]; // conv_out at LR, then the shuffle
     let lo = -r(convOut.k), hi = this.config.scale - 1 + r(convOut.k); // full-resolution pixels
     for (const u of [...this.net.ups].reverse()) {
       if (u.mode === 'nearest') { lo = Math.floor((lo - r(u.conv.k)) / 2); hi = Math.floor((hi + r(u.conv.k)) / 2); }
       else { lo = Math.floor(lo / 2) - r(u.conv.k); hi = Math.floor(hi / 2) + r(u.conv.k); }
     }
     return [lo, hi];
+  }
+
+  /** ESPCN's tail: conv_out at LR to 3 * scale^2 channels, then one pixel shuffle. */
+  private get espcn(): boolean { return this.net.ups.length === 0; }
+
+  /**
+   * Bytes per LR pixel of the tail's largest tensor: scale^2 * C floats (the last conv before a
+   * pixel shuffle, and the shuffled tensor) plus, for conv_out's split 9x9 path
+   * (src/kernels/split9.ts), that tensor padded by 3 HR pixels on every side (`padHr`); 3 * scale^2
+   * floats with ESPCN's tail.
+   */
+  private get tailBytes(): { perLrPixel: number; padHr: number } {
+    const { scale: s, channels: c } = this.config;
+    return this.espcn ? { perLrPixel: 3 * s * s * 4, padHr: 0 } : { perLrPixel: s * s * c * 4, padHr: 3 };
   }
 
   /** LR rows of context a tail strip needs on each side. */
@@ -80,11 +95,10 @@ export class FoldedGenerator {
     const g = gpu();
     const [N, H, W, C] = h.shape;
     const s = this.config.scale, ctx = this.tailContext;
-    // largest tail tensor per LR row: scale^2 * C floats per pixel (the last conv before the
-    // shuffle, and the shuffled tensor); conv_out's split 9x9 path (src/kernels/split9.ts) binds
-    // that tensor padded by 3 HR pixels on every side: 6 more HR columns, and 6 more HR rows
-    const rowBytes = N * (s * W + 6) * s * C * 4;
-    rows ??= Math.floor(Number(g.limits.maxStorageBufferBindingSize) / rowBytes) - 2 * ctx - Math.ceil(6 / s);
+    // largest tail tensor per LR row, its padded HR columns and rows included
+    const { perLrPixel, padHr } = this.tailBytes;
+    const rowBytes = N * (W + 2 * padHr / s) * perLrPixel;
+    rows ??= Math.floor(Number(g.limits.maxStorageBufferBindingSize) / rowBytes) - 2 * ctx - Math.ceil(2 * padHr / s);
     if (rows >= H) return this.net.tail(h);
     if (rows < 1) throw new Error(`a ${W}-pixel-wide tile is too wide for the adapter's storage binding limit; use a smaller --tile`);
     const strips = Math.ceil(H / rows), step = Math.ceil(H / strips);
@@ -139,16 +153,16 @@ export class FoldedGenerator {
   }
 
   private get tailInfo(): NonNullable<TileNet['tail']> {
-    const { scale: s, channels: c } = this.config;
+    const s = this.config.scale;
     const n = this.net;
     // multiply-adds per LR pixel, body and tail
     const macs = (f: Conv2d, pixels: number) => pixels * f.k * f.k * f.cin * f.cout;
     let body = macs(n.convIn, 1) + macs(n.convMid, 1);
     for (const b of n.blocks) body += macs(b.conv1, 1) + macs(b.conv2, 1);
-    let tail = macs(n.convOut, s * s);
+    let tail = macs(n.convOut, this.espcn ? 1 : s * s);
     // step i's conv runs at 4^i pixels per LR pixel before its shuffle, at 4^(i+1) after a nearest step
     this.tailConvs.slice(0, -1).forEach((cv, i) => { tail += macs(cv, 4 ** (n.ups[i].mode === 'nearest' ? i + 1 : i)); });
-    return { bytesPerLrPixel: s * s * c * 4, context: this.tailContext, share: tail / (body + tail) };
+    return { bytesPerLrPixel: this.tailBytes.perLrPixel, context: this.tailContext, share: tail / (body + tail) };
   }
 
   dispose(): void {

@@ -14,7 +14,7 @@ export const GENERATOR_LIMITS = { channels: 1024, blocks: 256 };
 
 /**
  * A generator configuration from untrusted JSON, checked and normalised to {channels, blocks, scale}
- * plus `upsample: 'nearest'`, `norm: 'none'`, `skip: 'bilinear'` where it is that (absent means the
+ * plus `upsample: 'nearest'` or `'espcn'`, `norm: 'none'`, `skip: 'bilinear'` where it is that (absent means the
  * paper's pixel shuffle, BN and no skip, so files written before the options read, and compare, as they did).
  */
 export function checkGeneratorConfig(cfg: unknown, file: string): GeneratorConfig {
@@ -60,11 +60,16 @@ export function inferGeneratorConfig(entries: Map<string, Shaped>, file: string)
   };
   const blocks = count(/^blocks\.(\d+)\./);
   const ups = count(/^ups\.(\d+)\./);
-  if (ups !== 1 && ups !== 2) throw new Error(`${file}: not a generator of scale 2 or 4: ${ups} upsampling stages (ups.N tensors), expected 1 or 2`);
-  // the upsampling conv's outputs: 4C before a pixel shuffle, C after a nearest-neighbour step
-  const up = entries.get('ups.0.conv.weight')?.shape[0];
   // no BN statistics: a BN-free body (a skip leaves no tensor: such files need the metadata)
   const norm = entries.has('bn_mid.weight') ? {} : { norm: 'none' };
+  // no upsampling steps and a 3x3 conv_out to 3 * scale^2 channels: ESPCN's tail
+  const out = entries.get('conv_out.weight')?.shape;
+  if (ups === 0 && out?.length === 4 && out[2] === 3 && out[3] === 3 && (out[0] === 12 || out[0] === 48)) {
+    return checkGeneratorConfig({ channels: c, blocks, scale: Math.sqrt(out[0] / 3), upsample: 'espcn', ...norm }, file);
+  }
+  if (ups !== 1 && ups !== 2) throw new Error(`${file}: not a generator of scale 2 or 4: ${ups} upsampling stages (ups.N tensors), expected 1 or 2 (or none and a 3x3 conv_out to 12 or 48 channels)`);
+  // the upsampling conv's outputs: 4C before a pixel shuffle, C after a nearest-neighbour step
+  const up = entries.get('ups.0.conv.weight')?.shape[0];
   return checkGeneratorConfig({ channels: c, blocks, scale: 2 ** ups, ...(up === c ? { upsample: 'nearest' } : {}), ...norm }, file);
 }
 
@@ -191,6 +196,10 @@ export function generatorTensorShapes(cfg: GeneratorConfig): Map<string, number[
     conv(`blocks.${i}.conv2`, c, c, 3, !withBn); bn(`blocks.${i}.bn2`);
   }
   conv('conv_mid', c, c, 3, !withBn); bn('bn_mid');
+  if (upsamplingOf(cfg) === 'espcn') {
+    conv('conv_out', c, 3 * cfg.scale ** 2, 3, true);
+    return m;
+  }
   const up = upsamplingOf(cfg) === 'nearest' ? c : 4 * c;
   for (let i = 0; i < Math.log2(cfg.scale); i++) { conv(`ups.${i}.conv`, c, up, 3, true); m.set(`ups.${i}.act.weight`, [c]); }
   conv('conv_out', c, 3, 9, true);

@@ -13,7 +13,7 @@ import {
 } from '../node/state.js';
 import type { StTensor } from '../nn/safetensors.js';
 import { setInitSeed } from '../nn/layers.js';
-import { Generator, normalGenerator, upsamplingOf } from './generator.js';
+import { Generator, normalGenerator, upsamplingOf, type GeneratorConfig } from './generator.js';
 import { sameGenerator } from './model.js';
 import { Discriminator } from './discriminator.js';
 import { VGG19Features } from './vgg19.js';
@@ -152,11 +152,15 @@ export class Trainer {
         this.say(`generator initialised from ${path}`);
       } else if (sameGenerator({ ...config, upsample: want.upsample }, want)) {
         // another upsampling (e.g. a pixel-shuffle SRResNet into a nearest-neighbour run): every
-        // layer but the upsampling steps is the same network, so those start from the file
-        const entries = this.G.stateEntries().filter(([n]) => !n.startsWith('ups.'));
-        for (const k of [...tensors.keys()]) if (k.startsWith('ups.')) tensors.delete(k);
+        // layer but the tail is the same network, so those start from the file; the tail (the
+        // upsampling steps, and conv_out where ESPCN's differs from the others') starts random
+        const espcn = (u: GeneratorConfig) => upsamplingOf(u) === 'espcn';
+        const tail = (n: string) => n.startsWith('ups.') || (espcn(config) !== espcn(want) && n.startsWith('conv_out.'));
+        const entries = this.G.stateEntries().filter(([n]) => !tail(n));
+        for (const k of [...tensors.keys()]) if (tail(k)) tensors.delete(k);
         loadTensors(entries, tensors, path);
-        this.say(`generator initialised from ${path}, all but its upsampling steps (the file's are '${upsamplingOf(config)}', this run's '${upsamplingOf(want)}': they start random)`);
+        const what = espcn(config) !== espcn(want) ? 'its upsampling steps and conv_out' : 'its upsampling steps';
+        this.say(`generator initialised from ${path}, all but ${what} (the file's upsampling is '${upsamplingOf(config)}', this run's '${upsamplingOf(want)}': they start random)`);
       } else {
         throw new Error(`${path}: generator ${JSON.stringify(normalGenerator(config))} does not match this run's generator ${JSON.stringify(normalGenerator(want))}`);
       }

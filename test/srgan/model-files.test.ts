@@ -52,7 +52,7 @@ describe('generator files from the header alone', () => {
       [{ channels: '4', blocks: 1, scale: 4 }, /generator channels "4"/],
       [{ channels: 4, blocks: -1, scale: 4 }, /generator blocks -1/],
       [[4, 1, 4], /generator channels undefined/],
-      [{ channels: 4, blocks: 1, scale: 4, upsample: 'bilinear' }, /generator upsample "bilinear" is not 'shuffle' or 'nearest'/],
+      [{ channels: 4, blocks: 1, scale: 4, upsample: 'bilinear' }, /generator upsample "bilinear" is not 'shuffle' or 'nearest' or 'espcn'/],
       [{ channels: 4, blocks: 1, scale: 4, norm: 'layer' }, /generator norm "layer" is not 'batch' or 'none'/],
       [{ channels: 4, blocks: 1, scale: 4, skip: 'bicubic' }, /generator skip "bicubic" is not 'none' or 'bilinear'/],
     ];
@@ -152,6 +152,14 @@ describe('a plain PyTorch state_dict', () => {
       expect((await readGeneratorFile(write(tensorsOf(c), meta(c)))).config).toEqual(c);
       const shuffle = { ...c, upsample: undefined };
       await expect(readGeneratorHeader(write(tensorsOf(c), meta(shuffle)))).rejects.toThrow(/tensor 'ups.0.conv.weight' has shape \[\d+,\d+,3,3\], the model expects/);
+    }
+    // ESPCN's tail (no ups.N, conv_out 3x3 to 3 * scale^2 channels) is read off the shapes, its
+    // scale from conv_out's channels; metadata naming another upsampling is refused by name
+    for (const c of [{ channels: 5, blocks: 1, scale: 4, upsample: 'espcn', norm: 'none' }, { channels: 4, blocks: 2, scale: 2, upsample: 'espcn' }] as GeneratorConfig[]) {
+      expect((await readGeneratorFile(write(tensorsOf(c)))).config).toEqual(c);
+      expect((await readGeneratorFile(write(tensorsOf(c), meta(c)))).config).toEqual(c);
+      expect(tensorsOf(c).find(([k]) => k === 'conv_out.weight')![1].shape).toEqual([3 * c.scale ** 2, c.channels, 3, 3]);
+      await expect(readGeneratorHeader(write(tensorsOf(c), meta({ ...c, upsample: 'nearest' })))).rejects.toThrow(/tensor 'ups.0.conv.weight' is missing/);
     }
     // a BN-free body (EDSR's) is read off the shapes too (no bn_mid); a skip leaves no tensor, so it
     // comes from the metadata; a file whose metadata names BN while it has none is refused by name

@@ -195,5 +195,24 @@ describe('trainer', () => {
     const G4 = await loadGenerator(join(run4, 'generator.safetensors'));
     expect(G4.config).toEqual({ channels: 8, blocks: 1, scale: 4, upsample: 'nearest' });
     G4.dispose();
+    // an ESPCN run from the same file: the body's tensors, a new conv_out (3x3 to 48) and no upsampling steps
+    const run5 = mkdtempSync(join(tmpdir(), 'srgan-p1e-'));
+    const t5 = new Trainer(tinyCfg({ phase1Steps: 2, phase2Steps: 0, generator: { channels: 8, blocks: 1, scale: 4, upsample: 'espcn' } }),
+      { dataDir: data, outDir: run5, resume: false, quiet: true, initGenerator: genFile });
+    await t5.init();
+    const probe5 = join(run5, 'probe.safetensors');
+    await saveModule(probe5, t5.G, {});
+    const e = parseSafetensors(new Uint8Array(readFileSync(probe5)), probe5).tensors;
+    expect([...e.keys()].sort()).toEqual([...b.keys()].filter((k) => !k.startsWith('ups.')).sort());
+    for (const [k, t] of e) {
+      if (k.startsWith('conv_out.')) expect(t.shape, k).toEqual(k.endsWith('weight') ? [48, 8, 3, 3] : [48]);
+      else expect(Buffer.from(t.data).equals(Buffer.from(b.get(k)!.data)), k).toBe(true);
+    }
+    await t5.run();
+    expect(t5.step).toBe(2);
+    t5.dispose();
+    const G5 = await loadGenerator(join(run5, 'generator.safetensors'));
+    expect(G5.config).toEqual({ channels: 8, blocks: 1, scale: 4, upsample: 'espcn' });
+    G5.dispose();
   });
 });
