@@ -1,5 +1,5 @@
 // Layers: each owns its parameters and calls one differentiable op from ops.ts.
-import { Module, uniformInit, constant } from './module.js';
+import { Module, icnrInit, uniformInit, constant } from './module.js';
 import { fromArray, type Tensor } from './tensor.js';
 import * as ops from './ops.js';
 import { Rng } from './random.js';
@@ -16,18 +16,21 @@ export class Conv2d extends Module {
   readonly bias: Tensor | null;
   /**
    * `weights`: the layer's values (weight HWIO, bias), e.g. BN-folded ones for inference, instead
-   * of a random initialisation (which then draws nothing from the init seed).
+   * of a random initialisation (which then draws nothing from the init seed). `icnr`: the random
+   * initialisation's output channels in runs of that many equal ones (icnrInit: r^2 before a pixel
+   * shuffle by r).
    */
   constructor(readonly cin: number, readonly cout: number, readonly k: number,
-    readonly opts: { stride?: number; bias?: boolean; weights?: { weight: Float32Array; bias?: Float32Array } } = {}) {
+    readonly opts: { stride?: number; bias?: boolean; weights?: { weight: Float32Array; bias?: Float32Array }; icnr?: number } = {}) {
     super();
     const fanIn = cin * k * k;
     const w = opts.weights;
     if (w && (w.weight.length !== k * k * cin * cout || (opts.bias !== false && w.bias?.length !== cout))) {
       throw new Error(`Conv2d: given weights do not fit ${k}x${k} ${cin}->${cout}`);
     }
-    this.weight = this.param('weight', w ? fromArray(w.weight, [k, k, cin, cout]) : uniformInit([k, k, cin, cout], fanIn, nextSeed()), { kind: 'conv' });
-    this.bias = opts.bias === false ? null : this.param('bias', w ? fromArray(w.bias!, [cout]) : uniformInit([cout], fanIn, nextSeed()));
+    const init = (shape: number[]) => opts.icnr ? icnrInit(shape, fanIn, nextSeed(), opts.icnr) : uniformInit(shape, fanIn, nextSeed());
+    this.weight = this.param('weight', w ? fromArray(w.weight, [k, k, cin, cout]) : init([k, k, cin, cout]), { kind: 'conv' });
+    this.bias = opts.bias === false ? null : this.param('bias', w ? fromArray(w.bias!, [cout]) : init([cout]));
   }
   get stride(): number { return this.opts.stride ?? 1; }
   /** The conv, with an epilogue (activation, residual) fused into its kernel where no gradient is needed. */

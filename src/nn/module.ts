@@ -137,6 +137,22 @@ export function uniformInit(shape: number[], fanIn: number, seed: number): Tenso
   return fromArray(data, shape);
 }
 
+/**
+ * uniformInit's distribution with the last axis in runs of `group` equal values: ICNR (Aitken et
+ * al. 2017) for a conv before a pixel shuffle by r (group r^2, channel c * r^2 + k feeding sub-pixel k
+ * of output channel c): the conv and shuffle start as a conv at the low resolution followed by
+ * nearest-neighbour upsampling, so training does not start from a checkerboard.
+ */
+export function icnrInit(shape: number[], fanIn: number, seed: number, group: number): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1), last = shape[shape.length - 1];
+  if (last % group) throw new Error(`icnrInit: last axis ${last} is not a multiple of ${group}`);
+  const r = rng(seed);
+  const bound = 1 / Math.sqrt(fanIn);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i += group) data.fill((2 * r() - 1) * bound, i, i + group);
+  return fromArray(data, shape);
+}
+
 export function constant(shape: number[], v: number): Tensor {
   return full(shape, v);
 }

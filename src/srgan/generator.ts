@@ -91,8 +91,8 @@ function unit(x: Tensor, conv: Conv2d, bn: BatchNorm2d | null, act: PReLU | 'tan
  * A conv of the generator: random, or from a file's tensors with the BN named `bn` (the one that
  * follows it in the training graph) folded into its weight and bias.
  */
-function conv(cin: number, cout: number, k: number, bias: boolean, file: GeneratorTensors | undefined, name: string, bn?: string): Conv2d {
-  if (!file) return new Conv2d(cin, cout, k, { bias });
+function conv(cin: number, cout: number, k: number, bias: boolean, file: GeneratorTensors | undefined, name: string, bn?: string, icnr?: number): Conv2d {
+  if (!file) return new Conv2d(cin, cout, k, { bias, icnr });
   const w = oihwToHwio(file(`${name}.weight`), k, cin, cout);
   const b = bias ? file(`${name}.bias`) : null;
   const f = bn
@@ -183,7 +183,11 @@ export class Generator extends Module {
     if (!UPSAMPLINGS.includes(upsamplingOf(config))) throw new Error(`generator upsample must be ${alternatives(UPSAMPLINGS)}, got ${JSON.stringify(config.upsample)}`);
     const espcn = upsamplingOf(config) === 'espcn';
     this.ups = espcn ? [] : Array.from({ length: Math.log2(config.scale) }, (_, i) => this.child(`ups.${i}`, new Upsample(c, upsamplingOf(config), w, `ups.${i}`)));
-    this.convOut = this.child('conv_out', espcn ? conv(c, 3 * config.scale ** 2, 3, true, w, 'conv_out') : conv(c, 3, 9, true, w, 'conv_out'));
+    // ESPCN's conv_out starts ICNR: its 3 * scale^2 channels as 3 runs of scale^2 equal ones, so the
+    // shuffled output starts as nearest-neighbour upsampling of a 3-channel conv (no checkerboard)
+    this.convOut = this.child('conv_out', espcn
+      ? conv(c, 3 * config.scale ** 2, 3, true, w, 'conv_out', undefined, config.scale ** 2)
+      : conv(c, 3, 9, true, w, 'conv_out'));
   }
 
   /** LR image NHWC in [0,1] -> SR image NHWC in [-1,1] (unbounded with the bilinear skip: clamp it). */

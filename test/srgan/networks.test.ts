@@ -111,6 +111,17 @@ describe('ESPCN tail', () => {
       const y = conv2dForwardRef({ N, H, W, Cin: C, Cout: 3 * scale * scale, K: 3, stride: 1 }, h, w, { bias: b, act: skip === 'none' ? 'tanh' : undefined });
       expect(got.length).toBe(N * H * scale * W * scale * 3);
       expectClose(got, pixelShuffleRef(y, N, H, W, 3 * scale * scale, scale), 1e-4, 1e-5, `x${scale} skip ${skip}`);
+      // ICNR: untrained, every scale x scale block of the tail's output is one value per colour
+      // (nearest-neighbour upsampling of a conv at LR), and not the same value everywhere
+      const [Ho, Wo] = [H * scale, W * scale];
+      let spread = 0;
+      for (let n = 0; n < N; n++) for (let yy = 0; yy < Ho; yy++) for (let xx = 0; xx < Wo; xx++) for (let c = 0; c < 3; c++) {
+        const at = (py: number, px: number) => got[((n * Ho + py) * Wo + px) * 3 + c];
+        const v = at(yy, xx), corner = at(yy - (yy % scale), xx - (xx % scale));
+        expect(v, `x${scale} (${n},${yy},${xx},${c})`).toBe(corner);
+        spread = Math.max(spread, Math.abs(v - got[c]));
+      }
+      expect(spread).toBeGreaterThan(0.01);
       G.dispose();
     }
   });
