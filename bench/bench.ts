@@ -17,7 +17,7 @@ import { upsampleNearest2, upsampleNearest2Backward } from '../src/kernels/upsam
 import { maxPool2 } from '../src/kernels/maxpool.js';
 import { adamStep } from '../src/kernels/adam.js';
 import { fill } from '../src/kernels/elementwise.js';
-import { Generator } from '../src/srgan/generator.js';
+import { Generator, generatorFlopsPerLrPixel, type GeneratorConfig } from '../src/srgan/generator.js';
 import { srresnetStep, srganStep } from '../src/srgan/steps.js';
 import { FoldedGenerator } from '../src/srgan/inference.js';
 import { Adam } from '../src/nn/adam.js';
@@ -223,6 +223,36 @@ async function e2e(name: string, flops: number, fn: () => Promise<void>): Promis
   });
   optD.dispose(); D.dispose(); vgg.dispose();
   opt.dispose(); G.dispose();
+}
+
+// The project's own generator sizes (models/): the shipped srresnet's (32 channels, 6 blocks, the
+// paper's tail at 2x and 4x) against 10 blocks with ESPCN's tail (every conv at LR), inference and
+// the phase-1 step its runs take (L1, batch 16 of 64x64 crops)
+{
+  const sizes: Array<[string, GeneratorConfig]> = [
+    ['32 ch, 6 blocks, paper tail', { channels: 32, blocks: 6, scale: 4, norm: 'none', skip: 'bilinear' }],
+    ['32 ch, 10 blocks, ESPCN tail', { channels: 32, blocks: 10, scale: 4, upsample: 'espcn', norm: 'none', skip: 'bilinear' }],
+  ];
+  for (const [what, cfg] of sizes) {
+    const G = new Generator(cfg);
+    const F = await FoldedGenerator.fromGenerator(G);
+    const lr = new Float32Array(128 * 128 * 3).fill(0.5);
+    const fl = generatorFlopsPerLrPixel(cfg);
+    await e2e(`G inference 1x128x128 (${what})`, fl * 128 * 128, async () => {
+      const t = tidy(() => F.forward(fromArray(lr, [1, 128, 128, 3])));
+      await t.data(); t.dispose();
+    });
+    F.dispose();
+    const opt = new Adam(G.parameters(), { lr: 1e-4 });
+    const B = values.quick ? 4 : 16;
+    const lrB = new Float32Array(B * 16 * 16 * 3).fill(0.5), hrB = new Float32Array(B * 64 * 64 * 3).fill(0.1);
+    await e2e(`G step batch ${B} 64x64 (${what})`, 3 * fl * 16 * 16 * B, async () => {
+      const [x, y] = [fromArray(lrB, [B, 16, 16, 3]), fromArray(hrB, [B, 64, 64, 3])];
+      const [l] = srresnetStep({ G, optG: opt, pixelLoss: 'l1' }, x, y);
+      await l.item(); l.dispose(); x.dispose(); y.dispose();
+    });
+    opt.dispose(); G.dispose();
+  }
 }
 
 const out = { date: new Date().toISOString(), adapter: info, ceilingGflops: ceiling, runs: RUNS, rows };

@@ -244,6 +244,17 @@ export class Generator extends Module {
   }
 }
 
+/** Floating-point operations (2 per multiply-add) of the convs per LR pixel of a forward pass, from the layer table. */
+export function generatorFlopsPerLrPixel(cfg: GeneratorConfig): number {
+  const c = cfg.channels, s = cfg.scale;
+  const macs = (cin: number, cout: number, k: number, pixels: number) => cin * cout * k * k * pixels;
+  let n = macs(3, c, 9, 1) + cfg.blocks * 2 * macs(c, c, 3, 1) + macs(c, c, 3, 1); // conv_in, blocks, conv_mid
+  if (upsamplingOf(cfg) === 'espcn') return 2 * (n + macs(c, 3 * s * s, 3, 1));
+  // step i's conv runs at 4^i pixels per LR pixel before its shuffle, at 4^(i+1) after a nearest step
+  for (let i = 0; i < Math.log2(s); i++) n += upsamplingOf(cfg) === 'nearest' ? macs(c, c, 3, 4 ** (i + 1)) : macs(c, 4 * c, 3, 4 ** i);
+  return 2 * (n + macs(c, 3, 9, s * s));
+}
+
 /** Parameter count of a generator configuration, from the layer table (for checks). */
 export function generatorParamCount(cfg: GeneratorConfig): number {
   const c = cfg.channels;

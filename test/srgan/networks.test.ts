@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { testGpu, uniform, expectClose } from '../helpers.js';
-import { Generator, PAPER_GENERATOR, generatorParamCount, type GeneratorConfig } from '../../src/srgan/generator.js';
+import { Generator, PAPER_GENERATOR, generatorFlopsPerLrPixel, generatorParamCount, type GeneratorConfig } from '../../src/srgan/generator.js';
 import { upsampleBilinearRef } from '../../src/kernels/ref/upsample.js';
 import { conv2dForwardRef } from '../../src/kernels/ref/conv2d.js';
 import { pixelShuffleRef } from '../../src/kernels/ref/pixel_shuffle.js';
@@ -21,6 +21,11 @@ describe('network definitions', () => {
     const G = new Generator(PAPER_GENERATOR);
     expect(G.parameterCount()).toBe(generatorParamCount(PAPER_GENERATOR));
     expect(G.parameterCount()).toBe(1_548_547); // 15680 + 16*74048 + 36992 + 2*(147456+256+64) + 15555
+    // multiply-adds per LR pixel: the paper's 1.5 M parameters' weights, each conv's at its resolution
+    // (conv_in, blocks and conv_mid at LR; ups.0 at LR, ups.1 at 2x, conv_out at 4x)
+    expect(generatorFlopsPerLrPixel(PAPER_GENERATOR)).toBe(2 * (15552 + 32 * 36864 + 36864 + 147456 + 4 * 147456 + 16 * 15552));
+    expect(generatorFlopsPerLrPixel({ channels: 32, blocks: 10, scale: 4, upsample: 'espcn' })).toBe(2 * (7776 + 21 * 9216 + 13824));
+    expect(generatorFlopsPerLrPixel({ channels: 8, blocks: 1, scale: 2, upsample: 'nearest' })).toBe(2 * (1944 + 3 * 576 + 4 * 576 + 4 * 1944));
     const names = G.stateEntries().map(([n]) => n);
     for (const n of ['conv_in.weight', 'act_in.weight', 'blocks.15.conv1.weight', 'blocks.0.bn1.running_mean', 'blocks.3.act.weight',
       'conv_mid.weight', 'bn_mid.running_var', 'ups.1.conv.bias', 'ups.0.act.weight', 'conv_out.bias']) expect(names).toContain(n);
