@@ -42,7 +42,8 @@ config entries and defaults (the paper's values; beyond the paper, all off by de
   (an L1 loss between the Cb/Cr of SR and HR per pixel in phase 2: invented detail in Y, no colour speckle),
   generator.upsample 'nearest' (ESRGAN's nearest-neighbour x2 + conv instead of pixel shuffle) or
   'espcn' (no upsampling steps: conv_out a 3x3 conv to 3 * scale^2 channels, then one pixel shuffle,
-  every conv at the input's resolution),
+  every conv at the input's resolution) or 'shuffle-espcn' (scale 4: the paper's first x2 step, then
+  conv_out a 3x3 conv to 12 channels and a pixel shuffle by 2: nothing at the output's resolution),
   generator.norm 'none' (no BN, EDSR's), generator.skip 'bilinear' (the input upsampled bilinearly
   added to the output, BasicSR's MSRResNet: the network learns only the detail bilinear misses)):
 ${JSON.stringify(DEFAULT_CONFIG, null, 2).split('\n').map((l) => '  ' + l).join('\n')}

@@ -19,10 +19,12 @@ export interface GeneratorConfig {
   blocks: number;   // 16 in the paper
   scale: 2 | 4;     // 4 in the paper
   /**
-   * 'shuffle' (the paper's sub-pixel conv; the default when absent), 'nearest' (ESRGAN's), or
+   * 'shuffle' (the paper's sub-pixel conv; the default when absent), 'nearest' (ESRGAN's),
    * 'espcn': no upsampling steps and conv_out a 3x3 conv to 3 * scale^2 channels followed by one
    * pixel shuffle by the scale (ESPCN's tail, Shi et al. 2016, as the efficient-SR networks IMDN
-   * and RFDN use it): every conv runs at the input's resolution.
+   * and RFDN use it): every conv runs at the input's resolution; or 'shuffle-espcn' (scale 4): the
+   * paper's first x2 step, then conv_out a 3x3 conv to 12 channels at 2x and a pixel shuffle by 2
+   * (nothing runs at the output's resolution).
    */
   upsample?: Upsampling;
   /** 'batch' (the paper's BN after each body conv; the default when absent) or 'none' (EDSR's). */
@@ -31,9 +33,27 @@ export interface GeneratorConfig {
   skip?: Skip;
 }
 
-export type Upsampling = 'shuffle' | 'nearest' | 'espcn';
-export const UPSAMPLINGS: readonly Upsampling[] = ['shuffle', 'nearest', 'espcn'];
+export type Upsampling = 'shuffle' | 'nearest' | 'espcn' | 'shuffle-espcn';
+export const UPSAMPLINGS: readonly Upsampling[] = ['shuffle', 'nearest', 'espcn', 'shuffle-espcn'];
 export const upsamplingOf = (cfg: GeneratorConfig): Upsampling => cfg.upsample ?? 'shuffle';
+/** One x2 upsampling module (ups.N): a conv then a pixel shuffle, or a nearest-neighbour step then a conv. */
+export type UpStep = 'shuffle' | 'nearest';
+/**
+ * The tail of a configuration: its x2 upsampling modules (ups.0, ...), each of kind `step`, and
+ * the pixel shuffle conv_out ends with (`outShuffle`, 1 for none: the paper's 9x9 conv_out at the
+ * output's resolution; else a 3x3 conv_out to 3 * outShuffle^2 channels, outShuffle times smaller).
+ */
+export function tailOf(cfg: GeneratorConfig): { steps: number; step: UpStep; outShuffle: number } {
+  const up = upsamplingOf(cfg), n = Math.log2(cfg.scale);
+  if (up === 'espcn') return { steps: 0, step: 'shuffle', outShuffle: cfg.scale };
+  if (up === 'shuffle-espcn') return { steps: n - 1, step: 'shuffle', outShuffle: 2 };
+  return { steps: n, step: up, outShuffle: 1 };
+}
+/** The configuration's error, if any, that its options' types do not catch (one line, no file name). */
+export function generatorConfigError(cfg: GeneratorConfig): string | undefined {
+  if (upsamplingOf(cfg) === 'shuffle-espcn' && cfg.scale !== 4) return `generator upsample 'shuffle-espcn' needs scale 4 (at scale ${cfg.scale} it is 'espcn')`;
+  return undefined;
+}
 export type Norm = 'batch' | 'none';
 export const NORMS: readonly Norm[] = ['batch', 'none'];
 export const normOf = (cfg: GeneratorConfig): Norm => cfg.norm ?? 'batch';
@@ -132,7 +152,7 @@ class Upsample extends Module {
   readonly conv: Conv2d; readonly act: PReLU;
   /** Folded (built from a file, inference only): the PReLU runs fused in the conv's epilogue. */
   private readonly fused: boolean;
-  constructor(c: number, readonly mode: Upsampling, w: GeneratorTensors | undefined, p: string) {
+  constructor(c: number, readonly mode: UpStep, w: GeneratorTensors | undefined, p: string) {
     super();
     if (mode === 'nearest') {
       this.conv = this.child('conv', conv(c, c, 3, true, w, `${p}.conv`));
@@ -181,13 +201,13 @@ export class Generator extends Module {
     this.convMid = this.child('conv_mid', conv(c, c, 3, !bn, w, 'conv_mid', bn ? 'bn_mid' : undefined));
     this.bnMid = w || !bn ? null : this.child('bn_mid', new BatchNorm2d(c));
     if (!UPSAMPLINGS.includes(upsamplingOf(config))) throw new Error(`generator upsample must be ${alternatives(UPSAMPLINGS)}, got ${JSON.stringify(config.upsample)}`);
-    const espcn = upsamplingOf(config) === 'espcn';
-    this.ups = espcn ? [] : Array.from({ length: Math.log2(config.scale) }, (_, i) => this.child(`ups.${i}`, new Upsample(c, upsamplingOf(config), w, `ups.${i}`)));
-    // ESPCN's conv_out starts ICNR: its 3 * scale^2 channels as 3 runs of scale^2 equal ones, so the
+    const bad = generatorConfigError(config);
+    if (bad) throw new Error(bad);
+    const { steps, step, outShuffle: r } = tailOf(config);
+    this.ups = Array.from({ length: steps }, (_, i) => this.child(`ups.${i}`, new Upsample(c, step, w, `ups.${i}`)));
+    // ESPCN's conv_out starts ICNR: its 3 * r^2 channels as 3 runs of r^2 equal ones, so the
     // shuffled output starts as nearest-neighbour upsampling of a 3-channel conv (no checkerboard)
-    this.convOut = this.child('conv_out', espcn
-      ? conv(c, 3 * config.scale ** 2, 3, true, w, 'conv_out', undefined, config.scale ** 2)
-      : conv(c, 3, 9, true, w, 'conv_out'));
+    this.convOut = this.child('conv_out', r > 1 ? conv(c, 3 * r * r, 3, true, w, 'conv_out', undefined, r * r) : conv(c, 3, 9, true, w, 'conv_out'));
   }
 
   /** LR image NHWC in [0,1] -> SR image NHWC in [-1,1] (unbounded with the bilinear skip: clamp it). */
@@ -225,7 +245,7 @@ export class Generator extends Module {
 
   /**
    * The upsampling steps and conv_out + tanh (no tanh with the skip), on the body's output (or a
-   * strip of it); with 'espcn', conv_out (+ tanh) and the pixel shuffle by the scale.
+   * strip of it); with an ESPCN output, conv_out (+ tanh) and its pixel shuffle.
    */
   tail(x: Tensor): Tensor {
     const free = !isGradEnabled();
@@ -237,8 +257,9 @@ export class Generator extends Module {
     }
     const y = unit(h, this.convOut, null, skipOf(this.config) === 'none' ? 'tanh' : null);
     if (free && h !== x) h.dispose();
-    if (upsamplingOf(this.config) !== 'espcn') return y;
-    const out = ops.pixelShuffle(y, this.config.scale);
+    const r = tailOf(this.config).outShuffle;
+    if (r === 1) return y;
+    const out = ops.pixelShuffle(y, r);
     if (free) y.dispose();
     return out;
   }
@@ -246,13 +267,13 @@ export class Generator extends Module {
 
 /** Floating-point operations (2 per multiply-add) of the convs per LR pixel of a forward pass, from the layer table. */
 export function generatorFlopsPerLrPixel(cfg: GeneratorConfig): number {
-  const c = cfg.channels, s = cfg.scale;
+  const c = cfg.channels, s = cfg.scale, { steps, step, outShuffle: r } = tailOf(cfg);
   const macs = (cin: number, cout: number, k: number, pixels: number) => cin * cout * k * k * pixels;
   let n = macs(3, c, 9, 1) + cfg.blocks * 2 * macs(c, c, 3, 1) + macs(c, c, 3, 1); // conv_in, blocks, conv_mid
-  if (upsamplingOf(cfg) === 'espcn') return 2 * (n + macs(c, 3 * s * s, 3, 1));
   // step i's conv runs at 4^i pixels per LR pixel before its shuffle, at 4^(i+1) after a nearest step
-  for (let i = 0; i < Math.log2(s); i++) n += upsamplingOf(cfg) === 'nearest' ? macs(c, c, 3, 4 ** (i + 1)) : macs(c, 4 * c, 3, 4 ** i);
-  return 2 * (n + macs(c, 3, 9, s * s));
+  for (let i = 0; i < steps; i++) n += step === 'nearest' ? macs(c, c, 3, 4 ** (i + 1)) : macs(c, 4 * c, 3, 4 ** i);
+  // conv_out at the resolution s / r: the 9x9 to 3 channels (r = 1), or the 3x3 to 3 r^2
+  return 2 * (n + (r === 1 ? macs(c, 3, 9, s * s) : macs(c, 3 * r * r, 3, (s / r) ** 2)));
 }
 
 /** Parameter count of a generator configuration, from the layer table (for checks). */
@@ -263,9 +284,8 @@ export function generatorParamCount(cfg: GeneratorConfig): number {
   let n = conv(3, c, 9, true) + c;                                 // conv_in + PReLU
   n += cfg.blocks * (2 * conv(c, c, 3, !withBn) + 2 * bn + c);      // residual blocks
   n += conv(c, c, 3, !withBn) + bn;                                  // conv_mid + bn_mid
-  if (upsamplingOf(cfg) === 'espcn') return n + conv(c, 3 * cfg.scale ** 2, 3, true); // conv_out, then the shuffle
-  const up = upsamplingOf(cfg) === 'nearest' ? c : 4 * c;
-  n += Math.log2(cfg.scale) * (conv(c, up, 3, true) + c);           // upsampling
-  n += conv(c, 3, 9, true);                                          // conv_out
+  const { steps, step, outShuffle: r } = tailOf(cfg);
+  n += steps * (conv(c, step === 'nearest' ? c : 4 * c, 3, true) + c); // upsampling
+  n += r === 1 ? conv(c, 3, 9, true) : conv(c, 3 * r * r, 3, true);    // conv_out
   return n;
 }

@@ -10,7 +10,7 @@ import { toFloat32 } from '../nn/safetensors.js';
 import { stateTensors } from '../nn/state.js';
 import { Tensor, empty, fromArray, noGrad, tidy } from '../nn/tensor.js';
 import type { Conv2d } from '../nn/layers.js';
-import { Generator, type GeneratorConfig } from './generator.js';
+import { Generator, tailOf, type GeneratorConfig } from './generator.js';
 
 /**
  * The generator for inference: the same Generator graph built from a file's tensors, BN folded away on the CPU (every
@@ -54,15 +54,16 @@ export class FoldedGenerator {
   private get tailConvs(): Conv2d[] { return [...this.net.ups.map((u) => u.conv), this.net.convOut]; }
 
   /**
-   * The output cone of LR pixel 0 in the tail, in LR pixels [lo, hi]: conv_out at full resolution,
-   * then each upsampling step walked back to LR: a conv before the pixel shuffle (at the lower
-   * resolution), or a conv after the nearest-neighbour step (at the higher).
+   * The output cone of LR pixel 0 in the tail, in LR pixels [lo, hi]: conv_out at its resolution
+   * (the output's, or outShuffle times lower before an ESPCN output's shuffle), then each upsampling
+   * step walked back to LR: a conv before the pixel shuffle (at the lower resolution), or a conv
+   * after the nearest-neighbour step (at the higher).
    */
   private get tailCone(): [number, number] {
     const r = (K: number) => (K - 1) / 2;
     const convOut = this.net.convOut;
-    if (this.espcn) return [-r(convOut.k), r(convOut.k)]; // conv_out at LR, then the shuffle
-    let lo = -r(convOut.k), hi = this.config.scale - 1 + r(convOut.k); // full-resolution pixels
+    const f = this.config.scale / tailOf(this.config).outShuffle; // conv_out's pixels per LR pixel, per side
+    let lo = -r(convOut.k), hi = f - 1 + r(convOut.k);
     for (const u of [...this.net.ups].reverse()) {
       if (u.mode === 'nearest') { lo = Math.floor((lo - r(u.conv.k)) / 2); hi = Math.floor((hi + r(u.conv.k)) / 2); }
       else { lo = Math.floor(lo / 2) - r(u.conv.k); hi = Math.floor(hi / 2) + r(u.conv.k); }
@@ -70,18 +71,16 @@ export class FoldedGenerator {
     return [lo, hi];
   }
 
-  /** ESPCN's tail: conv_out at LR to 3 * scale^2 channels, then one pixel shuffle. */
-  private get espcn(): boolean { return this.net.ups.length === 0; }
-
   /**
-   * Bytes per LR pixel of the tail's largest tensor: scale^2 * C floats (the last conv before a
-   * pixel shuffle, and the shuffled tensor) plus, for conv_out's split 9x9 path
-   * (src/kernels/split9.ts), that tensor padded by 3 HR pixels on every side (`padHr`); 3 * scale^2
-   * floats with ESPCN's tail.
+   * Bytes per LR pixel of the tail's largest tensor: C floats per pixel at conv_out's input
+   * resolution, f^2 pixels per LR pixel (the last conv before a pixel shuffle, and the shuffled
+   * tensor), or the 3 * scale^2 floats of the output. The paper's 9x9 conv_out (its split 9x9 path,
+   * src/kernels/split9.ts) binds its input padded by 3 output pixels on every side (`padHr`).
    */
   private get tailBytes(): { perLrPixel: number; padHr: number } {
     const { scale: s, channels: c } = this.config;
-    return this.espcn ? { perLrPixel: 3 * s * s * 4, padHr: 0 } : { perLrPixel: s * s * c * 4, padHr: 3 };
+    const r = tailOf(this.config).outShuffle, f = s / r;
+    return { perLrPixel: Math.max(f * f * c, 3 * s * s) * 4, padHr: r === 1 ? 3 : 0 };
   }
 
   /** LR rows of context a tail strip needs on each side. */
@@ -159,7 +158,7 @@ export class FoldedGenerator {
     const macs = (f: Conv2d, pixels: number) => pixels * f.k * f.k * f.cin * f.cout;
     let body = macs(n.convIn, 1) + macs(n.convMid, 1);
     for (const b of n.blocks) body += macs(b.conv1, 1) + macs(b.conv2, 1);
-    let tail = macs(n.convOut, this.espcn ? 1 : s * s);
+    let tail = macs(n.convOut, (s / tailOf(this.config).outShuffle) ** 2);
     // step i's conv runs at 4^i pixels per LR pixel before its shuffle, at 4^(i+1) after a nearest step
     this.tailConvs.slice(0, -1).forEach((cv, i) => { tail += macs(cv, 4 ** (n.ups[i].mode === 'nearest' ? i + 1 : i)); });
     return { bytesPerLrPixel: this.tailBytes.perLrPixel, context: this.tailContext, share: tail / (body + tail) };

@@ -6,7 +6,10 @@
 import { parseSafetensorsChecked } from '../nn/state.js';
 import { firstNonFinite, parseSafetensorsHeader, toFloat32, type StTensor } from '../nn/safetensors.js';
 import { parsePth, isZip } from '../nn/pth.js';
-import { NORMS, SKIPS, UPSAMPLINGS, alternatives, normOf, normalGenerator, skipOf, upsamplingOf, type GeneratorConfig, type Norm, type Skip, type Upsampling } from './generator.js';
+import {
+  NORMS, SKIPS, UPSAMPLINGS, alternatives, generatorConfigError, normOf, normalGenerator, skipOf, tailOf, upsamplingOf,
+  type GeneratorConfig, type Norm, type Skip, type Upsampling,
+} from './generator.js';
 import { FoldedGenerator } from './inference.js';
 
 /** Sane bounds for a generator read from a file: checked before any shape table or model is built. */
@@ -14,7 +17,7 @@ export const GENERATOR_LIMITS = { channels: 1024, blocks: 256 };
 
 /**
  * A generator configuration from untrusted JSON, checked and normalised to {channels, blocks, scale}
- * plus `upsample: 'nearest'` or `'espcn'`, `norm: 'none'`, `skip: 'bilinear'` where it is that (absent means the
+ * plus `upsample` where it is not 'shuffle', `norm: 'none'`, `skip: 'bilinear'` where it is that (absent means the
  * paper's pixel shuffle, BN and no skip, so files written before the options read, and compare, as they did).
  */
 export function checkGeneratorConfig(cfg: unknown, file: string): GeneratorConfig {
@@ -27,8 +30,11 @@ export function checkGeneratorConfig(cfg: unknown, file: string): GeneratorConfi
   if (upsample !== undefined && !UPSAMPLINGS.includes(upsample as Upsampling)) throw new Error(`${file}: generator upsample ${JSON.stringify(upsample)} is not ${alternatives(UPSAMPLINGS)}`);
   if (norm !== undefined && !NORMS.includes(norm as Norm)) throw new Error(`${file}: generator norm ${JSON.stringify(norm)} is not ${alternatives(NORMS)}`);
   if (skip !== undefined && !SKIPS.includes(skip as Skip)) throw new Error(`${file}: generator skip ${JSON.stringify(skip)} is not ${alternatives(SKIPS)}`);
-  return normalGenerator({ channels: channels as number, blocks: blocks as number, scale, upsample: upsample as Upsampling | undefined,
+  const out = normalGenerator({ channels: channels as number, blocks: blocks as number, scale, upsample: upsample as Upsampling | undefined,
     norm: norm as Norm | undefined, skip: skip as Skip | undefined });
+  const bad = generatorConfigError(out);
+  if (bad) throw new Error(`${file}: ${bad}`);
+  return out;
 }
 
 /** Whether two generator configurations describe the same network (an absent option is the paper's). */
@@ -62,10 +68,12 @@ export function inferGeneratorConfig(entries: Map<string, Shaped>, file: string)
   const ups = count(/^ups\.(\d+)\./);
   // no BN statistics: a BN-free body (a skip leaves no tensor: such files need the metadata)
   const norm = entries.has('bn_mid.weight') ? {} : { norm: 'none' };
-  // no upsampling steps and a 3x3 conv_out to 3 * scale^2 channels: ESPCN's tail
+  // a 3x3 conv_out to 3 * r^2 channels and a pixel shuffle by r: an ESPCN output, after no
+  // upsampling step (ESPCN's tail, r the scale) or after one pixel-shuffle step (r = 2, scale 4)
   const out = entries.get('conv_out.weight')?.shape;
-  if (ups === 0 && out?.length === 4 && out[2] === 3 && out[3] === 3 && (out[0] === 12 || out[0] === 48)) {
-    return checkGeneratorConfig({ channels: c, blocks, scale: Math.sqrt(out[0] / 3), upsample: 'espcn', ...norm }, file);
+  if (out?.length === 4 && out[2] === 3 && out[3] === 3) {
+    if (ups === 0 && (out[0] === 12 || out[0] === 48)) return checkGeneratorConfig({ channels: c, blocks, scale: Math.sqrt(out[0] / 3), upsample: 'espcn', ...norm }, file);
+    if (ups === 1 && out[0] === 12) return checkGeneratorConfig({ channels: c, blocks, scale: 4, upsample: 'shuffle-espcn', ...norm }, file);
   }
   if (ups !== 1 && ups !== 2) throw new Error(`${file}: not a generator of scale 2 or 4: ${ups} upsampling stages (ups.N tensors), expected 1 or 2 (or none and a 3x3 conv_out to 12 or 48 channels)`);
   // the upsampling conv's outputs: 4C before a pixel shuffle, C after a nearest-neighbour step
@@ -196,13 +204,10 @@ export function generatorTensorShapes(cfg: GeneratorConfig): Map<string, number[
     conv(`blocks.${i}.conv2`, c, c, 3, !withBn); bn(`blocks.${i}.bn2`);
   }
   conv('conv_mid', c, c, 3, !withBn); bn('bn_mid');
-  if (upsamplingOf(cfg) === 'espcn') {
-    conv('conv_out', c, 3 * cfg.scale ** 2, 3, true);
-    return m;
-  }
-  const up = upsamplingOf(cfg) === 'nearest' ? c : 4 * c;
-  for (let i = 0; i < Math.log2(cfg.scale); i++) { conv(`ups.${i}.conv`, c, up, 3, true); m.set(`ups.${i}.act.weight`, [c]); }
-  conv('conv_out', c, 3, 9, true);
+  const { steps, step, outShuffle: r } = tailOf(cfg);
+  for (let i = 0; i < steps; i++) { conv(`ups.${i}.conv`, c, step === 'nearest' ? c : 4 * c, 3, true); m.set(`ups.${i}.act.weight`, [c]); }
+  if (r === 1) conv('conv_out', c, 3, 9, true);
+  else conv('conv_out', c, 3 * r * r, 3, true);
   return m;
 }
 

@@ -9,11 +9,11 @@ import { Ema } from '../nn/ema.js';
 import type { Entry } from '../nn/module.js';
 import { fromArray, noGrad, tidy, type Tensor } from '../nn/tensor.js';
 import {
-  loadTensors, readSafetensors, readSafetensorsHeader, stateTensors, writeAtomic, saveModule, serializeChecked, TMP_FILE,
+  diskShape, loadTensors, readSafetensors, readSafetensorsHeader, stateTensors, writeAtomic, saveModule, serializeChecked, TMP_FILE,
 } from '../node/state.js';
 import type { StTensor } from '../nn/safetensors.js';
 import { setInitSeed } from '../nn/layers.js';
-import { Generator, normalGenerator, upsamplingOf, type GeneratorConfig } from './generator.js';
+import { Generator, normalGenerator, tailOf, upsamplingOf } from './generator.js';
 import { sameGenerator } from './model.js';
 import { Discriminator } from './discriminator.js';
 import { VGG19Features } from './vgg19.js';
@@ -151,16 +151,22 @@ export class Trainer {
         loadTensors(this.G.stateEntries(), tensors, path);
         this.say(`generator initialised from ${path}`);
       } else if (sameGenerator({ ...config, upsample: want.upsample }, want)) {
-        // another upsampling (e.g. a pixel-shuffle SRResNet into a nearest-neighbour run): every
-        // layer but the tail is the same network, so those start from the file; the tail (the
-        // upsampling steps, and conv_out where ESPCN's differs from the others') starts random
-        const espcn = (u: GeneratorConfig) => upsamplingOf(u) === 'espcn';
-        const tail = (n: string) => n.startsWith('ups.') || (espcn(config) !== espcn(want) && n.startsWith('conv_out.'));
-        const entries = this.G.stateEntries().filter(([n]) => !tail(n));
-        for (const k of [...tensors.keys()]) if (tail(k)) tensors.delete(k);
+        // another tail (e.g. a pixel-shuffle SRResNet into a nearest-neighbour or an ESPCN run): the
+        // body is the same network, so it starts from the file, and so does each layer of the tail
+        // that both have alike (an upsampling step of the same kind, a conv_out of the same shape);
+        // the others start random
+        const shapes = new Map(this.G.stateEntries().map(([n, e]) => [n, diskShape(e.tensor, e.layout)]));
+        const layer = (n: string) => n.slice(0, n.lastIndexOf('.'));
+        const same = (n: string) => {
+          const t = tensors.get(n), sh = shapes.get(n);
+          if (!t || !sh || t.shape.join() !== sh.join()) return false;
+          return !n.startsWith('ups.') || tailOf(config).step === tailOf(want).step;
+        };
+        const fresh = new Set([...shapes.keys()].filter((n) => !same(n)).map(layer));
+        const entries = this.G.stateEntries().filter(([n]) => !fresh.has(layer(n)));
+        for (const k of [...tensors.keys()]) if (!shapes.has(k) || fresh.has(layer(k))) tensors.delete(k);
         loadTensors(entries, tensors, path);
-        const what = espcn(config) !== espcn(want) ? 'its upsampling steps and conv_out' : 'its upsampling steps';
-        this.say(`generator initialised from ${path}, all but ${what} (the file's upsampling is '${upsamplingOf(config)}', this run's '${upsamplingOf(want)}': they start random)`);
+        this.say(`generator initialised from ${path}, all but ${[...fresh].join(', ')} (the file's upsampling is '${upsamplingOf(config)}', this run's '${upsamplingOf(want)}'; those start random)`);
       } else {
         throw new Error(`${path}: generator ${JSON.stringify(normalGenerator(config))} does not match this run's generator ${JSON.stringify(normalGenerator(want))}`);
       }

@@ -52,7 +52,7 @@ describe('generator files from the header alone', () => {
       [{ channels: '4', blocks: 1, scale: 4 }, /generator channels "4"/],
       [{ channels: 4, blocks: -1, scale: 4 }, /generator blocks -1/],
       [[4, 1, 4], /generator channels undefined/],
-      [{ channels: 4, blocks: 1, scale: 4, upsample: 'bilinear' }, /generator upsample "bilinear" is not 'shuffle' or 'nearest' or 'espcn'/],
+      [{ channels: 4, blocks: 1, scale: 4, upsample: 'bilinear' }, /generator upsample "bilinear" is not 'shuffle' or 'nearest' or 'espcn' or 'shuffle-espcn'/],
       [{ channels: 4, blocks: 1, scale: 4, norm: 'layer' }, /generator norm "layer" is not 'batch' or 'none'/],
       [{ channels: 4, blocks: 1, scale: 4, skip: 'bicubic' }, /generator skip "bicubic" is not 'none' or 'bilinear'/],
     ];
@@ -161,6 +161,12 @@ describe('a plain PyTorch state_dict', () => {
       expect(tensorsOf(c).find(([k]) => k === 'conv_out.weight')![1].shape).toEqual([3 * c.scale ** 2, c.channels, 3, 3]);
       await expect(readGeneratorHeader(write(tensorsOf(c), meta({ ...c, upsample: 'nearest' })))).rejects.toThrow(/tensor 'ups.0.conv.weight' is missing/);
     }
+    // one pixel-shuffle step and an ESPCN output at 2x (conv_out 3x3 to 12): scale 4 only
+    const se: GeneratorConfig = { channels: 4, blocks: 1, scale: 4, upsample: 'shuffle-espcn', norm: 'none' };
+    expect((await readGeneratorFile(write(tensorsOf(se)))).config).toEqual(se);
+    expect(tensorsOf(se).filter(([k]) => k.endsWith('.weight') && !k.startsWith('blocks.')).map(([k, t]) => [k, t.shape]))
+      .toEqual([['conv_in.weight', [4, 3, 9, 9]], ['act_in.weight', [4]], ['conv_mid.weight', [4, 4, 3, 3]], ['ups.0.conv.weight', [16, 4, 3, 3]], ['ups.0.act.weight', [4]], ['conv_out.weight', [12, 4, 3, 3]]]);
+    await expect(readGeneratorHeader(write(tensorsOf(se), meta({ ...se, scale: 2 })))).rejects.toThrow(/generator upsample 'shuffle-espcn' needs scale 4 \(at scale 2 it is 'espcn'\)/);
     // a BN-free body (EDSR's) is read off the shapes too (no bn_mid); a skip leaves no tensor, so it
     // comes from the metadata; a file whose metadata names BN while it has none is refused by name
     for (const c of [{ channels: 5, blocks: 2, scale: 4, norm: 'none' }, { channels: 4, blocks: 1, scale: 2, upsample: 'nearest', norm: 'none' }] as GeneratorConfig[]) {

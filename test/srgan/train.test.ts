@@ -214,5 +214,30 @@ describe('trainer', () => {
     const G5 = await loadGenerator(join(run5, 'generator.safetensors'));
     expect(G5.config).toEqual({ channels: 8, blocks: 1, scale: 4, upsample: 'espcn' });
     G5.dispose();
+    // a shuffle-espcn run: the body and the first upsampling step (the same kind) from the file; a
+    // new conv_out (3x3 to 12), no second step
+    const run6 = mkdtempSync(join(tmpdir(), 'srgan-p1se-'));
+    const t6 = new Trainer(tinyCfg({ phase1Steps: 1, phase2Steps: 0, generator: { channels: 8, blocks: 1, scale: 4, upsample: 'shuffle-espcn' } }),
+      { dataDir: data, outDir: run6, resume: false, quiet: true, initGenerator: genFile });
+    await t6.init();
+    const probe6 = join(run6, 'probe.safetensors');
+    await saveModule(probe6, t6.G, {});
+    const f6 = parseSafetensors(new Uint8Array(readFileSync(probe6)), probe6).tensors;
+    expect([...f6.keys()].sort()).toEqual([...b.keys()].filter((k) => !k.startsWith('ups.1.')).sort());
+    for (const [k, t] of f6) {
+      if (k.startsWith('conv_out.')) expect(t.shape, k).toEqual(k.endsWith('weight') ? [12, 8, 3, 3] : [12]);
+      else expect(Buffer.from(t.data).equals(Buffer.from(b.get(k)!.data)), k).toBe(true);
+    }
+    t6.dispose();
+    // and back: a pixel-shuffle run from the nearest-neighbour file takes no upsampling step from it
+    const run7 = mkdtempSync(join(tmpdir(), 'srgan-p1s-'));
+    const t7 = new Trainer(tinyCfg({ phase1Steps: 1, phase2Steps: 0 }), { dataDir: data, outDir: run7, resume: false, quiet: true, initGenerator: join(run4, 'generator.safetensors') });
+    await t7.init();
+    const probe7 = join(run7, 'probe.safetensors');
+    await saveModule(probe7, t7.G, {});
+    const f7 = parseSafetensors(new Uint8Array(readFileSync(probe7)), probe7).tensors;
+    const n4 = parseSafetensors(new Uint8Array(readFileSync(join(run4, 'generator.safetensors'))), 'run4').tensors;
+    for (const [k, t] of f7) expect(Buffer.from(t.data).equals(Buffer.from(n4.get(k)!.data)), k).toBe(!k.startsWith('ups.'));
+    t7.dispose();
   });
 });
