@@ -225,12 +225,13 @@ async function e2e(name: string, flops: number, fn: () => Promise<void>): Promis
   opt.dispose(); G.dispose();
 }
 
-// The project's own generator sizes (models/): the shipped srresnet's (32 channels, 6 blocks, the
-// paper's tail at 2x and 4x) against 10 blocks with ESPCN's tail (every conv at LR), inference and
-// the phase-1 step its runs take (L1, batch 16 of 64x64 crops)
+// The project's own generator sizes (models/): 32 channels, 6 blocks with the paper's tail (convs at
+// 2x and 4x) and with shuffle-espcn's (nothing at 4x), and 10 blocks with ESPCN's (every conv at
+// LR); inference and the phase-1 step their runs take (L1, batch 16 of 64x64 crops)
 {
   const sizes: Array<[string, GeneratorConfig]> = [
     ['32 ch, 6 blocks, paper tail', { channels: 32, blocks: 6, scale: 4, norm: 'none', skip: 'bilinear' }],
+    ['32 ch, 6 blocks, shuffle-espcn tail', { channels: 32, blocks: 6, scale: 4, upsample: 'shuffle-espcn', norm: 'none', skip: 'bilinear' }],
     ['32 ch, 10 blocks, ESPCN tail', { channels: 32, blocks: 10, scale: 4, upsample: 'espcn', norm: 'none', skip: 'bilinear' }],
   ];
   for (const [what, cfg] of sizes) {
