@@ -231,12 +231,14 @@ describe.each(VARIANTS)('tiled inference, %s', (_, up) => {
 describe('tile planning', () => {
   it('plans few tiles that fit the image: within 1.3x of the image plus its border', async () => {
     const F = await loadFoldedGenerator(modelPath('srresnet'));
-    expect(F.config).toEqual({ channels: 32, blocks: 6, scale: 4, norm: 'none', skip: 'bilinear' });
-    expect(F.radius).toBe(20);
-    expect(F.bytesPerLrPixel).toBe(32 * 4); // the tail (16 x 32 floats per LR pixel) runs in strips
-    expect(F.tailContext).toBe(3);
+    expect(F.config).toEqual({ channels: 32, blocks: 6, scale: 4, upsample: 'shuffle-espcn', norm: 'none', skip: 'bilinear' });
+    expect(F.radius).toBe(19); // body 4 + 12 + 1, tail 2 (see the tiled-inference tests)
+    expect(F.bytesPerLrPixel).toBe(32 * 4); // the tail (4 x 32 floats per LR pixel) runs in strips
+    expect(F.tailContext).toBe(2);
     const net: TileNet = F.tileNet;
-    expect(net.tail!.share).toBeCloseTo(308736 / (308736 + 127584), 6); // multiply-adds per LR pixel: tail / all
+    expect(net.tail!.bytesPerLrPixel).toBe(4 * 32 * 4);
+    // multiply-adds per LR pixel, tail / all: ups.0's 3x3 32->128 at LR, conv_out's 3x3 32->12 at 4 pixels
+    expect(net.tail!.share).toBeCloseTo((36864 + 4 * 3456) / (36864 + 4 * 3456 + 127584), 6);
     F.dispose();
     const binding = 128 * 2 ** 20;
     for (const s of [128, 256, 512]) {
@@ -266,6 +268,6 @@ describe('tile planning', () => {
     }
     // batches when tiles are small enough
     expect(planTiles(300, 300, net, { tile: 100 }, binding).batch).toBeGreaterThan(1);
-    expect(() => planTiles(300, 300, net, { tile: 40 }, binding)).toThrow(/too small/);
+    expect(() => planTiles(300, 300, net, { tile: 2 * net.radius }, binding)).toThrow(/too small/); // no room for a core
   });
 });
