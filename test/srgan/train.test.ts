@@ -11,6 +11,7 @@ import { resolveConfig } from '../../src/srgan/config.js';
 import { Trainer } from '../../src/srgan/trainer.js';
 import { makeBatch } from '../../src/srgan/data.js';
 import { loadGenerator } from '../../src/node/model.js';
+import type { GeneratorConfig } from '../../src/srgan/generator.js';
 
 const VGG = fileURLToPath(new URL('../../../shared/weights/vgg19_tfjs_fp32_partial', import.meta.url));
 
@@ -176,67 +177,46 @@ describe('trainer', () => {
       { dataDir: data, outDir: mkdtempSync(join(tmpdir(), 'srgan-p2b-')), resume: false, quiet: true, vggPath: VGG, initGenerator: genFile });
     await expect(t3.init()).rejects.toThrow(/does not match this run's generator/);
     t3.dispose();
-    // a nearest-neighbour run from the pixel-shuffle file: every tensor but the upsampling steps'
-    const run4 = mkdtempSync(join(tmpdir(), 'srgan-p1n-'));
-    const t4 = new Trainer(tinyCfg({ phase1Steps: 2, phase2Steps: 0, generator: { channels: 8, blocks: 1, scale: 4, upsample: 'nearest' } }),
-      { dataDir: data, outDir: run4, resume: false, quiet: true, initGenerator: genFile });
-    await t4.init();
-    const probe4 = join(run4, 'probe.safetensors');
-    await saveModule(probe4, t4.G, {});
-    const c = parseSafetensors(new Uint8Array(readFileSync(probe4)), probe4).tensors;
-    expect([...c.keys()].sort()).toEqual([...b.keys()].sort());
-    for (const [k, t] of c) {
-      if (k.startsWith('ups.')) expect(t.shape, k).toEqual(k.endsWith('conv.weight') ? [8, 8, 3, 3] : [8]);
-      else expect(Buffer.from(t.data).equals(Buffer.from(b.get(k)!.data)), k).toBe(true);
+    // a run of another tail from a generator file: the trainer after init, and its generator's tensors then
+    const initFrom = async (file: string, generator: GeneratorConfig | undefined, steps: number) => {
+      const run = mkdtempSync(join(tmpdir(), 'srgan-init-'));
+      const t = new Trainer(tinyCfg({ phase1Steps: steps, phase2Steps: 0, ...(generator ? { generator } : {}) }),
+        { dataDir: data, outDir: run, resume: false, quiet: true, initGenerator: file });
+      await t.init();
+      const probe = join(run, 'probe.safetensors');
+      await saveModule(probe, t.G, {});
+      return { t, run, tensors: parseSafetensors(new Uint8Array(readFileSync(probe)), probe).tensors };
+    };
+    const fromFile = (k: string, t: { data: Uint8Array }) => Buffer.from(t.data).equals(Buffer.from(b.get(k)!.data));
+    // a nearest-neighbour run from the pixel-shuffle file: every tensor but the upsampling steps';
+    // an ESPCN run: the body's tensors, a new conv_out (3x3 to 48) and no upsampling steps; a
+    // shuffle-espcn run: the body and the first upsampling step (the same kind), a new conv_out (3x3
+    // to 12), no second step
+    const cases: Array<[GeneratorConfig, (k: string) => boolean, Record<string, number[]>]> = [
+      [{ channels: 8, blocks: 1, scale: 4, upsample: 'nearest' }, () => true, { 'ups.0.conv.weight': [8, 8, 3, 3], 'ups.0.conv.bias': [8], 'ups.0.act.weight': [8], 'ups.1.conv.weight': [8, 8, 3, 3], 'ups.1.conv.bias': [8], 'ups.1.act.weight': [8] }],
+      [{ channels: 8, blocks: 1, scale: 4, upsample: 'espcn' }, (k) => !k.startsWith('ups.'), { 'conv_out.weight': [48, 8, 3, 3], 'conv_out.bias': [48] }],
+      [{ channels: 8, blocks: 1, scale: 4, upsample: 'shuffle-espcn' }, (k) => !k.startsWith('ups.1.'), { 'conv_out.weight': [12, 8, 3, 3], 'conv_out.bias': [12] }],
+    ];
+    const runs: string[] = [];
+    for (const [cfg, kept, fresh] of cases) {
+      const { t, run, tensors } = await initFrom(genFile, cfg, 2);
+      expect([...tensors.keys()].sort(), cfg.upsample).toEqual([...b.keys()].filter(kept).sort());
+      for (const [k, v] of tensors) {
+        if (k in fresh) expect(v.shape, k).toEqual(fresh[k]);
+        else expect(fromFile(k, v), `${cfg.upsample} ${k}`).toBe(true);
+      }
+      await t.run();
+      expect(t.step).toBe(2);
+      t.dispose();
+      const G = await loadGenerator(join(run, 'generator.safetensors'));
+      expect(G.config).toEqual(cfg);
+      G.dispose();
+      runs.push(run);
     }
-    await t4.run();
-    expect(t4.step).toBe(2);
-    t4.dispose();
-    const G4 = await loadGenerator(join(run4, 'generator.safetensors'));
-    expect(G4.config).toEqual({ channels: 8, blocks: 1, scale: 4, upsample: 'nearest' });
-    G4.dispose();
-    // an ESPCN run from the same file: the body's tensors, a new conv_out (3x3 to 48) and no upsampling steps
-    const run5 = mkdtempSync(join(tmpdir(), 'srgan-p1e-'));
-    const t5 = new Trainer(tinyCfg({ phase1Steps: 2, phase2Steps: 0, generator: { channels: 8, blocks: 1, scale: 4, upsample: 'espcn' } }),
-      { dataDir: data, outDir: run5, resume: false, quiet: true, initGenerator: genFile });
-    await t5.init();
-    const probe5 = join(run5, 'probe.safetensors');
-    await saveModule(probe5, t5.G, {});
-    const e = parseSafetensors(new Uint8Array(readFileSync(probe5)), probe5).tensors;
-    expect([...e.keys()].sort()).toEqual([...b.keys()].filter((k) => !k.startsWith('ups.')).sort());
-    for (const [k, t] of e) {
-      if (k.startsWith('conv_out.')) expect(t.shape, k).toEqual(k.endsWith('weight') ? [48, 8, 3, 3] : [48]);
-      else expect(Buffer.from(t.data).equals(Buffer.from(b.get(k)!.data)), k).toBe(true);
-    }
-    await t5.run();
-    expect(t5.step).toBe(2);
-    t5.dispose();
-    const G5 = await loadGenerator(join(run5, 'generator.safetensors'));
-    expect(G5.config).toEqual({ channels: 8, blocks: 1, scale: 4, upsample: 'espcn' });
-    G5.dispose();
-    // a shuffle-espcn run: the body and the first upsampling step (the same kind) from the file; a
-    // new conv_out (3x3 to 12), no second step
-    const run6 = mkdtempSync(join(tmpdir(), 'srgan-p1se-'));
-    const t6 = new Trainer(tinyCfg({ phase1Steps: 1, phase2Steps: 0, generator: { channels: 8, blocks: 1, scale: 4, upsample: 'shuffle-espcn' } }),
-      { dataDir: data, outDir: run6, resume: false, quiet: true, initGenerator: genFile });
-    await t6.init();
-    const probe6 = join(run6, 'probe.safetensors');
-    await saveModule(probe6, t6.G, {});
-    const f6 = parseSafetensors(new Uint8Array(readFileSync(probe6)), probe6).tensors;
-    expect([...f6.keys()].sort()).toEqual([...b.keys()].filter((k) => !k.startsWith('ups.1.')).sort());
-    for (const [k, t] of f6) {
-      if (k.startsWith('conv_out.')) expect(t.shape, k).toEqual(k.endsWith('weight') ? [12, 8, 3, 3] : [12]);
-      else expect(Buffer.from(t.data).equals(Buffer.from(b.get(k)!.data)), k).toBe(true);
-    }
-    t6.dispose();
     // and back: a pixel-shuffle run from the nearest-neighbour file takes no upsampling step from it
-    const run7 = mkdtempSync(join(tmpdir(), 'srgan-p1s-'));
-    const t7 = new Trainer(tinyCfg({ phase1Steps: 1, phase2Steps: 0 }), { dataDir: data, outDir: run7, resume: false, quiet: true, initGenerator: join(run4, 'generator.safetensors') });
-    await t7.init();
-    const probe7 = join(run7, 'probe.safetensors');
-    await saveModule(probe7, t7.G, {});
-    const f7 = parseSafetensors(new Uint8Array(readFileSync(probe7)), probe7).tensors;
-    const n4 = parseSafetensors(new Uint8Array(readFileSync(join(run4, 'generator.safetensors'))), 'run4').tensors;
+    const nearestFile = join(runs[0], 'generator.safetensors');
+    const { t: t7, tensors: f7 } = await initFrom(nearestFile, undefined, 1);
+    const n4 = parseSafetensors(new Uint8Array(readFileSync(nearestFile)), nearestFile).tensors;
     for (const [k, t] of f7) expect(Buffer.from(t.data).equals(Buffer.from(n4.get(k)!.data)), k).toBe(!k.startsWith('ups.'));
     t7.dispose();
   });
