@@ -129,12 +129,7 @@ export class Sequential extends Module {
 
 /** PyTorch's default init for conv and linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
 export function uniformInit(shape: number[], fanIn: number, seed: number): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const r = rng(seed);
-  const bound = 1 / Math.sqrt(fanIn);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = (2 * r() - 1) * bound;
-  return fromArray(data, shape);
+  return icnrInit(shape, fanIn, seed, 1);
 }
 
 /**

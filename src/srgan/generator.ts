@@ -265,15 +265,23 @@ export class Generator extends Module {
   }
 }
 
-/** Floating-point operations (2 per multiply-add) of the convs per LR pixel of a forward pass, from the layer table. */
-export function generatorFlopsPerLrPixel(cfg: GeneratorConfig): number {
+/** Multiply-adds of the convs per LR pixel of a forward pass, body (up to conv_mid) and tail, from the layer table. */
+export function generatorMacsPerLrPixel(cfg: GeneratorConfig): { body: number; tail: number } {
   const c = cfg.channels, s = cfg.scale, { steps, step, outShuffle: r } = tailOf(cfg);
   const macs = (cin: number, cout: number, k: number, pixels: number) => cin * cout * k * k * pixels;
-  let n = macs(3, c, 9, 1) + cfg.blocks * 2 * macs(c, c, 3, 1) + macs(c, c, 3, 1); // conv_in, blocks, conv_mid
+  const body = macs(3, c, 9, 1) + cfg.blocks * 2 * macs(c, c, 3, 1) + macs(c, c, 3, 1); // conv_in, blocks, conv_mid
+  let tail = 0;
   // step i's conv runs at 4^i pixels per LR pixel before its shuffle, at 4^(i+1) after a nearest step
-  for (let i = 0; i < steps; i++) n += step === 'nearest' ? macs(c, c, 3, 4 ** (i + 1)) : macs(c, 4 * c, 3, 4 ** i);
+  for (let i = 0; i < steps; i++) tail += step === 'nearest' ? macs(c, c, 3, 4 ** (i + 1)) : macs(c, 4 * c, 3, 4 ** i);
   // conv_out at the resolution s / r: the 9x9 to 3 channels (r = 1), or the 3x3 to 3 r^2
-  return 2 * (n + (r === 1 ? macs(c, 3, 9, s * s) : macs(c, 3 * r * r, 3, (s / r) ** 2)));
+  tail += r === 1 ? macs(c, 3, 9, s * s) : macs(c, 3 * r * r, 3, (s / r) ** 2);
+  return { body, tail };
+}
+
+/** Floating-point operations (2 per multiply-add) of the convs per LR pixel of a forward pass. */
+export function generatorFlopsPerLrPixel(cfg: GeneratorConfig): number {
+  const { body, tail } = generatorMacsPerLrPixel(cfg);
+  return 2 * (body + tail);
 }
 
 /** Parameter count of a generator configuration, from the layer table (for checks). */

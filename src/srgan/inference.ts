@@ -9,8 +9,7 @@ import { gpu } from '../gpu/gpu.js';
 import { toFloat32 } from '../nn/safetensors.js';
 import { stateTensors } from '../nn/state.js';
 import { Tensor, empty, fromArray, noGrad, tidy } from '../nn/tensor.js';
-import type { Conv2d } from '../nn/layers.js';
-import { Generator, tailOf, type GeneratorConfig } from './generator.js';
+import { Generator, generatorMacsPerLrPixel, tailOf, type GeneratorConfig } from './generator.js';
 
 /**
  * The generator for inference: the same Generator graph built from a file's tensors, BN folded away on the CPU (every
@@ -49,9 +48,6 @@ export class FoldedGenerator {
   forward(x: Tensor, tailRows?: number): Tensor {
     return noGrad(() => tidy(() => this.net.addSkip(x, this.runTail(this.net.body(x), tailRows))));
   }
-
-  /** The tail's convs in order: each upsampling step's, then conv_out. */
-  private get tailConvs(): Conv2d[] { return [...this.net.ups.map((u) => u.conv), this.net.convOut]; }
 
   /**
    * The output cone of LR pixel 0 in the tail, in LR pixels [lo, hi]: conv_out at its resolution
@@ -152,15 +148,7 @@ export class FoldedGenerator {
   }
 
   private get tailInfo(): NonNullable<TileNet['tail']> {
-    const s = this.config.scale;
-    const n = this.net;
-    // multiply-adds per LR pixel, body and tail
-    const macs = (f: Conv2d, pixels: number) => pixels * f.k * f.k * f.cin * f.cout;
-    let body = macs(n.convIn, 1) + macs(n.convMid, 1);
-    for (const b of n.blocks) body += macs(b.conv1, 1) + macs(b.conv2, 1);
-    let tail = macs(n.convOut, (s / tailOf(this.config).outShuffle) ** 2);
-    // step i's conv runs at 4^i pixels per LR pixel before its shuffle, at 4^(i+1) after a nearest step
-    this.tailConvs.slice(0, -1).forEach((cv, i) => { tail += macs(cv, 4 ** (n.ups[i].mode === 'nearest' ? i + 1 : i)); });
+    const { body, tail } = generatorMacsPerLrPixel(this.config);
     return { bytesPerLrPixel: this.tailBytes.perLrPixel, context: this.tailContext, share: tail / (body + tail) };
   }
 
