@@ -9,6 +9,7 @@ import { shaderSource } from '../src/kernels/shader.js';
 import { packParams } from '../src/kernels/spec.js';
 import { BROADCAST } from '../src/kernels/broadcast.js';
 import { fill } from '../src/kernels/elementwise.js';
+import { matmul } from '../src/kernels/matmul.js';
 
 let g: Gpu;
 beforeAll(async () => { g = await testGpu(); });
@@ -56,6 +57,55 @@ describe('GPU runtime', () => {
     g.pool.release(s);
     expect(() => g.pool.release(s)).toThrow(/released twice/);
     expect(BufferPool.roundSize(100_000)).toBeGreaterThanOrEqual(100_000);
+  });
+
+  it('times each kernel on the adapter clock while a profile runs, across submits, without changing results', async () => {
+    if (!g.canProfile) {
+      expect(() => g.startProfile()).toThrow(/cannot time kernels.*timestamp-query/);
+      return;
+    }
+    await expect(g.stopProfile()).rejects.toThrow(/no profile is running/);
+    const p = g.pipeline('broadcast', shaderSource('broadcast'));
+    const s = upload(g, [3]);
+    const out = g.pool.acquire(4 * 1000);
+    const M = 520, N = 264, K = 300; // a matmul that takes a few milliseconds
+    const a = upload(g, Array.from({ length: M * K }, (_, i) => ((i * 7) % 13) / 13 - 0.5));
+    const b = upload(g, Array.from({ length: K * N }, (_, i) => ((i * 5) % 11) / 11 - 0.5));
+    const c = g.pool.acquire(4 * M * N);
+    await g.sync();
+    g.startProfile();
+    expect(() => g.startProfile()).toThrow(/already running/);
+    const t0 = performance.now();
+    const subs = g.stats.submits;
+    for (let i = 0; i < 1100; i++) g.dispatch(p, packParams(BROADCAST.main.params, { n: 1000, rowStride: 256 * 4, factor: i, _pad: 0 }), [s, out], [4]);
+    expect(g.stats.submits - subs).toBeGreaterThanOrEqual(2); // the profile spans several submits
+    const d0 = g.stats.dispatches;
+    matmul(g, a, b, c, M, N, K);
+    const mmDispatches = g.stats.dispatches - d0;
+    const times = await g.stopProfile();
+    const wall = performance.now() - t0;
+    expect(times.get('broadcast')!.dispatches).toBe(1100);
+    const mm = [...times].filter(([name]) => name.startsWith('matmul'));
+    expect(mm.reduce((n, [, t]) => n + t.dispatches, 0)).toBe(mmDispatches);
+    expect(mm.reduce((ms, [, t]) => ms + t.ms, 0)).toBeGreaterThan(0.05);
+    const all = [...times.values()];
+    for (const t of all) expect(t.ms).toBeGreaterThanOrEqual(0);
+    expect(all.reduce((ms, t) => ms + t.ms, 0)).toBeLessThanOrEqual(wall);
+    for (let i = 1; i < all.length; i++) expect(all[i].ms).toBeLessThanOrEqual(all[i - 1].ms);
+    expect((await download(g, out, 1000))[999]).toBe(3 * 1099);
+    const got = await download(g, c, 3);
+    const A = await download(g, a, M * K), B = await download(g, b, K * N);
+    for (let j = 0; j < 3; j++) {
+      let want = 0;
+      for (let k = 0; k < K; k++) want += A[k] * B[k * N + j];
+      expect(got[j]).toBeCloseTo(want, 3);
+    }
+    // profile over: dispatches share a pass and a submit again
+    const subs2 = g.stats.submits;
+    for (let i = 0; i < 10; i++) g.dispatch(p, packParams(BROADCAST.main.params, { n: 1000, rowStride: 256 * 4, factor: i, _pad: 0 }), [s, out], [4]);
+    expect(g.stats.submits).toBe(subs2);
+    await g.sync();
+    for (const x of [s, out, a, b, c]) g.pool.release(x);
   });
 
   it('a process that uses the GPU exits by itself', async () => {

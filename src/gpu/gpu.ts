@@ -34,6 +34,14 @@ export interface AdapterDescription {
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 const UNIFORM_SLOTS = 512; // dispatches per submit before an automatic flush
+const PROFILE_SLOTS = 1024; // timed dispatches per submit while profiling (two timestamps each)
+
+/** GPU time of one kernel over a profile (see Gpu.startProfile). */
+export interface KernelTime {
+  /** Sum over its dispatches, from the adapter's timestamps at the start and end of each. */
+  ms: number;
+  dispatches: number;
+}
 
 interface PipelineEntry {
   pipeline: GPUComputePipeline;
@@ -60,6 +68,12 @@ export class Gpu {
   private pendingError: string | null = null;
   private lastKernel = '';
   private destroyed = false;
+  /** While profiling: the query set, the names of the timed dispatches not yet resolved, and the
+   *  readback buffers of the submitted ones. */
+  private profile: {
+    queries: GPUQuerySet; resolve: GPUBuffer; names: string[];
+    submitted: Array<{ buffer: GPUBuffer; names: string[] }>;
+  } | null = null;
 
   /** Counters for benchmarks: reset them, run a step, read them. */
   stats = { dispatches: 0, submits: 0, readbacks: 0, pipelinesCompiled: 0, compileMs: 0 };
@@ -223,13 +237,78 @@ export class Gpu {
       }
       entries.push({ binding: binding++, resource: { buffer: b } });
     }
-    const pass = this.ensurePass();
+    const prof = this.profile;
+    if (prof && prof.names.length >= PROFILE_SLOTS) this.flush();
+    const pass = prof ? this.timedPass(prof) : this.ensurePass();
     const group = this.device.createBindGroup({ layout: p.layout, entries });
     pass.setPipeline(p.pipeline);
     pass.setBindGroup(0, group);
     pass.dispatchWorkgroups(x, y, z);
     this.lastKernel = p.name;
     this.stats.dispatches++;
+    if (prof) {
+      prof.names.push(p.name);
+      this.endPass();
+    }
+  }
+
+  /** Whether kernels can be timed on this device (its 'timestamp-query' feature). */
+  get canProfile(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /**
+   * Starts timing every dispatch on the adapter's clock: from now until stopProfile(), each
+   * dispatch runs in a compute pass of its own, with timestamps written at its start and end.
+   * For finding where time goes (bench/profile.ts), not for production runs: the extra passes cost
+   * a little, and the sum of kernel times leaves out the gaps between them.
+   */
+  startProfile(): void {
+    if (!this.canProfile) throw new GpuError(`${this.describe()} cannot time kernels (no 'timestamp-query' feature)`);
+    if (this.profile) throw new GpuError('a profile is already running');
+    this.flush();
+    this.profile = {
+      queries: this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_SLOTS }),
+      resolve: this.device.createBuffer({ size: 16 * PROFILE_SLOTS, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }),
+      names: [], submitted: [],
+    };
+  }
+
+  /** Ends the profile once its work is done: GPU time per kernel name, largest first. */
+  async stopProfile(): Promise<Map<string, KernelTime>> {
+    if (!this.profile) throw new GpuError('no profile is running');
+    await this.sync(); // resolves the last timestamps
+    const prof = this.profile;
+    this.profile = null;
+    const times = new Map<string, KernelTime>();
+    try {
+      for (const { buffer, names } of prof.submitted) {
+        await buffer.mapAsync(GPUMapMode.READ);
+        const t = new BigUint64Array(buffer.getMappedRange());
+        names.forEach((name, i) => {
+          const e = times.get(name) ?? { ms: 0, dispatches: 0 };
+          e.ms += Number(t[2 * i + 1] - t[2 * i]) / 1e6; // nanoseconds
+          e.dispatches++;
+          times.set(name, e);
+        });
+        buffer.unmap();
+      }
+    } finally {
+      for (const { buffer } of prof.submitted) buffer.destroy();
+      prof.queries.destroy();
+      prof.resolve.destroy();
+    }
+    return new Map([...times].sort((a, b) => b[1].ms - a[1].ms));
+  }
+
+  private timedPass(prof: NonNullable<Gpu['profile']>): GPUComputePassEncoder {
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder();
+    const i = prof.names.length;
+    this.pass = this.encoder.beginComputePass({
+      timestampWrites: { querySet: prof.queries, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+    });
+    return this.pass;
   }
 
   /** Records a buffer-to-buffer copy (ends the current compute pass). */
@@ -250,6 +329,16 @@ export class Gpu {
   /** Submits everything recorded so far. */
   flush(): void {
     this.endPass();
+    const prof = this.profile;
+    if (prof && prof.names.length && this.encoder) {
+      // the timestamps of this submit's dispatches, copied out before the query slots are reused
+      const n = prof.names.length;
+      const buffer = this.device.createBuffer({ size: 16 * n, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      this.encoder.resolveQuerySet(prof.queries, 0, 2 * n, prof.resolve, 0);
+      this.encoder.copyBufferToBuffer(prof.resolve, 0, buffer, 0, 16 * n);
+      prof.submitted.push({ buffer, names: prof.names });
+      prof.names = [];
+    }
     if (this.uniformCount) {
       // The uniform buffer is reused by every batch: writeBuffer is ordered on the queue after the
       // previous submit, so the previous batch has consumed its parameters before they change.
@@ -302,6 +391,12 @@ export class Gpu {
     if (this.destroyed) return;
     try { this.flush(); } catch { /* device may be lost already */ }
     this.destroyed = true;
+    if (this.profile) {
+      for (const { buffer } of this.profile.submitted) buffer.destroy();
+      this.profile.queries.destroy();
+      this.profile.resolve.destroy();
+      this.profile = null;
+    }
     this.pool.destroyAll();
     this.uniformBuffer.destroy();
     this.pipelines.clear();

@@ -1,0 +1,98 @@
+// Where the time of one piece of work goes, kernel by kernel: `node dist-bench/bench/profile.js WORK`.
+// Times every dispatch on the adapter's clock (timestamp queries, Gpu.startProfile) over one run of
+// the work, after two warm-up runs (compilation), and prints GPU milliseconds per kernel beside the
+// wall time of an unprofiled run. WORK:
+//   srresnet-step  the paper's SRResNet training step (batch 16 of 96x96, MSE; random weights)
+//   srgan-step     the paper's SRGAN step (G on VGG54 + adversarial, then D; random weights)
+//   inference      the paper generator's inference of one 128x128 image
+//   MODEL.safetensors  that generator's inference (BN folded, as upscale.js runs it) of one
+//                  --size x --size image (default 256)
+// --batch N changes the steps' batch. Kernel names are the pipelines' (one name covers every tile
+// variant of a kernel family).
+import { parseArgs } from 'node:util';
+import { getGpu } from '../src/node/gpu.js';
+import { loadFoldedGenerator } from '../src/node/model.js';
+import { Generator } from '../src/srgan/generator.js';
+import { srresnetStep, srganStep } from '../src/srgan/steps.js';
+import { FoldedGenerator } from '../src/srgan/inference.js';
+import { Adam } from '../src/nn/adam.js';
+import { fromArray, tidy } from '../src/nn/tensor.js';
+import { Discriminator } from '../src/srgan/discriminator.js';
+import { VGG19Features } from '../src/srgan/vgg19.js';
+import { Rng } from '../src/nn/random.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { batch: { type: 'string' }, size: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+});
+const what = positionals[0];
+if (values.help || !what) {
+  process.stdout.write('usage: node dist-bench/bench/profile.js srresnet-step|srgan-step|inference|MODEL.safetensors [--batch N] [--size N]\n');
+  process.exit(values.help ? 0 : 2);
+}
+const B = Number(values.batch ?? 16), S = Number(values.size ?? 256);
+const g = await getGpu({});
+if (!g.canProfile) {
+  process.stderr.write(`profile: ${g.describe()} has no 'timestamp-query': kernels cannot be timed here\n`);
+  process.exit(1);
+}
+const rng = new Rng(1);
+const random = (n: number) => Float32Array.from({ length: n }, () => rng.next());
+
+let work: () => Promise<void>;
+let label: string;
+if (what === 'srresnet-step' || what === 'srgan-step') {
+  const G = new Generator();
+  const optG = new Adam(G.parameters(), { lr: 1e-4 });
+  const lrB = random(B * 24 * 24 * 3), hrB = random(B * 96 * 96 * 3);
+  const batch = () => [fromArray(lrB, [B, 24, 24, 3]), fromArray(hrB, [B, 96, 96, 3])];
+  if (what === 'srresnet-step') {
+    label = `SRResNet step, batch ${B} of 96x96 (paper G)`;
+    work = async () => {
+      const [lr, hr] = batch();
+      const [l] = srresnetStep({ G, optG, pixelLoss: 'mse' }, lr, hr);
+      await l.item(); l.dispose(); lr.dispose(); hr.dispose();
+    };
+  } else {
+    label = `SRGAN step, batch ${B} of 96x96, VGG54 (paper G and D)`;
+    const D = new Discriminator({ channels: 64, inputSize: 96, denseUnits: 1024 });
+    const vgg = new VGG19Features('vgg54');
+    const optD = new Adam(D.parameters(), { lr: 1e-4 });
+    work = async () => {
+      const [lr, hr] = batch();
+      const o = srganStep({ G, D, vgg, optG, optD, contentScale: 1 / 12.75, advWeight: 1e-3 }, lr, hr);
+      await o.lossG.item(); await o.lossD.item();
+      Object.values(o).forEach((t) => t.dispose()); lr.dispose(); hr.dispose();
+    };
+  }
+} else {
+  const inference = what === 'inference';
+  const size = inference ? 128 : S;
+  const F = inference ? await FoldedGenerator.fromGenerator(new Generator()) : await loadFoldedGenerator(what);
+  label = `${inference ? 'paper generator' : what}: inference of 1x${size}x${size}`;
+  const x = random(size * size * 3);
+  work = async () => {
+    const y = tidy(() => F.forward(fromArray(x, [1, size, size, 3])));
+    await y.data(); y.dispose();
+  };
+}
+
+await work(); await work(); // compilation, warm-up
+const t0 = performance.now();
+await work();
+const wall = performance.now() - t0;
+g.startProfile();
+const t1 = performance.now();
+await work();
+const times = await g.stopProfile();
+const wallProfiled = performance.now() - t1;
+
+let sum = 0, dispatches = 0;
+for (const t of times.values()) { sum += t.ms; dispatches += t.dispatches; }
+process.stdout.write(`${label}\nwall ${wall.toFixed(0)} ms; profiled run ${wallProfiled.toFixed(0)} ms, ` +
+  `${dispatches} dispatches, kernel time ${sum.toFixed(0)} ms\n\n`);
+process.stdout.write(`| kernel | ms | dispatches | share |\n|---|---|---|---|\n`);
+for (const [name, t] of times) {
+  process.stdout.write(`| ${name} | ${t.ms.toFixed(1)} | ${t.dispatches} | ${(100 * t.ms / sum).toFixed(1)}% |\n`);
+}
+process.exit(0);
