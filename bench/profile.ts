@@ -7,6 +7,9 @@
 //   inference      the paper generator's inference of one 128x128 image
 //   MODEL.safetensors  that generator's inference (BN folded, as upscale.js runs it) of one
 //                  --size x --size image (default 256)
+//   RUN.json       one training step of a run configuration (train.js's config file, or a run's
+//                  saved one): phase 2 (SRGAN) if it has phase-2 steps, else phase 1, with its
+//                  networks, batch, crop, losses and moving average (random weights and images)
 // --batch N changes the steps' batch. Kernel names are the pipelines' (one name covers every tile
 // variant of a kernel family).
 import { parseArgs } from 'node:util';
@@ -20,6 +23,9 @@ import { fromArray, tidy } from '../src/nn/tensor.js';
 import { Discriminator } from '../src/srgan/discriminator.js';
 import { VGG19Features } from '../src/srgan/vgg19.js';
 import { Rng } from '../src/nn/random.js';
+import { Ema } from '../src/nn/ema.js';
+import { resolveConfig } from '../src/srgan/config.js';
+import { readFileSync } from 'node:fs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -27,7 +33,7 @@ const { values, positionals } = parseArgs({
 });
 const what = positionals[0];
 if (values.help || !what) {
-  process.stdout.write('usage: node dist-bench/bench/profile.js srresnet-step|srgan-step|inference|MODEL.safetensors [--batch N] [--size N]\n');
+  process.stdout.write('usage: node dist-bench/bench/profile.js srresnet-step|srgan-step|inference|MODEL.safetensors|RUN.json [--batch N] [--size N]\n');
   process.exit(values.help ? 0 : 2);
 }
 const B = Number(values.batch ?? 16), S = Number(values.size ?? 256);
@@ -41,7 +47,42 @@ const random = (n: number) => Float32Array.from({ length: n }, () => rng.next())
 
 let work: () => Promise<void>;
 let label: string;
-if (what === 'srresnet-step' || what === 'srgan-step') {
+if (what.endsWith('.json')) {
+  let cfg: ReturnType<typeof resolveConfig>;
+  try {
+    cfg = resolveConfig(JSON.parse(readFileSync(what, 'utf8')), undefined, what);
+  } catch (e) {
+    const msg = (e as Error).message;
+    process.stderr.write(`profile: ${msg.startsWith(what) ? msg : `${what}: ${msg}`}\n`);
+    process.exit(1);
+  }
+  const { batch: n, crop, generator: gc } = cfg;
+  const G = new Generator(gc);
+  const optG = new Adam(G.parameters(), { lr: 1e-4 });
+  const ema = cfg.ema > 0 ? new Ema(G, new Generator(gc), cfg.ema) : null;
+  const lrB = random(n * (crop / gc.scale) ** 2 * 3), hrB = random(n * crop * crop * 3);
+  const batch = () => [fromArray(lrB, [n, crop / gc.scale, crop / gc.scale, 3]), fromArray(hrB, [n, crop, crop, 3])];
+  if (cfg.phase2Steps > 0) {
+    label = `${what}: SRGAN step, batch ${n} of ${crop}x${crop}, ${cfg.vggLayer}`;
+    const D = new Discriminator({ ...cfg.discriminator, inputSize: crop });
+    const vgg = new VGG19Features(cfg.vggLayer);
+    const optD = new Adam(D.parameters(), { lr: 1e-4 });
+    work = async () => {
+      const [lr, hr] = batch();
+      const o = srganStep({ G, D, vgg, optG, optD, ema, contentScale: cfg.contentScale, advWeight: cfg.advWeight,
+        pixelWeight: cfg.pixelWeight2, pixelLoss: cfg.pixelLoss, lowWeight: cfg.lowWeight2, chromaWeight: cfg.chromaWeight2 }, lr, hr);
+      await o.lossG.item(); await o.lossD.item();
+      Object.values(o).forEach((t) => t.dispose()); lr.dispose(); hr.dispose();
+    };
+  } else {
+    label = `${what}: SRResNet step, batch ${n} of ${crop}x${crop}`;
+    work = async () => {
+      const [lr, hr] = batch();
+      const [l] = srresnetStep({ G, optG, ema, pixelLoss: cfg.pixelLoss }, lr, hr);
+      await l.item(); l.dispose(); lr.dispose(); hr.dispose();
+    };
+  }
+} else if (what === 'srresnet-step' || what === 'srgan-step') {
   const G = new Generator();
   const optG = new Adam(G.parameters(), { lr: 1e-4 });
   const lrB = random(B * 24 * 24 * 3), hrB = random(B * 96 * 96 * 3);
