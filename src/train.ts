@@ -40,6 +40,8 @@ config entries and defaults (the paper's values; beyond the paper, all off by de
   loss of that weight added to phase 2's generator loss, ESRGAN's 0.01 with L1), lowWeight2 (an L1
   loss between 4x4 box averages of SR and HR in phase 2: colours held, detail free), chromaWeight2
   (an L1 loss between the Cb/Cr of SR and HR per pixel in phase 2: invented detail in Y, no colour speckle),
+  gridWeight2 (an L1 loss between the 16 phase means, every 4 pixels, of SR's and HR's high-pass
+  residual in phase 2: against the dot grid a pixel-shuffle tail can draw),
   generator.upsample 'nearest' (ESRGAN's nearest-neighbour x2 + conv instead of pixel shuffle) or
   'espcn' (no upsampling steps: conv_out a 3x3 conv to 3 * scale^2 channels, then one pixel shuffle,
   every conv at the input's resolution) or 'shuffle-espcn' (scale 4: the paper's first x2 step, then

@@ -30,6 +30,8 @@ export interface TrainConfig {
                             // generator loss: holds colours and brightness, leaves detail free
   chromaWeight2: number;    // 0: weight of an L1 loss between the BT.601 chroma (Cb, Cr) of SR and HR, per
                             // pixel, in phase 2's generator loss: invented detail goes to Y, not colour speckle
+  gridWeight2: number;      // 0: weight of an L1 loss between the 16 phase means (every 4 pixels) of SR's and
+                            // HR's high-pass residual in phase 2's generator loss: no 4-pixel dot grid
   vggLayer: VggLayer;       // 'vgg54'
   seed: number;
   checkpointEvery: number;  // steps
@@ -62,6 +64,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   pixelWeight2: 0,
   lowWeight2: 0,
   chromaWeight2: 0,
+  gridWeight2: 0,
   vggLayer: 'vgg54',
   seed: 1,
   checkpointEvery: 500,
@@ -118,6 +121,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   pixelWeight2: num(0, 1e6),
   lowWeight2: num(0, 1e6),
   chromaWeight2: num(0, 1e6),
+  gridWeight2: num(0, 1e6),
   vggLayer: oneOf('vgg54', 'vgg34', 'vgg22'),
   seed: int(0, 2 ** 32 - 1),
   checkpointEvery: int(1, MAX_STEPS),

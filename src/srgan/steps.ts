@@ -27,12 +27,18 @@ export interface Phase2Models {
    * hold their texture, instead of coloured speckle, and colours stay put; Y is left free.
    */
   chromaWeight?: number;
+  /**
+   * > 0: an L1 loss of this weight between the 16 phase means of SR's and HR's high-pass residual
+   * (gridPhases) joins the generator's loss: a pattern repeating every 4 pixels, the dot grid a
+   * sub-pixel tail can draw under the adversarial loss, moves those means; natural detail does not.
+   */
+  gridWeight?: number;
 }
 
 /** What one phase-2 update returns (scalars, and D's logits), the optional terms when weighted. */
 export interface Phase2Out {
   lossG: Tensor; content: Tensor; adversarial: Tensor; lossD: Tensor; dReal: Tensor; dFake: Tensor;
-  pixel?: Tensor; low?: Tensor; chroma?: Tensor;
+  pixel?: Tensor; low?: Tensor; chroma?: Tensor; grid?: Tensor;
 }
 
 /** The box filter's weights, HWIO [5, 5, 3, 3] (225 floats, uploaded once per step). */
@@ -73,6 +79,44 @@ export function chromaWeights(): Tensor {
   return fromArray(CHROMA_WEIGHTS, [1, 1, 3, 2]);
 }
 
+/**
+ * The grid-phase filter, HWIO [9, 9, 3, 48], for a stride-4 conv: output channel (4p + q) * 3 + c of
+ * block (i, j) is the high-pass residual r = x - blur(x) of channel c at pixel (4i + p, 4j + q), with
+ * blur the 3x3 binomial filter ([1 2 1] / 4 both ways, zeros outside the image). Taps 3..8 of the 9
+ * (offsets -1..4 from the block's corner) cover the 16 pixels' 3x3 neighbourhoods.
+ */
+const GRID_WEIGHTS = (() => {
+  const w = new Float32Array(9 * 9 * 3 * 48);
+  const bin = [1, 2, 1];
+  for (let p = 0; p < 4; p++) for (let q = 0; q < 4; q++) for (let u = 0; u < 3; u++) for (let v = 0; v < 3; v++) {
+    const h = (u === 1 && v === 1 ? 1 : 0) - (bin[u] * bin[v]) / 16;
+    for (let c = 0; c < 3; c++) w[(((p + u + 3) * 9 + (q + v + 3)) * 3 + c) * 48 + (4 * p + q) * 3 + c] = h;
+  }
+  return w;
+})();
+
+/**
+ * RGB [N, H, W, 3] (H, W multiples of 4, at least 12) -> [N, 48]: the mean over the 4x4 blocks of
+ * the high-pass residual at each of the 16 positions in a block, per channel. The outer ring of
+ * blocks is left out, so that the image's edge (where the blur meets zeros) adds nothing: the means
+ * are then zero for a constant image and close to zero for natural detail, which has no preferred
+ * phase, while a pattern that repeats every 4 pixels (a dot grid) moves them.
+ */
+export function gridPhases(x: Tensor, weights = gridWeights()): Tensor {
+  const [N, H, W] = x.shape;
+  if (H % 4 || W % 4 || H < 12 || W < 12) throw new Error(`gridPhases: ${H}x${W} is not a multiple of 4 both ways, 12 or more`);
+  const r = ops.conv2d(x, weights, null, 4); // [N, H/4, W/4, 48]
+  const Hb = H / 4, Wb = W / 4, B = Hb * Wb;
+  const P = new Float32Array(N * N * B);
+  for (let n = 0; n < N; n++) for (let i = 1; i < Hb - 1; i++) P.fill(1 / ((Hb - 2) * (Wb - 2)), n * N * B + n * B + i * Wb + 1, n * N * B + n * B + (i + 1) * Wb - 1);
+  return ops.linear(fromArray(P, [N, N * B]), r.reshape([N * B, 48]), null);
+}
+
+/** The grid-phase filter as a tensor. */
+export function gridWeights(): Tensor {
+  return fromArray(GRID_WEIGHTS, [9, 9, 3, 48]);
+}
+
 /** Phase 1 (SRResNet): one pixel-loss update of G. Returns [loss]. */
 export function srresnetStep(m: Phase1Models, lr: Tensor, hr: Tensor): Tensor[] {
   return tidy(() => {
@@ -108,6 +152,9 @@ export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Phase2Out {
     const cw = m.chromaWeight ? chromaWeights() : undefined;
     const chr = cw ? ops.l1Loss(chroma(sr, cw), noGrad(() => chroma(hr, cw))) : undefined;
     if (chr) lossG = ops.add(lossG, ops.scale(chr, m.chromaWeight!));
+    const gw = m.gridWeight ? gridWeights() : undefined;
+    const grid = gw ? ops.l1Loss(gridPhases(sr, gw), noGrad(() => gridPhases(hr, gw))) : undefined;
+    if (grid) lossG = ops.add(lossG, ops.scale(grid, m.gridWeight!));
     G.zeroGrad();
     backward(lossG);
     m.optG.update();
@@ -120,6 +167,6 @@ export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Phase2Out {
     D.zeroGrad();
     backward(lossD);
     m.optD.update();
-    return { lossG, content, adversarial, lossD, dReal, dFake, ...(pixel ? { pixel } : {}), ...(low ? { low } : {}), ...(chr ? { chroma: chr } : {}) };
+    return { lossG, content, adversarial, lossD, dReal, dFake, ...(pixel ? { pixel } : {}), ...(low ? { low } : {}), ...(chr ? { chroma: chr } : {}), ...(grid ? { grid } : {}) };
   });
 }

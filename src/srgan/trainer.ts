@@ -50,7 +50,7 @@ export interface TrainOptions {
 
 export interface StepLog {
   step: number; phase: 1 | 2; lr: number;
-  loss_g: number; mse?: number; l1?: number; low?: number; chroma?: number; content?: number; adversarial?: number; loss_d?: number;
+  loss_g: number; mse?: number; l1?: number; low?: number; chroma?: number; grid?: number; content?: number; adversarial?: number; loss_d?: number;
   d_hr?: number; d_sr?: number; steps_per_s: number; time: string;
 }
 
@@ -370,7 +370,7 @@ export class Trainer {
       ? [['loss', srresnetStep({ G: this.G, optG: this.optG, ema: this.ema, pixelLoss: cfg.pixelLoss }, lrT, hrT)[0]]]
       : Object.entries(srganStep({ G: this.G, D: this.D!, vgg: this.vgg!, optG: this.optG, optD: this.optD!, ema: this.ema,
         contentScale: cfg.contentScale, advWeight: cfg.advWeight, pixelWeight: cfg.pixelWeight2, pixelLoss: cfg.pixelLoss,
-        lowWeight: cfg.lowWeight2, chromaWeight: cfg.chromaWeight2 }, lrT, hrT)) as Array<[string, Tensor]>;
+        lowWeight: cfg.lowWeight2, chromaWeight: cfg.chromaWeight2, gridWeight: cfg.gridWeight2 }, lrT, hrT)) as Array<[string, Tensor]>;
     lrT.dispose(); hrT.dispose();
     gpu().flush();
     next?.(); // prepare the next batch on the CPU while the GPU works
@@ -387,6 +387,7 @@ export class Trainer {
       if (v.pixel) rec[this.cfg.pixelLoss] = v.pixel[0]; // the pixel term of pixelWeight2
       if (v.low) rec.low = v.low[0];                     // the 4x4-average term of lowWeight2
       if (v.chroma) rec.chroma = v.chroma[0];            // the chroma term of chromaWeight2
+      if (v.grid) rec.grid = v.grid[0];                  // the grid-phase term of gridWeight2
     }
     const terms: Array<[string, number | undefined]> = [['loss_g', rec.loss_g], ['content', rec.content], ['adversarial', rec.adversarial], ['loss_d', rec.loss_d]];
     for (const [name, v] of terms) {

@@ -16,7 +16,7 @@ import { resolveConfig, learningRate, DEFAULT_CONFIG, type TrainConfig } from '.
 import { Discriminator, discriminatorParamCount, PAPER_DISCRIMINATOR } from '../../src/srgan/discriminator.js';
 import { Trainer, resumeConfig } from '../../src/srgan/trainer.js';
 import { makeBatch } from '../../src/srgan/data.js';
-import { boxAverage4, chroma } from '../../src/srgan/steps.js';
+import { boxAverage4, chroma, gridPhases } from '../../src/srgan/steps.js';
 import { evaluateFolder } from '../../src/srgan/evaluate.js';
 
 function makeData(n: number, size = 48): string {
@@ -451,5 +451,66 @@ describe('phase-2 chroma loss (chromaWeight2)', () => {
     expectClose([rec.loss_g], [rec.content! + cfg.advWeight * rec.adversarial! + 0.5 * rec.l1! + 2 * rec.low! + 3 * rec.chroma!], 1e-5, 1e-7,
       'loss_g = content + adv + pixel + low + chroma');
     expect(DEFAULT_CONFIG.chromaWeight2).toBe(0);
+  });
+});
+
+/**
+ * The 16 phase means of the high-pass residual r = x - blur(x) of NHWC RGB in float64 (blur: the 3x3
+ * binomial filter, zeros outside the image), [N, 48] with index (4p + q) * 3 + c, written directly
+ * from that definition: r pixel by pixel, then the mean over the pixels at each (row mod 4, column
+ * mod 4), leaving out the 4-pixel frame at the image's edge.
+ */
+function gridRef(x: ArrayLike<number>, N: number, H: number, W: number): Float64Array {
+  const out = new Float64Array(N * 48);
+  const bin = [0.25, 0.5, 0.25];
+  const at = (n: number, r: number, q: number, c: number) => (r >= 0 && r < H && q >= 0 && q < W ? x[((n * H + r) * W + q) * 3 + c] : 0);
+  for (let n = 0; n < N; n++) for (let r = 4; r < H - 4; r++) for (let q = 4; q < W - 4; q++) for (let c = 0; c < 3; c++) {
+    let blur = 0;
+    for (let u = -1; u <= 1; u++) for (let v = -1; v <= 1; v++) blur += bin[u + 1] * bin[v + 1] * at(n, r + u, q + v, c);
+    out[n * 48 + ((r % 4) * 4 + (q % 4)) * 3 + c] += (at(n, r, q, c) - blur) / ((H / 4 - 2) * (W / 4 - 2));
+  }
+  return out;
+}
+
+describe('phase-2 grid-phase loss (gridWeight2)', () => {
+  it('gridPhases matches a float64 loop at awkward sizes, is 0 for a constant image and sees a 4-pixel dot grid', async () => {
+    for (const [N, H, W] of [[2, 20, 12], [1, 12, 36], [3, 16, 16]]) {
+      const x = uniform(N * H * W * 3, H + W, -1, 1);
+      const t = tidy(() => gridPhases(fromArray(x, [N, H, W, 3])));
+      expect(t.shape).toEqual([N, 48]);
+      expectClose(await t.data(), gridRef(Float32Array.from(x), N, H, W), 1e-5, 1e-6, `${N}x${H}x${W}`);
+      t.dispose();
+    }
+    expect(() => tidy(() => gridPhases(fromArray(new Float32Array(6 * 12 * 3), [1, 6, 12, 3])))).toThrow(/6x12 is not a multiple of 4/);
+    expect(() => tidy(() => gridPhases(fromArray(new Float32Array(8 * 12 * 3), [1, 8, 12, 3])))).toThrow(/8x12 .* 12 or more/);
+    // a smooth image, with and without a faint dot on every 4th pixel of every 4th row
+    const H = 32, W = 32;
+    const smooth = new Float32Array(H * W * 3).map((_, i) => 0.3 * Math.sin(Math.floor(i / 3 / W) / 7) + 0.2 * Math.cos((Math.floor(i / 3) % W) / 5));
+    const dotted = smooth.map((v, i) => (Math.floor(i / 3 / W) % 4 === 1 && (Math.floor(i / 3) % W) % 4 === 2 ? v + 0.05 : v));
+    const flat = new Float32Array(H * W * 3).fill(0.4);
+    const [ps, pd, pf] = await Promise.all([smooth, dotted, flat].map(async (im) => {
+      const t = tidy(() => gridPhases(fromArray(im, [1, H, W, 3])));
+      const d = await t.data(); t.dispose(); return d;
+    }));
+    // a constant image has no residual away from its edge; a smooth one next to none
+    expectClose(pf, new Float64Array(48), 0, 1e-6, 'flat');
+    const size = (p: ArrayLike<number>) => Array.from(p).reduce((s, v) => s + Math.abs(v), 0) / p.length;
+    expect(size(ps)).toBeLessThan(1e-3);
+    // the dots move their own phase's mean by their amplitude x (1 - 1/4) (the blur keeps a quarter
+    // of a dot at its own pixel) and every phase around it by the blur's share, the rest not at all
+    const d = Array.from(pd, (v, i) => v - ps[i]);
+    expectClose([d[(1 * 4 + 2) * 3], d[(1 * 4 + 2) * 3 + 1], d[(1 * 4 + 2) * 3 + 2]], [0.0375, 0.0375, 0.0375], 1e-4, 0, 'the dots\' phase');
+    expectClose([d[(0 * 4 + 2) * 3], d[(1 * 4 + 1) * 3], d[(0 * 4 + 1) * 3]], [-0.05 / 8, -0.05 / 8, -0.05 / 16], 1e-4, 0, 'its neighbours');
+    expectClose([d[(3 * 4 + 0) * 3]], [0], 0, 1e-7, 'a phase the blur does not reach');
+  });
+
+  it('adds weight x mean |gridPhases(G(LR)) - gridPhases(HR)| to the generator loss beside the other terms, and logs it; off by default', async () => {
+    const { cfg, hr, sr, rec } = await phase2Record({ pixelWeight2: 0.5, lowWeight2: 2, chromaWeight2: 3, gridWeight2: 40 }, 'srgan-grid-');
+    const want = meanAbsDiff(gridRef(sr, 2, 32, 32), gridRef(hr, 2, 32, 32));
+    expect(want).toBeGreaterThan(1e-4);
+    expectClose([rec.grid!], [want], 1e-3, 1e-7, 'logged grid term');
+    expectClose([rec.loss_g], [rec.content! + cfg.advWeight * rec.adversarial! + 0.5 * rec.l1! + 2 * rec.low! + 3 * rec.chroma! + 40 * rec.grid!], 1e-5, 1e-7,
+      'loss_g = content + adv + pixel + low + chroma + grid');
+    expect(DEFAULT_CONFIG.gridWeight2).toBe(0);
   });
 });
