@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { getGpu } from '../src/node/gpu.js';
 import { loadFoldedGenerator } from '../src/node/model.js';
 import { Generator } from '../src/srgan/generator.js';
-import { srresnetStep, srganStep } from '../src/srgan/steps.js';
+import { srresnetStep, srganStep, phase2Weights } from '../src/srgan/steps.js';
 import { FoldedGenerator } from '../src/srgan/inference.js';
 import { Adam } from '../src/nn/adam.js';
 import { fromArray, tidy } from '../src/nn/tensor.js';
@@ -69,8 +69,7 @@ if (what.endsWith('.json')) {
     const optD = new Adam(D.parameters(), { lr: 1e-4 });
     work = async () => {
       const [lr, hr] = batch();
-      const o = srganStep({ G, D, vgg, optG, optD, ema, contentScale: cfg.contentScale, advWeight: cfg.advWeight,
-        pixelWeight: cfg.pixelWeight2, pixelLoss: cfg.pixelLoss, lowWeight: cfg.lowWeight2, chromaWeight: cfg.chromaWeight2 }, lr, hr);
+      const o = srganStep({ G, D, vgg, optG, optD, ema, ...phase2Weights(cfg) }, lr, hr);
       await o.lossG.item(); await o.lossD.item();
       Object.values(o).forEach((t) => t.dispose()); lr.dispose(); hr.dispose();
     };

@@ -31,7 +31,7 @@ describe('bench/profile.js', () => {
     writeFileSync(cfg, JSON.stringify({
       generator: { channels: 8, blocks: 1, upsample: 'shuffle-espcn', norm: 'none', skip: 'bilinear' },
       discriminator: { channels: 8, denseUnits: 16, head: 'pool' }, batch: 2, crop: 32, phase1Steps: 0, phase2Steps: 10,
-      vggLayer: 'vgg22', pixelWeight2: 0.2, lowWeight2: 1, chromaWeight2: 1, ema: 0.9,
+      vggLayer: 'vgg22', pixelWeight2: 0.2, lowWeight2: 1, chromaWeight2: 1, gridWeight2: 5, ema: 0.9,
     }));
     const r = await run('node', [script, cfg], { timeout: 120_000 });
     expect(r.stdout).toContain(`${cfg}: SRGAN step, batch 2 of 32x32, vgg22`);

@@ -8,6 +8,7 @@ import { backward, fromArray, noGrad, tidy, type Tensor } from '../nn/tensor.js'
 import type { Generator } from './generator.js';
 import type { Discriminator } from './discriminator.js';
 import type { VGG19Features } from './vgg19.js';
+import type { TrainConfig } from './config.js';
 
 export interface Phase1Models { G: Generator; optG: Adam; ema?: Ema | null; pixelLoss: 'mse' | 'l1' }
 export interface Phase2Models {
@@ -33,6 +34,15 @@ export interface Phase2Models {
    * sub-pixel tail can draw under the adversarial loss, moves those means; natural detail does not.
    */
   gridWeight?: number;
+}
+
+/** The generator loss's weights of phase 2 as a run configuration sets them (the trainer's and the profiler's step). */
+export function phase2Weights(cfg: TrainConfig): Pick<Phase2Models,
+  'contentScale' | 'advWeight' | 'pixelWeight' | 'pixelLoss' | 'lowWeight' | 'chromaWeight' | 'gridWeight'> {
+  return {
+    contentScale: cfg.contentScale, advWeight: cfg.advWeight, pixelWeight: cfg.pixelWeight2, pixelLoss: cfg.pixelLoss,
+    lowWeight: cfg.lowWeight2, chromaWeight: cfg.chromaWeight2, gridWeight: cfg.gridWeight2,
+  };
 }
 
 /** What one phase-2 update returns (scalars, and D's logits), the optional terms when weighted. */

@@ -24,7 +24,7 @@ import { renderPlot, type LogRecord } from './plot.js';
 import { writePreview } from './preview.js';
 import { readGeneratorFile } from '../node/model.js';
 import { evaluateFolder, formatEvalTable, type Scores } from './evaluate.js';
-import { srresnetStep, srganStep } from './steps.js';
+import { srresnetStep, srganStep, phase2Weights } from './steps.js';
 
 export interface TrainOptions {
   dataDir: string;
@@ -369,8 +369,7 @@ export class Trainer {
     const outs: Array<[string, Tensor]> = phase === 1
       ? [['loss', srresnetStep({ G: this.G, optG: this.optG, ema: this.ema, pixelLoss: cfg.pixelLoss }, lrT, hrT)[0]]]
       : Object.entries(srganStep({ G: this.G, D: this.D!, vgg: this.vgg!, optG: this.optG, optD: this.optD!, ema: this.ema,
-        contentScale: cfg.contentScale, advWeight: cfg.advWeight, pixelWeight: cfg.pixelWeight2, pixelLoss: cfg.pixelLoss,
-        lowWeight: cfg.lowWeight2, chromaWeight: cfg.chromaWeight2, gridWeight: cfg.gridWeight2 }, lrT, hrT)) as Array<[string, Tensor]>;
+        ...phase2Weights(cfg) }, lrT, hrT)) as Array<[string, Tensor]>;
     lrT.dispose(); hrT.dispose();
     gpu().flush();
     next?.(); // prepare the next batch on the CPU while the GPU works
