@@ -184,6 +184,35 @@ export function gridShare(img: Image, border: number, period = 4): number {
   return detail === 0 ? 0 : periodic / detail;
 }
 
+/**
+ * Blockiness: how much stronger the image's steps are across the lines of a `block`-pixel grid (the
+ * 8x8 JPEG blocks of an LR input, 32 pixels apart after a 4x upscale) than across the other lines a
+ * `step` pixels apart (the other LR pixel boundaries). Mean |Y difference| (0..255) between the two
+ * pixels either side of each line, rows and columns together, on the grid lines divided by the same
+ * on the other lines: 1 for no grid, above 1 where block edges show. Lines at the image's edge and
+ * within `border` of it are left out. NaN when the image holds no grid line.
+ */
+export function blockiness(img: Image, border: number, block = 32, step = 4): number {
+  const y = rgb2y(img), w = img.width, h = img.height;
+  let onSum = 0, onN = 0, offSum = 0, offN = 0;
+  const add = (b: number, d: number) => { if (b % block === 0) { onSum += d; onN++; } else { offSum += d; offN++; } };
+  for (let b = step; b < w; b += step) { // the line between columns b-1 and b, both outside the border
+    if (b - 1 < border || b > w - 1 - border) continue;
+    let d = 0;
+    for (let r = border; r < h - border; r++) d += Math.abs(y[r * w + b] - y[r * w + b - 1]);
+    add(b, d / (h - 2 * border));
+  }
+  for (let b = step; b < h; b += step) {
+    if (b - 1 < border || b > h - 1 - border) continue;
+    let d = 0;
+    for (let c = border; c < w - border; c++) d += Math.abs(y[b * w + c] - y[(b - 1) * w + c]);
+    add(b, d / (w - 2 * border));
+  }
+  if (!onN || !offN) return NaN;
+  const off = offSum / offN;
+  return off === 0 ? (onSum === 0 ? 1 : Infinity) : onSum / onN / off;
+}
+
 /** The top-left part whose sides are multiples of `scale` (MATLAB's modcrop). */
 export function modcrop(img: Image, scale: number): Image {
   const w = img.width - (img.width % scale);
