@@ -10,8 +10,9 @@ import { FoldedGenerator } from './srgan/inference.js';
 import { listImages } from './srgan/data.js';
 import { evaluateFolder, formatEvalTable } from './srgan/evaluate.js';
 import { VGG19Features, VGG_LAYERS, type VggLayer } from './srgan/vgg19.js';
+import { EVAL_CASES, EVAL_CASE_HELP, type EvalCase } from './srgan/degrade.js';
 
-const HELP = () => `usage: node dist/eval.js --data DIR [--model NAME|FILE] [--vgg PATH [--vgg-layer L]] [--tile N] [--json]
+const HELP = () => `usage: node dist/eval.js --data DIR [--model NAME|FILE] [--degrade CASE[,CASE...]] [--vgg PATH [--vgg-layer L]] [--tile N] [--json]
 
 Mod-crops each HR image of DIR to the scale, makes LR by MATLAB-style bicubic, upscales it, and
 reports for the model and for bicubic, on the image with a scale-pixel border removed:
@@ -23,6 +24,8 @@ reports for the model and for bicubic, on the image with a scale-pixel border re
                     pixels, per 16x16 block: 1 for a pure dot grid, 0.01-0.05 for bicubic and the
                     srresnet model on photographs (the checkerboard a sub-pixel upsampler can grow
                     under an adversarial loss reaches 0.3-0.8 on flat ones; texture counts it as texture)
+  block             blockiness: mean step of Y across the 32-pixel grid (an LR's 8x8 JPEG blocks
+                    after x4) over the mean step across the other LR pixel edges: 1 = no grid
   VGG34 dist        with --vgg: mean squared difference of VGG19 relu3_4 features to HR's / 12.75^2
                     (relu2_2 or relu5_4 with --vgg-layer)
 
@@ -34,6 +37,8 @@ reports for the model and for bicubic, on the image with a scale-pixel border re
                     torchvision-named safetensors (only block1_conv1..block3_conv4 are read)
   --vgg-layer L     vgg34 (default), vgg22 or vgg54: the features the distance compares
                     (vgg54 needs all 16 convs in the weights)
+  --degrade CASES   the LR inputs, one table per case (comma-separated; default bicubic):
+%CASES%
   --tile N          largest tile side in LR pixels (default: from the adapter's limits)
   --json            the full result as JSON
 `;
@@ -44,11 +49,15 @@ if (!(await runInFilteredChild())) {
     const { values } = parseArgs({
       options: {
         data: { type: 'string' }, model: { type: 'string' }, tile: { type: 'string' }, vgg: { type: 'string' }, 'vgg-layer': { type: 'string' },
-        help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' }, degrade: { type: 'string' },
       },
       strict: true,
     });
-    if (values.help) { process.stdout.write(HELP().replace('%MODELS%', shippedModelList(20))); return; }
+    if (values.help) {
+      const cases = EVAL_CASES.map((c) => `${' '.repeat(20)}${c.padEnd(11)}${EVAL_CASE_HELP[c]}`).join('\n');
+      process.stdout.write(HELP().replace('%MODELS%', shippedModelList(20)).replace('%CASES%', cases));
+      return;
+    }
     // every flag checked before the GPU starts: a typo costs nothing
     if (!values.data) throw new Error('--data DIR is required (see --help)');
     const tile = values.tile === undefined ? undefined : Number(values.tile);
@@ -60,6 +69,8 @@ if (!(await runInFilteredChild())) {
     const layer = values['vgg-layer'] ?? 'vgg34';
     if (!VGG_LAYERS.includes(layer as VggLayer)) throw new Error(`--vgg-layer ${JSON.stringify(layer)}: expected ${VGG_LAYERS.join(', ')}`);
     if (values['vgg-layer'] !== undefined && !values.vgg) throw new Error('--vgg-layer needs --vgg PATH');
+    const cases = (values.degrade ?? 'bicubic').split(',').map((c) => c.trim());
+    for (const c of cases) if (!EVAL_CASES.includes(c as EvalCase)) throw new Error(`--degrade ${JSON.stringify(values.degrade)}: unknown case ${JSON.stringify(c)} (expected ${EVAL_CASES.join(', ')})`);
     const files = await listImages(values.data).catch((e: Error) => { throw new Error(`--data: ${e.message}`); });
     if (!files.length) throw new Error(`--data: ${values.data}: no images (.png, .jpg, .jpeg, .bmp) found`);
     const modelFile = modelPath(values.model);
@@ -76,9 +87,13 @@ if (!(await runInFilteredChild())) {
         vgg = new VGG19Features(layer as VggLayer);
         await vgg.load(values.vgg);
       }
-      const res = await evaluateFolder(F, values.data, F.config.scale, { tile }, vgg);
-      if (values.json) process.stdout.write(JSON.stringify(res, null, 2) + '\n');
-      else process.stdout.write(formatEvalTable(res, `model: ${modelFile}\ndata: ${values.data}${values.vgg ? `\nVGG19: ${values.vgg}` : ''}\n`) + '\n');
+      const results = [];
+      for (const c of cases) {
+        const res = await evaluateFolder(F, values.data, F.config.scale, { tile }, vgg, undefined, c as EvalCase);
+        if (values.json) results.push(res);
+        else process.stdout.write(formatEvalTable(res, `model: ${modelFile}\ndata: ${values.data}${values.vgg ? `\nVGG19: ${values.vgg}` : ''}\n`) + '\n\n');
+      }
+      if (values.json) process.stdout.write(JSON.stringify(cases.length === 1 ? results[0] : results, null, 2) + '\n');
     } finally {
       F.dispose();
       vgg?.dispose();

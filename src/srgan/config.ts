@@ -2,10 +2,16 @@
 import { NORMS, SKIPS, UPSAMPLINGS, type GeneratorConfig } from './generator.js';
 import type { DiscriminatorConfig } from './discriminator.js';
 import type { VggLayer } from './vgg19.js';
+import { DEFAULT_DEGRADATION, type DegradationConfig } from './degrade.js';
 
 export interface TrainConfig {
   generator: GeneratorConfig;
   discriminator: Omit<DiscriminatorConfig, 'inputSize'>;
+  /**
+   * How LR inputs are made from HR crops: kind 'bicubic' (the paper's protocol) or 'realesrgan'
+   * (Real-ESRGAN's second-order blur, resize, noise and JPEG model; its ranges as the other entries)
+   */
+  degradation: DegradationConfig;
   batch: number;            // 16
   crop: number;             // 96 (HR crop size)
   phase1Steps: number;      // SRResNet (MSE) updates: 1e6 in the paper
@@ -44,6 +50,7 @@ export interface TrainConfig {
 export const DEFAULT_CONFIG: TrainConfig = {
   generator: { channels: 64, blocks: 16, scale: 4, upsample: 'shuffle', norm: 'batch', skip: 'none' },
   discriminator: { channels: 64, denseUnits: 1024, head: 'dense' },
+  degradation: structuredClone(DEFAULT_DEGRADATION),
   batch: 16,
   crop: 96,
   phase1Steps: 1_000_000,
@@ -84,6 +91,17 @@ const int = (lo: number, hi: number): Rule => (v) =>
 const num = (lo: number, hi: number, open: { lo?: boolean; hi?: boolean } = {}): Rule => (v) =>
   typeof v === 'number' && Number.isFinite(v) && (open.lo ? v > lo : v >= lo) && (open.hi ? v < hi : v <= hi) ? null
     : `in ${open.lo ? '(' : '['}${lo}, ${hi}${open.hi ? ')' : ']'}`;
+/** A [lo, hi] pair within [min, max] (`through`: lo <= through <= hi, for ranges drawn on both sides of it). */
+const range = (min: number, max: number, opts: { loAbove?: boolean; through?: number } = {}): Rule => (v) => {
+  const ok = Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x)) &&
+    (opts.loAbove ? v[0] > min : v[0] >= min) && v[0] <= v[1] && v[1] <= max &&
+    (opts.through === undefined || (v[0] <= opts.through && opts.through <= v[1]));
+  return ok ? null : `a range lo,hi with ${min} ${opts.loAbove ? '<' : '<='} lo <= hi <= ${max}${opts.through !== undefined ? ` and lo <= ${opts.through} <= hi` : ''}`;
+};
+/** n probabilities that sum to 1. */
+const probs = (n: number): Rule => (v) =>
+  Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0 && x <= 1) &&
+  Math.abs((v as number[]).reduce((a, b) => a + b, 0) - 1) < 1e-6 ? null : `${n} probabilities (0..1, comma-separated) that sum to 1`;
 const oneOf = (...allowed: Array<string | number>): Rule => (v) =>
   allowed.includes(v as string | number) ? null : allowed.map((a) => (typeof a === 'string' ? `'${a}'` : String(a))).join(' or ');
 
@@ -101,6 +119,25 @@ export const CONFIG_RULES: Record<string, Rule> = {
   'discriminator.channels': int(1, 1024),
   'discriminator.denseUnits': int(1, 65536),
   'discriminator.head': oneOf('dense', 'pool'),
+  'degradation.kind': oneOf('bicubic', 'realesrgan'),
+  'degradation.cleanProb': num(0, 1),
+  'degradation.usm': num(0, 4),
+  ...Object.fromEntries(([1, 2] as const).flatMap((n) => [
+    [`degradation.blur${n}`, num(0, 1)],
+    [`degradation.blur${n}Kernel`, probs(6)],
+    [`degradation.blur${n}Sinc`, num(0, 1)],
+    [`degradation.blur${n}Sigma`, range(0, 50, { loAbove: true })],
+    [`degradation.blur${n}BetaG`, range(0, 16, { loAbove: true, through: 1 })],
+    [`degradation.blur${n}BetaP`, range(0, 16, { loAbove: true, through: 1 })],
+    [`degradation.resize${n}Probs`, probs(3)],
+    [`degradation.resize${n}Range`, range(0.01, 8, { through: 1 })],
+    [`degradation.gaussian${n}`, num(0, 1)],
+    [`degradation.noise${n}Sigma`, range(0, 255)],
+    [`degradation.poisson${n}Scale`, range(0, 100)],
+    [`degradation.grayNoise${n}`, num(0, 1)],
+    [`degradation.jpeg${n}`, range(1, 100)],
+  ])),
+  'degradation.finalSinc': num(0, 1),
   batch: int(1, 1024),
   crop: (v) => (int(16, 2048)(v) === null && (v as number) % 16 === 0 ? null : 'a multiple of 16 in 16..2048'),
   phase1Steps: int(0, MAX_STEPS),
@@ -135,7 +172,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
 function defaultOf(key: string): unknown {
   let o: unknown = DEFAULT_CONFIG;
   for (const k of key.split('.')) {
-    if (!o || typeof o !== 'object' || !Object.hasOwn(o, k)) return undefined;
+    if (!o || typeof o !== 'object' || Array.isArray(o) || !Object.hasOwn(o, k)) return undefined;
     o = (o as Record<string, unknown>)[k];
   }
   return o;
@@ -144,9 +181,11 @@ function defaultOf(key: string): unknown {
 /** One entry's value checked and converted (numbers may come as strings, from --set or JSON). */
 function checkEntry(key: string, given: unknown, where: string): unknown {
   const d = defaultOf(key);
-  const v = typeof d === 'number' && typeof given === 'string' && given.trim() !== '' ? Number(given) : given;
+  let v = typeof d === 'number' && typeof given === 'string' && given.trim() !== '' ? Number(given) : given;
+  // a list of numbers (a range, probabilities) comes from --set as '1,30'
+  if (Array.isArray(d) && typeof given === 'string') v = given.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
   const want = CONFIG_RULES[key]?.(v);
-  const shown = typeof v === 'number' && !Number.isNaN(v) ? String(v) : JSON.stringify(given) ?? String(given);
+  const shown = typeof v === 'number' && !Number.isNaN(v) ? String(v) : typeof given === 'string' ? JSON.stringify(given) : JSON.stringify(given) ?? String(given);
   if (want) throw new Error(`${where}: ${key} must be ${want}, got ${shown}`);
   return v;
 }
@@ -162,7 +201,7 @@ export function resolveConfig(partial: Record<string, unknown>, base: TrainConfi
     for (const [k, v] of Object.entries(src)) {
       if (!Object.hasOwn(dst, k)) throw new Error(`${where}: unknown entry '${path}${k}' (see --help for the entries)`);
       const d = dst[k];
-      if (d && typeof d === 'object') {
+      if (d && typeof d === 'object' && !Array.isArray(d)) {
         if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where}: '${path}${k}' must be an object`);
         merge(d as Record<string, unknown>, v as Record<string, unknown>, `${path}${k}.`);
       } else {
@@ -192,7 +231,7 @@ export function applySet(partial: Record<string, unknown>, kv: string): void {
   const key = kv.slice(0, eq).trim(), raw = kv.slice(eq + 1);
   const d = defaultOf(key);
   if (d === undefined) throw new Error(`--set ${kv}: unknown key '${key}' (see --help for the entries)`);
-  if (typeof d === 'object') throw new Error(`--set ${kv}: '${key}' is a group; set its entries, e.g. ${key}.${Object.keys(d as object)[0]}=...`);
+  if (typeof d === 'object' && !Array.isArray(d)) throw new Error(`--set ${kv}: '${key}' is a group; set its entries, e.g. ${key}.${Object.keys(d as object)[0]}=...`);
   const v = checkEntry(key, raw, `--set ${kv}`);
   const keys = key.split('.');
   let o = partial;
@@ -209,7 +248,7 @@ export function configChanges(from: TrainConfig, to: TrainConfig): string[] {
   const walk = (a: Record<string, unknown>, b: Record<string, unknown>, path: string): void => {
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
       const x = a[k], y = b[k];
-      if (x && y && typeof x === 'object' && typeof y === 'object') walk(x as Record<string, unknown>, y as Record<string, unknown>, `${path}${k}.`);
+      if (x && y && typeof x === 'object' && typeof y === 'object' && !Array.isArray(x) && !Array.isArray(y)) walk(x as Record<string, unknown>, y as Record<string, unknown>, `${path}${k}.`);
       else if (JSON.stringify(x) !== JSON.stringify(y)) out.push(`${path}${k} ${JSON.stringify(x)} -> ${JSON.stringify(y)}`);
     }
   };

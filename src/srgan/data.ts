@@ -9,6 +9,7 @@ import { mat3 } from 'wgpu-matrix';
 import { decodeImage, quantize, toRGB } from '../image/image.js';
 import { imresize } from '../image/resize.js';
 import { Rng } from '../nn/random.js';
+import { bicubicLr, degradeRealEsrgan, usmSharpen, type DegradationConfig, type Rgb } from './degrade.js';
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.bmp']);
 
@@ -163,16 +164,71 @@ export function downscale(rgb: Uint8Array, w: number, h: number, scale: number):
   return quantize(imresize(f, w, h, 3, Math.round(w / scale), Math.round(h / scale)), 8);
 }
 
-/** Builds the batch of a given step: `n` distinct images (when there are enough). */
-export function makeBatch(images: RgbImage[], n: number, crop: number, scale: number, seed: number, step: number): Batch {
+/**
+ * HR margin (each side) cut around a crop that is degraded by the real-world model: the blur and
+ * resampling read past the crop's edge, as they would inside a photograph; a multiple of the scale.
+ */
+export const DEGRADE_MARGIN = 16;
+
+const sharpened = new WeakMap<RgbImage, Map<number, RgbImage>>();
+/**
+ * The image unsharp-masked with `weight` (BasicSR's USMSharp), 8-bit, made once per image and kept:
+ * the mask is local, so sharpening the whole photograph and cutting crops from it gives each crop
+ * what sharpening the crop would, with real context at its edges instead of reflected pixels.
+ */
+export function sharpenedImage(img: RgbImage, weight: number): RgbImage {
+  let byWeight = sharpened.get(img);
+  if (!byWeight) sharpened.set(img, (byWeight = new Map()));
+  let s = byWeight.get(weight);
+  if (!s) {
+    const u = usmSharpen({ w: img.width, h: img.height, data: Float32Array.from(img.rgb, (v) => v / 255) }, weight);
+    s = { name: img.name, width: img.width, height: img.height, rgb: Uint8Array.from(u.data, (v) => Math.round(v * 255)) };
+    byWeight.set(weight, s);
+  }
+  return s;
+}
+
+/**
+ * One training pair from an image under the real-world degradation model: a region of the crop plus
+ * up to DEGRADE_MARGIN each side (less where the image is smaller), of the unsharp-masked image when
+ * `usm` > 0 (the target too, as Real-ESRGAN's), degraded to LR, and both cut back to the crop; or,
+ * with probability `cleanProb`, the paper's bicubic LR of the target.
+ */
+export function degradedPair(img: RgbImage, crop: number, scale: number, deg: DegradationConfig, rng: Rng): { lr: Float32Array; hr: Float32Array } {
+  const room = Math.floor((Math.min(img.width, img.height) - crop) / 2 / scale) * scale;
+  const m = Math.max(0, Math.min(DEGRADE_MARGIN, room)), size = crop + 2 * m;
+  const c = augmentedCrop(deg.usm > 0 ? sharpenedImage(img, deg.usm) : img, size, rng);
+  const region: Rgb = { w: size, h: size, data: Float32Array.from(c, (v) => v / 255) };
+  const hr = new Float32Array(crop * crop * 3);
+  for (let y = 0; y < crop; y++) hr.set(region.data.subarray(((y + m) * size + m) * 3, ((y + m) * size + m + crop) * 3), y * crop * 3);
+  if (rng.next() < deg.cleanProb) return { lr: bicubicLr({ w: crop, h: crop, data: hr }, scale).data, hr };
+  const lrFull = degradeRealEsrgan(region, scale, deg, rng);
+  const ls = crop / scale, lm = m / scale, lsz = size / scale;
+  const lr = new Float32Array(ls * ls * 3);
+  for (let y = 0; y < ls; y++) lr.set(lrFull.data.subarray(((y + lm) * lsz + lm) * 3, ((y + lm) * lsz + lm + ls) * 3), y * ls * 3);
+  return { lr, hr };
+}
+
+/**
+ * Builds the batch of a given step: `n` distinct images (when there are enough). LR by the paper's
+ * bicubic, or by the real-world model when `degradation.kind` is 'realesrgan'.
+ */
+export function makeBatch(images: RgbImage[], n: number, crop: number, scale: number, seed: number, step: number, degradation?: DegradationConfig): Batch {
   const rng = new Rng(batchSeed(seed, step));
   const order = images.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) { const j = rng.int(i + 1); [order[i], order[j]] = [order[j], order[i]]; }
   const lrSize = crop / scale;
   const lr = new Float32Array(n * lrSize * lrSize * 3);
   const hr = new Float32Array(n * crop * crop * 3);
+  const real = degradation?.kind === 'realesrgan';
   for (let k = 0; k < n; k++) {
     const img = images[order[k % order.length]];
+    if (real) {
+      const p = degradedPair(img, crop, scale, degradation, rng);
+      for (let i = 0; i < p.hr.length; i++) hr[k * p.hr.length + i] = p.hr[i] * 2 - 1;
+      lr.set(p.lr, k * p.lr.length);
+      continue;
+    }
     const c = augmentedCrop(img, crop, rng);
     for (let i = 0; i < c.length; i++) hr[k * c.length + i] = (c[i] / 255) * 2 - 1;
     lr.set(downscale(c, crop, crop, scale), k * lrSize * lrSize * 3);

@@ -9,7 +9,8 @@
 // figure would count as texture).
 import { cropImage, makeImage, quantize, readImage, toRGB, type Image } from '../node/image-files.js';
 import { imresize } from '../image/resize.js';
-import { evaluatePair, gridShare, textureEnergy } from '../image/metrics.js';
+import { blockiness, evaluatePair, gridShare, textureEnergy } from '../image/metrics.js';
+import { evalInput, type EvalCase } from './degrade.js';
 import { gpu } from '../gpu/gpu.js';
 import { fromArray, noGrad, tidy } from '../nn/tensor.js';
 import * as ops from '../nn/ops.js';
@@ -25,12 +26,14 @@ export interface Scores {
   texture: number;
   /** Share of the fine detail (high-pass energy) that repeats every 4 pixels: 1 a pure grid, 0.01-0.05 bicubic and 0.04-0.08 HR on photographs (NaN: image too small). */
   grid: number;
+  /** Steps across the 32-pixel grid (an LR's 8x8 JPEG blocks at x4) over those across other LR pixel edges: 1 none, above 1 blocks show. */
+  block: number;
   /** VGG feature distance to HR (with a VGG19 only). */
   vgg?: number;
 }
 /** hrGrid: the HR image's own grid share, the level a result with HR's detail would show (0.04-0.08 on photographs). */
 export interface EvalRow { name: string; width: number; height: number; model: Scores; bicubic: Scores; hrGrid: number }
-export interface EvalResult { rows: EvalRow[]; mean: Scores; bicubicMean: Scores; hrGridMean: number; vggLayer?: string }
+export interface EvalResult { rows: EvalRow[]; mean: Scores; bicubicMean: Scores; hrGridMean: number; vggLayer?: string; degrade?: EvalCase }
 
 /** Largest side of the crops the VGG distance is computed on (bounds the activations' memory). */
 const VGG_CROP = 512;
@@ -88,7 +91,8 @@ const shaved = (img: Image, border: number): Image =>
  * never changes between a training run's validations; with a VGG19 it costs as much as the model's row).
  */
 export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string, scale: number, tiles: TileOptions = {},
-  vgg?: VGG19Features, bicubicCache?: Map<string, { bicubic: Scores; hrGrid: number }>): Promise<EvalResult> {
+  vgg?: VGG19Features, bicubicCache?: Map<string, { bicubic: Scores; hrGrid: number }>, degrade: EvalCase = 'bicubic'): Promise<EvalResult> {
+  if (degrade !== 'bicubic') bicubicCache = undefined; // the cache holds the paper's inputs' rows
   const files = await listImages(dir);
   if (!files.length) throw new Error(`${dir}: no images to evaluate`);
   const folded = G instanceof FoldedGenerator ? G : await FoldedGenerator.fromGenerator(G);
@@ -98,14 +102,14 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
       const img = await readImage(f);
       const w = img.width - (img.width % scale), h = img.height - (img.height % scale);
       const { rgb } = toRGB(cropImage(img, 0, 0, w, h)); // mod-crop; gray replicated, alpha dropped
-      const lr = downscale(toBytes(rgb), w, h, scale);
       const lw = w / scale, lh = h / scale;
+      const lr = evalInput(degrade, { w, h, data: rgb }, { w: lw, h: lh, data: downscale(toBytes(rgb), w, h, scale) }, scale, basename(f)).data;
       const sr = await upscaleTiled(folded, lr, lw, lh, tiles);
       for (let i = 0; i < sr.length; i++) sr[i] = (sr[i] + 1) / 2;
       const hr = makeImage(w, h, 3, 8, rgb);
       const hrTexture = textureEnergy(hr, scale);
       const score = async (out: Image): Promise<Scores> => {
-        const s: Scores = { ...evaluatePair(out, hr, scale), texture: textureEnergy(out, scale) / hrTexture, grid: gridShare(out, scale) };
+        const s: Scores = { ...evaluatePair(out, hr, scale), texture: textureEnergy(out, scale) / hrTexture, grid: gridShare(out, scale), block: blockiness(out, scale) };
         if (vgg) {
           const a = shaved(out, scale), b = shaved(hr, scale);
           s.vgg = await vggDistance(vgg, a.data, b.data, a.width, a.height).catch((e: Error) => { throw new Error(`${f}: ${e.message}`); });
@@ -132,10 +136,10 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
   };
   const gridMean = (k: 'model' | 'bicubic') => meanOf(rows.map((r) => r[k].grid));
   const avg = (k: 'model' | 'bicubic'): Scores => ({
-    psnrY: mean(k, 'psnrY'), ssimY: mean(k, 'ssimY'), psnrRGB: mean(k, 'psnrRGB'), texture: mean(k, 'texture'), grid: gridMean(k),
+    psnrY: mean(k, 'psnrY'), ssimY: mean(k, 'ssimY'), psnrRGB: mean(k, 'psnrRGB'), texture: mean(k, 'texture'), grid: gridMean(k), block: mean(k, 'block'),
     ...(vgg ? { vgg: mean(k, 'vgg') } : {}),
   });
-  return { rows, mean: avg('model'), bicubicMean: avg('bicubic'), hrGridMean: meanOf(rows.map((r) => r.hrGrid)), ...(vgg ? { vggLayer: vgg.layer } : {}) };
+  return { rows, mean: avg('model'), bicubicMean: avg('bicubic'), hrGridMean: meanOf(rows.map((r) => r.hrGrid)), ...(vgg ? { vggLayer: vgg.layer } : {}), ...(degrade !== 'bicubic' ? { degrade } : {}) };
 }
 
 /** VGG distances: one decimal at relu3_4's scale (hundreds to thousands), 4 significant digits at relu5_4's (about 0.1). */
@@ -143,11 +147,12 @@ const fmtVgg = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision
 
 export function formatEvalTable(r: EvalResult, title = ''): string {
   const v = r.vggLayer !== undefined;
-  const f = (s: Scores) => `${s.psnrY.toFixed(2).padStart(6)} ${s.ssimY.toFixed(4)} ${s.psnrRGB.toFixed(2).padStart(6)} ${s.texture.toFixed(2)} ${s.grid.toFixed(2)}` +
+  const f = (s: Scores) => `${s.psnrY.toFixed(2).padStart(6)} ${s.ssimY.toFixed(4)} ${s.psnrRGB.toFixed(2).padStart(6)} ${s.texture.toFixed(2)} ${s.grid.toFixed(2)} ${s.block.toFixed(2)}` +
     (v ? ` ${fmtVgg(s.vgg!)}` : '');
-  const cols = `Y-PSNR / Y-SSIM / RGB-PSNR / texture / grid${v ? ` / ${r.vggLayer!.toUpperCase()} dist` : ''}`;
+  const cols = `Y-PSNR / Y-SSIM / RGB-PSNR / texture / grid / block${v ? ` / ${r.vggLayer!.toUpperCase()} dist` : ''}`;
   const lines = [
     title,
+    r.degrade ? `input: ${r.degrade}` : '',
     `| image | size | model ${cols} | bicubic ${cols} | HR grid |`,
     `|---|---|---|---|---|`,
     ...r.rows.map((x) => `| ${x.name} | ${x.width}x${x.height} | ${f(x.model)} | ${f(x.bicubic)} | ${x.hrGrid.toFixed(2)} |`),

@@ -18,6 +18,7 @@ import { sameGenerator } from './model.js';
 import { Discriminator } from './discriminator.js';
 import { VGG19Features } from './vgg19.js';
 import { listImages, loadImages, makeBatch, type Batch, type RgbImage } from './data.js';
+import { BatchSource } from './prefetch.js';
 import { configChanges, learningRate, resolveConfig, restrictedChanges, type TrainConfig } from './config.js';
 import { readImage, encodePng } from '../node/image-files.js';
 import { renderPlot, type LogRecord } from './plot.js';
@@ -52,6 +53,8 @@ export interface StepLog {
   step: number; phase: 1 | 2; lr: number;
   loss_g: number; mse?: number; l1?: number; low?: number; chroma?: number; grid?: number; content?: number; adversarial?: number; loss_d?: number;
   d_hr?: number; d_sr?: number; steps_per_s: number; time: string;
+  /** Mean milliseconds a step waited for its batch since the last log line (batches built in a worker thread). */
+  data_wait_ms?: number;
 }
 
 const CHECKPOINT = 'checkpoint.safetensors';
@@ -407,39 +410,54 @@ export class Trainer {
     this.startTime = performance.now();
     this.lastLogTime = this.startTime;
     this.lastLogStep = this.step;
-    const previewBatch = cfg.previewEvery > 0 ? makeBatch(this.images, cfg.previewCount, cfg.crop, cfg.generator.scale, cfg.seed ^ 0x5eed, 0) : null;
+    const previewBatch = cfg.previewEvery > 0 ? makeBatch(this.images, cfg.previewCount, cfg.crop, cfg.generator.scale, cfg.seed ^ 0x5eed, 0, cfg.degradation) : null;
     const startStep = this.step;
-    let batch = makeBatch(this.images, cfg.batch, cfg.crop, cfg.generator.scale, cfg.seed, this.step);
-    while (this.step < this.totalSteps && !this.stopRequested) {
-      if (this.opts.maxTimeSec !== undefined && (performance.now() - this.startTime) / 1000 >= this.opts.maxTimeSec) {
-        this.say(`\n--max-time reached after ${((performance.now() - this.startTime) / 1000).toFixed(0)} s`);
-        break;
+    // the paper's bicubic batches take milliseconds and are made here while the GPU runs; the
+    // real-world degradations take a worker thread
+    const source = new BatchSource(this.images, { n: cfg.batch, crop: cfg.crop, scale: cfg.generator.scale, seed: cfg.seed, degradation: cfg.degradation },
+      { worker: cfg.degradation.kind !== 'bicubic' });
+    this.batchSource = source;
+    let lastWait = 0;
+    try {
+      let batch = await source.get(this.step, this.totalSteps);
+      while (this.step < this.totalSteps && !this.stopRequested) {
+        if (this.opts.maxTimeSec !== undefined && (performance.now() - this.startTime) / 1000 >= this.opts.maxTimeSec) {
+          this.say(`\n--max-time reached after ${((performance.now() - this.startTime) / 1000).toFixed(0)} s`);
+          break;
+        }
+        if (this.opts.stopAfter !== undefined && this.step - startStep >= this.opts.stopAfter) break;
+        let nextBatch: Promise<Batch> | null = null;
+        const rec = await this.trainStep(batch, () => {
+          if (this.step + 1 < this.totalSteps) nextBatch = source.get(this.step + 1, this.totalSteps);
+        });
+        if (nextBatch) batch = await nextBatch;
+        const now = performance.now();
+        const sps = (this.step - this.lastLogStep) / Math.max(1e-9, (now - this.lastLogTime) / 1000);
+        if (this.step % cfg.logEvery === 0 || this.step === this.totalSteps) {
+          rec.steps_per_s = sps;
+          if (source.threaded) { rec.data_wait_ms = (source.waitMs - lastWait) / Math.max(1, this.step - this.lastLogStep); lastWait = source.waitMs; }
+          await appendFile(logFile, JSON.stringify(rec) + '\n');
+          this.lastLogTime = now;
+          this.lastLogStep = this.step;
+          this.opts.onStep?.(rec, this.totalSteps);
+        }
+        if (this.step % cfg.checkpointEvery === 0) await this.save();
+        if (previewBatch && this.step % cfg.previewEvery === 0) await this.preview(previewBatch);
+        if (this.validateEvery > 0 && this.step % this.validateEvery === 0) {
+          await this.validate(logFile);
+          await this.plot(logFile);
+        }
       }
-      if (this.opts.stopAfter !== undefined && this.step - startStep >= this.opts.stopAfter) break;
-      let nextBatch: Batch | null = null;
-      const rec = await this.trainStep(batch, () => {
-        if (this.step + 1 < this.totalSteps) nextBatch = makeBatch(this.images, cfg.batch, cfg.crop, cfg.generator.scale, cfg.seed, this.step + 1);
-      });
-      if (nextBatch) batch = nextBatch;
-      const now = performance.now();
-      const sps = (this.step - this.lastLogStep) / Math.max(1e-9, (now - this.lastLogTime) / 1000);
-      if (this.step % cfg.logEvery === 0 || this.step === this.totalSteps) {
-        rec.steps_per_s = sps;
-        await appendFile(logFile, JSON.stringify(rec) + '\n');
-        this.lastLogTime = now;
-        this.lastLogStep = this.step;
-        this.opts.onStep?.(rec, this.totalSteps);
-      }
-      if (this.step % cfg.checkpointEvery === 0) await this.save();
-      if (previewBatch && this.step % cfg.previewEvery === 0) await this.preview(previewBatch);
-      if (this.validateEvery > 0 && this.step % this.validateEvery === 0) {
-        await this.validate(logFile);
-        await this.plot(logFile);
-      }
+      if (this.step !== this.lastSavedStep) await this.save();
+      await this.plot(logFile);
+    } finally {
+      await source.close();
+      this.batchSource = null;
     }
-    if (this.step !== this.lastSavedStep) await this.save();
-    await this.plot(logFile);
   }
+
+  /** The running loop's batch source (for its wait and build times). */
+  batchSource: BatchSource | null = null;
 
   private async save(): Promise<void> {
     await this.saveCheckpoint();
@@ -500,7 +518,9 @@ export function generatorMetadata(cfg: TrainConfig, step: number): Record<string
     generator: JSON.stringify(normalGenerator(cfg.generator)),
     step: String(step),
     trained_with: JSON.stringify({ batch: cfg.batch, crop: cfg.crop, phase1Steps: cfg.phase1Steps, phase2Steps: cfg.phase2Steps,
-      ...(cfg.ema > 0 ? { ema: cfg.ema } : {}) }),
+      ...(cfg.ema > 0 ? { ema: cfg.ema } : {}),
+      // the inputs it learnt from: the paper's bicubic, or the real-world model (its settings are in the checkpoint)
+      ...(cfg.degradation.kind !== 'bicubic' ? { degradation: cfg.degradation.kind } : {}) }),
   };
 }
 

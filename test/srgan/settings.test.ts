@@ -47,7 +47,7 @@ beforeAll(() => {
 describe('config entries', () => {
   it('every entry has a rule, and the defaults pass them', () => {
     const leaves = (o: Record<string, unknown>, p = ''): string[] => Object.entries(o).flatMap(([k, v]) =>
-      v && typeof v === 'object' ? leaves(v as Record<string, unknown>, `${p}${k}.`) : [`${p}${k}`]);
+      v && typeof v === 'object' && !Array.isArray(v) ? leaves(v as Record<string, unknown>, `${p}${k}.`) : [`${p}${k}`]);
     expect(leaves(DEFAULT_CONFIG as unknown as Record<string, unknown>).sort()).toEqual(Object.keys(CONFIG_RULES).sort());
     expect(resolveConfig({})).toEqual(DEFAULT_CONFIG);
   });
@@ -55,6 +55,17 @@ describe('config entries', () => {
   it('integers where integers are meant, ranges, choices: one line naming the entry and the value', () => {
     const cases: Array<[Record<string, unknown>, RegExp]> = [
       [{ batch: 1.5 }, /^config: batch must be an integer in 1\.\.1024, got 1\.5$/],
+      [{ degradation: { kind: 'jpeg' } }, /^config: degradation\.kind must be 'bicubic' or 'realesrgan', got "jpeg"$/],
+      [{ degradation: { jpeg1: [90, 30] } }, /^config: degradation\.jpeg1 must be a range lo,hi with 1 <= lo <= hi <= 100, got \[90,30\]$/],
+      [{ degradation: { jpeg2: [30] } }, /degradation\.jpeg2 must be a range lo,hi/],
+      [{ degradation: { blur1Sigma: [0, 3] } }, /degradation\.blur1Sigma must be a range lo,hi with 0 < lo <= hi <= 50, got \[0,3\]$/],
+      [{ degradation: { blur2BetaG: [1.5, 4] } }, /degradation\.blur2BetaG must be a range lo,hi with 0 < lo <= hi <= 16 and lo <= 1 <= hi/],
+      [{ degradation: { resize1Range: [1.2, 1.5] } }, /degradation\.resize1Range must be a range .* and lo <= 1 <= hi/],
+      [{ degradation: { resize2Probs: [0.5, 0.6, 0.1] } }, /^config: degradation\.resize2Probs must be 3 probabilities \(0\.\.1, comma-separated\) that sum to 1, got \[0\.5,0\.6,0\.1\]$/],
+      [{ degradation: { blur1Kernel: [1, 0, 0] } }, /degradation\.blur1Kernel must be 6 probabilities/],
+      [{ degradation: { noise1Sigma: ['a', 3] } }, /degradation\.noise1Sigma must be a range/],
+      [{ degradation: { cleanProb: 1.5 } }, /degradation\.cleanProb must be in \[0, 1\], got 1\.5/],
+      [{ degradation: 'realesrgan' }, /'degradation' must be an object/],
       [{ batch: 0 }, /batch must be an integer/],
       [{ batch: 1e9 }, /batch must be an integer in 1\.\.1024, got 1000000000/],
       [{ generator: { blocks: -1 } }, /generator\.blocks must be an integer in 0\.\.256, got -1/],
@@ -96,7 +107,20 @@ describe('config entries', () => {
     applySet(p, 'pixelLoss=l1');
     applySet(p, 'lr1=1e-4');
     expect(p).toEqual({ phase1Steps: 2000, generator: { blocks: 8 }, pixelLoss: 'l1', lr1: 1e-4 });
+    // lists (ranges, probabilities) as comma-separated numbers
+    const d: Record<string, unknown> = {};
+    applySet(d, 'degradation.kind=realesrgan');
+    applySet(d, 'degradation.jpeg1=40, 80');
+    applySet(d, 'degradation.resize1Probs=0.2,0.7,0.1');
+    expect(d).toEqual({ degradation: { kind: 'realesrgan', jpeg1: [40, 80], resize1Probs: [0.2, 0.7, 0.1] } });
+    expect(resolveConfig(d).degradation).toMatchObject({ kind: 'realesrgan', jpeg1: [40, 80], jpeg2: [30, 95], usm: 0.5 });
     const cases: Array<[string, RegExp]> = [
+      ['degradation.jpeg1=80,40', /^--set degradation\.jpeg1=80,40: degradation\.jpeg1 must be a range lo,hi with 1 <= lo <= hi <= 100, got "80,40"$/],
+      ['degradation.jpeg1=40,', /^--set degradation\.jpeg1=40,: degradation\.jpeg1 must be a range/],
+      ['degradation.jpeg1=40', /degradation\.jpeg1 must be a range/],
+      ['degradation.noise2Sigma=1,x', /degradation\.noise2Sigma must be a range/],
+      ['degradation.resize1Probs=1,1,1', /must be 3 probabilities/],
+      ['degradation=realesrgan', /^--set degradation=realesrgan: 'degradation' is a group; set its entries, e.g. degradation\.kind=/],
       ['batch=1.5', /^--set batch=1\.5: batch must be an integer in 1\.\.1024, got 1\.5$/],
       ['batch=abc', /^--set batch=abc: batch must be an integer .*got "abc"$/],
       ['batch=', /batch must be an integer/],
@@ -176,6 +200,7 @@ describe('eval.js', () => {
       [['--vgg', join(base, 'vgg')], /^error: --vgg .*vgg: no such file or folder \(expected a TensorFlow\.js layers-model folder or model\.json, or torchvision-named safetensors\)$/],
       [['--vgg', join(base, 'vgg'), '--vgg-layer', 'vgg43'], /^error: --vgg-layer "vgg43": expected vgg34, vgg22, vgg54$/],
       [['--vgg-layer', 'vgg54'], /^error: --vgg-layer needs --vgg PATH$/],
+      [['--degrade', 'jpeg75,jpeg60'], /^error: --degrade "jpeg75,jpeg60": unknown case "jpeg60" \(expected bicubic, jpeg50, jpeg75, jpeg90, noise5, noise10, realesrgan\)$/],
       [['--bogus'], /^error: Unknown option '--bogus'/],
       [['stray'], /^error: Unexpected argument 'stray'/],
     ];
@@ -189,7 +214,13 @@ describe('eval.js', () => {
     const ok = await cli('eval.js', ['--data', data, '--model', good]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).not.toMatch(/artificially reduced/);
-    expect(ok.stdout).toMatch(/\| model Y-PSNR \/ Y-SSIM \/ RGB-PSNR \/ texture \/ grid \|/);
-    expect(ok.stdout).toMatch(/ grid \| HR grid \|\n/); // HR's own grid share, the level to read the model's against
+    expect(ok.stdout).toMatch(/\| model Y-PSNR \/ Y-SSIM \/ RGB-PSNR \/ texture \/ grid \/ block \|/);
+    expect(ok.stdout).toMatch(/ block \| HR grid \|\n/); // HR's own grid share, the level to read the model's against
+    // one table per degradation case, each saying its input; the JPEG case's bicubic row is worse than the clean one's
+    const two = await cli('eval.js', ['--data', data, '--model', good, '--degrade', 'bicubic,jpeg50', '--json']);
+    expect(two.code, two.stderr).toBe(0);
+    const [clean, jpg] = JSON.parse(two.stdout);
+    expect(clean.degrade).toBeUndefined(); expect(jpg.degrade).toBe('jpeg50');
+    expect(jpg.bicubicMean.psnrY).toBeLessThan(clean.bicubicMean.psnrY);
   }, 120_000);
 });
