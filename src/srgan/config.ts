@@ -2,7 +2,7 @@
 import { NORMS, SKIPS, UPSAMPLINGS, type GeneratorConfig } from './generator.js';
 import type { DiscriminatorConfig } from './discriminator.js';
 import type { VggLayer } from './vgg19.js';
-import { DEFAULT_DEGRADATION, type DegradationConfig } from './degrade.js';
+import { DEFAULT_DEGRADATION, EVAL_CASES, type DegradationConfig } from './degrade.js';
 
 export interface TrainConfig {
   generator: GeneratorConfig;
@@ -44,6 +44,7 @@ export interface TrainConfig {
   previewEvery: number;     // steps (0 = never)
   previewCount: number;     // samples in a preview grid
   validateEvery: number;    // steps (needs --val; 0 = every 5 checkpoints when --val is given)
+  validateDegraded: string; // '': validation on the paper's bicubic inputs only; else eval cases (jpeg75,realesrgan, ...) validated too
   logEvery: number;         // steps between log lines
 }
 
@@ -78,6 +79,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   previewEvery: 1000,
   previewCount: 4,
   validateEvery: 0,
+  validateDegraded: '',
   logEvery: 10,
 };
 
@@ -165,6 +167,8 @@ export const CONFIG_RULES: Record<string, Rule> = {
   previewEvery: int(0, MAX_STEPS),
   previewCount: int(1, 64),
   validateEvery: int(0, MAX_STEPS),
+  validateDegraded: (v) => typeof v === 'string' && (v === '' || v.split(',').every((c) => c !== 'bicubic' && (EVAL_CASES as readonly string[]).includes(c)))
+    ? null : `'' or a comma-separated list of ${EVAL_CASES.filter((c) => c !== 'bicubic').join(', ')}`,
   logEvery: int(1, MAX_STEPS),
 };
 
@@ -265,7 +269,7 @@ export function configChanges(from: TrainConfig, to: TrainConfig): string[] {
  */
 export const FREE_ON_RESUME = new Set([
   'phase1Steps', 'phase2Steps', 'lr1', 'lr2', 'lr2Final', 'lr1Min',
-  'checkpointEvery', 'validateEvery', 'previewEvery', 'previewCount', 'logEvery', 'ema',
+  'checkpointEvery', 'validateEvery', 'validateDegraded', 'previewEvery', 'previewCount', 'logEvery', 'ema',
 ]);
 
 /** The changes (as configChanges lists them) that FREE_ON_RESUME does not cover. */

@@ -19,6 +19,7 @@ import { Discriminator } from './discriminator.js';
 import { VGG19Features } from './vgg19.js';
 import { listImages, loadImages, makeBatch, type Batch, type RgbImage } from './data.js';
 import { BatchSource } from './prefetch.js';
+import type { EvalCase } from './degrade.js';
 import { configChanges, learningRate, resolveConfig, restrictedChanges, type TrainConfig } from './config.js';
 import { readImage, encodePng } from '../node/image-files.js';
 import { renderPlot, type LogRecord } from './plot.js';
@@ -484,10 +485,19 @@ export class Trainer {
     try {
       // with the run's VGG19 (a run with a phase 2 has one: its content-loss layer), the feature distance to HR as well
       const res = await evaluateFolder(this.outputG, this.opts.valDir!, this.cfg.generator.scale, {}, this.vgg ?? undefined, this.valBicubic);
+      // the same images from degraded inputs (validateDegraded), for runs that learn to undo them
+      const degraded: Record<string, { model: Scores; bicubic: Scores }> = {};
+      const tables = [formatEvalTable(res)];
+      for (const c of this.cfg.validateDegraded ? this.cfg.validateDegraded.split(',') as EvalCase[] : []) {
+        const r = await evaluateFolder(this.outputG, this.opts.valDir!, this.cfg.generator.scale, {}, this.vgg ?? undefined, undefined, c);
+        degraded[c] = { model: r.mean, bicubic: r.bicubicMean };
+        tables.push(formatEvalTable(r));
+      }
       await appendFile(logFile, JSON.stringify({
         step: this.step, validation: res.mean, bicubic: res.bicubicMean, images: res.rows.length, ...(res.vggLayer ? { vggLayer: res.vggLayer } : {}),
+        ...(Object.keys(degraded).length ? { degraded } : {}),
       }) + '\n');
-      if (!this.opts.quiet) process.stderr.write('\n' + formatEvalTable(res) + '\n');
+      if (!this.opts.quiet) process.stderr.write('\n' + tables.join('\n\n') + '\n');
     } finally {
       this.G.train();
     }

@@ -322,13 +322,19 @@ describe('--val', () => {
     const val = makeData(1, 40);
     mkdirSync(join(val, 'sub'));
     const run = tmp('srgan-v4-');
-    const t4 = new Trainer(tinyCfg({ phase1Steps: 5, checkpointEvery: 1 }), { dataDir: data, outDir: run, resume: false, quiet: true, valDir: val });
+    const t4 = new Trainer(tinyCfg({ phase1Steps: 5, checkpointEvery: 1, validateDegraded: 'jpeg50,noise10' }), { dataDir: data, outDir: run, resume: false, quiet: true, valDir: val });
     expect(t4.validateEvery).toBe(5);
     await t4.init(); await t4.run(); t4.dispose();
     const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const v = log.filter((r) => r.validation);
     expect(v.map((r) => r.step)).toEqual([5]);
     expect(Number.isFinite(v[0].validation.psnrY)).toBe(true);
+    // validateDegraded: the same images from JPEG and noisy inputs, each case's model and bicubic rows
+    expect(Object.keys(v[0].degraded)).toEqual(['jpeg50', 'noise10']);
+    for (const c of ['jpeg50', 'noise10']) {
+      expect(Number.isFinite(v[0].degraded[c].model.psnrY)).toBe(true);
+      expect(v[0].degraded[c].bicubic.psnrY).toBeLessThan(v[0].bicubic.psnrY); // worse inputs than the clean ones
+    }
     expect(existsSync(join(run, 'plot.png'))).toBe(true);
     const t5 = new Trainer(tinyCfg({ validateEvery: 3 }), { dataDir: data, outDir: tmp('srgan-v5-'), resume: false, quiet: true, valDir: val });
     expect(t5.validateEvery).toBe(3);

@@ -66,6 +66,7 @@ describe('config entries', () => {
       [{ degradation: { noise1Sigma: ['a', 3] } }, /degradation\.noise1Sigma must be a range/],
       [{ degradation: { cleanProb: 1.5 } }, /degradation\.cleanProb must be in \[0, 1\], got 1\.5/],
       [{ degradation: 'realesrgan' }, /'degradation' must be an object/],
+      [{ validateDegraded: 'jpeg75,bicubic' }, /^config: validateDegraded must be '' or a comma-separated list of jpeg50, jpeg75, jpeg90, noise5, noise10, realesrgan, got "jpeg75,bicubic"$/],
       [{ batch: 0 }, /batch must be an integer/],
       [{ batch: 1e9 }, /batch must be an integer in 1\.\.1024, got 1000000000/],
       [{ generator: { blocks: -1 } }, /generator\.blocks must be an integer in 0\.\.256, got -1/],
