@@ -4,7 +4,9 @@
 import { parseArgs } from 'node:util';
 import { getGpu } from './node/gpu.js';
 import { runCli, runInFilteredChild } from './cli.js';
-import { stat } from 'node:fs/promises';
+import { mkdir, realpath, stat } from 'node:fs/promises';
+import { basename, join, resolve, sep } from 'node:path';
+import { makeImage, readImage, toRGB, writeImage } from './node/image-files.js';
 import { DEFAULT_MODEL, checkGeneratorTensors, modelPath, readGeneratorFile, shippedModelList } from './node/model.js';
 import { FoldedGenerator } from './srgan/inference.js';
 import { listImages } from './srgan/data.js';
@@ -12,9 +14,11 @@ import { evaluateFolder, formatEvalTable } from './srgan/evaluate.js';
 import { VGG19Features, VGG_LAYERS, type VggLayer } from './srgan/vgg19.js';
 import { EVAL_CASES, EVAL_CASE_HELP, type EvalCase } from './srgan/degrade.js';
 
-const HELP = () => `usage: node dist/eval.js --data DIR [--model NAME|FILE] [--degrade CASE[,CASE...]] [--vgg PATH [--vgg-layer L]] [--tile N] [--json]
+const HELP = () => `usage: node dist/eval.js --data DIR [--model NAME|FILE | --results DIR] [--degrade CASE[,CASE...]] [--save-inputs DIR]
+                         [--vgg PATH [--vgg-layer L]] [--tile N] [--json]
 
-Mod-crops each HR image of DIR to the scale, makes LR by MATLAB-style bicubic, upscales it, and
+Mod-crops each HR image of DIR to the scale, makes LR by MATLAB-style bicubic (then JPEG, noise or
+the real-world model with --degrade), upscales it, and
 reports for the model and for bicubic, on the image with a scale-pixel border removed:
   Y-PSNR / Y-SSIM   the paper's protocol (ITU-R BT.601 Y)
   RGB-PSNR          as many modern repositories quote it
@@ -39,6 +43,9 @@ reports for the model and for bicubic, on the image with a scale-pixel border re
                     (vgg54 needs all 16 convs in the weights)
   --degrade CASES   the LR inputs, one table per case (comma-separated; default bicubic):
 %CASES%
+  --save-inputs DIR writes each case's LR inputs as DIR/CASE/NAME.png (for another upscaler)
+  --results DIR     scores DIR/CASE/NAME.png, another upscaler's x4 outputs of those inputs, in
+                    place of a model's (e.g. upscayl-bin -i DIR/jpeg75 -o RESULTS/jpeg75)
   --tile N          largest tile side in LR pixels (default: from the adapter's limits)
   --json            the full result as JSON
 `;
@@ -50,6 +57,7 @@ if (!(await runInFilteredChild())) {
       options: {
         data: { type: 'string' }, model: { type: 'string' }, tile: { type: 'string' }, vgg: { type: 'string' }, 'vgg-layer': { type: 'string' },
         help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' }, degrade: { type: 'string' },
+        'save-inputs': { type: 'string' }, results: { type: 'string' },
       },
       strict: true,
     });
@@ -73,14 +81,36 @@ if (!(await runInFilteredChild())) {
     for (const c of cases) if (!EVAL_CASES.includes(c as EvalCase)) throw new Error(`--degrade ${JSON.stringify(values.degrade)}: unknown case ${JSON.stringify(c)} (expected ${EVAL_CASES.join(', ')})`);
     const files = await listImages(values.data).catch((e: Error) => { throw new Error(`--data: ${e.message}`); });
     if (!files.length) throw new Error(`--data: ${values.data}: no images (.png, .jpg, .jpeg, .bmp) found`);
-    const modelFile = modelPath(values.model);
+    // another upscaler's inputs and outputs: DIR/CASE/NAME.png for each HR image NAME.*
+    const pngName = (f: string) => basename(f).replace(/\.[^.]*$/, '') + '.png';
+    const names = new Map<string, string>();
+    for (const f of files) {
+      const n = pngName(f);
+      if ((values['save-inputs'] || values.results) && names.has(n)) throw new Error(`--data: ${names.get(n)} and ${f} would share ${n} under --save-inputs/--results`);
+      names.set(n, f);
+    }
+    if (values.results !== undefined && values.model !== undefined) throw new Error('--results scores the images in a folder, --model a model\'s: give one');
+    if (values['save-inputs'] !== undefined) {
+      if (!values['save-inputs']) throw new Error('--save-inputs: expected a folder');
+      const data = await realpath(values.data), out = resolve(values['save-inputs']);
+      const outReal = await realpath(out).catch(() => out);
+      if (outReal === data || outReal.startsWith(data + sep)) throw new Error(`--save-inputs ${values['save-inputs']}: inside --data ${values.data}; the inputs written there would be read back as HR images`);
+    }
+    if (values.results !== undefined) {
+      for (const c of cases) {
+        const d = join(values.results, c);
+        if (!(await stat(d).catch(() => null))?.isDirectory()) throw new Error(`--results ${values.results}: no folder ${c}/ in it (expected RESULTS/CASE/NAME.png for each case and image)`);
+      }
+    }
+    const modelFile = values.results !== undefined ? null : modelPath(values.model);
     // header, shapes, checksum and finite weights, all checked before the GPU starts
-    const { config, tensors } = await readGeneratorFile(modelFile);
+    const { config, tensors } = modelFile ? await readGeneratorFile(modelFile) : { config: null, tensors: null };
     if (values.vgg && !(await stat(values.vgg).catch(() => null))) {
       throw new Error(`--vgg ${values.vgg}: no such file or folder (expected a TensorFlow.js layers-model folder or model.json, or torchvision-named safetensors)`);
     }
     await getGpu();
-    const F = FoldedGenerator.fromTensors(config, checkGeneratorTensors(config, tensors, modelFile));
+    const F = modelFile ? FoldedGenerator.fromTensors(config!, checkGeneratorTensors(config!, tensors!, modelFile)) : null;
+    const scale = F?.config.scale ?? 4;
     let vgg: VGG19Features | undefined;
     try {
       if (values.vgg) {
@@ -89,13 +119,24 @@ if (!(await runInFilteredChild())) {
       }
       const results = [];
       for (const c of cases) {
-        const res = await evaluateFolder(F, values.data, F.config.scale, { tile }, vgg, undefined, c as EvalCase);
+        const saveDir = values['save-inputs'] ? join(values['save-inputs'], c) : null;
+        if (saveDir) await mkdir(saveDir, { recursive: true });
+        const res = await evaluateFolder(F, values.data, scale, { tile }, vgg, undefined, {
+          degrade: c as EvalCase,
+          saveInput: saveDir ? (f, lr, w, h) => writeImage(join(saveDir, pngName(f)), makeImage(w, h, 3, 8, lr)) : undefined,
+          results: values.results ? async (f, w, h) => {
+            const p = join(values.results!, c, pngName(f));
+            const img = await readImage(p);
+            if (img.width !== w || img.height !== h) throw new Error(`${p}: ${img.width}x${img.height}, expected ${w}x${h} (x${scale} of the LR input)`);
+            return toRGB(img).rgb;
+          } : undefined,
+        });
         if (values.json) results.push(res);
-        else process.stdout.write(formatEvalTable(res, `model: ${modelFile}\ndata: ${values.data}${values.vgg ? `\nVGG19: ${values.vgg}` : ''}\n`) + '\n\n');
+        else process.stdout.write(formatEvalTable(res, `${modelFile ? `model: ${modelFile}` : `results: ${values.results}`}\ndata: ${values.data}${values.vgg ? `\nVGG19: ${values.vgg}` : ''}\n`) + '\n\n');
       }
       if (values.json) process.stdout.write(JSON.stringify(cases.length === 1 ? results[0] : results, null, 2) + '\n');
     } finally {
-      F.dispose();
+      F?.dispose();
       vgg?.dispose();
     }
   });

@@ -33,6 +33,16 @@ export interface Scores {
 }
 /** hrGrid: the HR image's own grid share, the level a result with HR's detail would show (0.04-0.08 on photographs). */
 export interface EvalRow { name: string; width: number; height: number; model: Scores; bicubic: Scores; hrGrid: number }
+/** What to evaluate beyond the paper's protocol. */
+export interface EvalOptions {
+  /** The LR inputs (default: the paper's bicubic). */
+  degrade?: EvalCase;
+  /** Called with each image's LR input (0..1 RGB, 8-bit levels), e.g. to save it for another upscaler. */
+  saveInput?: (file: string, lr: Float32Array, w: number, h: number) => Promise<void>;
+  /** Scores these SR results (0..1 RGB, the HR image's size) in place of the model's: another upscaler's outputs. */
+  results?: (file: string, w: number, h: number) => Promise<Float32Array>;
+}
+
 export interface EvalResult { rows: EvalRow[]; mean: Scores; bicubicMean: Scores; hrGridMean: number; vggLayer?: string; degrade?: EvalCase }
 
 /** Largest side of the crops the VGG distance is computed on (bounds the activations' memory). */
@@ -90,12 +100,14 @@ const shaved = (img: Image, border: number): Image =>
  * `bicubicCache`: the bicubic rows by file, filled on the first call and reused after (the baseline
  * never changes between a training run's validations; with a VGG19 it costs as much as the model's row).
  */
-export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string, scale: number, tiles: TileOptions = {},
-  vgg?: VGG19Features, bicubicCache?: Map<string, { bicubic: Scores; hrGrid: number }>, degrade: EvalCase = 'bicubic'): Promise<EvalResult> {
+export async function evaluateFolder(G: Generator | FoldedGenerator | null, dir: string, scale: number, tiles: TileOptions = {},
+  vgg?: VGG19Features, bicubicCache?: Map<string, { bicubic: Scores; hrGrid: number }>, opts: EvalOptions = {}): Promise<EvalResult> {
+  const degrade = opts.degrade ?? 'bicubic';
   if (degrade !== 'bicubic') bicubicCache = undefined; // the cache holds the paper's inputs' rows
   const files = await listImages(dir);
   if (!files.length) throw new Error(`${dir}: no images to evaluate`);
-  const folded = G instanceof FoldedGenerator ? G : await FoldedGenerator.fromGenerator(G);
+  if (!G && !opts.results) throw new Error('evaluateFolder: a generator or results to score');
+  const folded = !G || G instanceof FoldedGenerator ? G : await FoldedGenerator.fromGenerator(G);
   const rows: EvalRow[] = [];
   try {
     for (const f of files) {
@@ -104,8 +116,13 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
       const { rgb } = toRGB(cropImage(img, 0, 0, w, h)); // mod-crop; gray replicated, alpha dropped
       const lw = w / scale, lh = h / scale;
       const lr = evalInput(degrade, { w, h, data: rgb }, { w: lw, h: lh, data: downscale(toBytes(rgb), w, h, scale) }, scale, basename(f)).data;
-      const sr = await upscaleTiled(folded, lr, lw, lh, tiles);
-      for (let i = 0; i < sr.length; i++) sr[i] = (sr[i] + 1) / 2;
+      await opts.saveInput?.(f, lr, lw, lh);
+      let sr: Float32Array;
+      if (opts.results) sr = await opts.results(f, w, h);
+      else {
+        sr = await upscaleTiled(folded!, lr, lw, lh, tiles);
+        for (let i = 0; i < sr.length; i++) sr[i] = (sr[i] + 1) / 2;
+      }
       const hr = makeImage(w, h, 3, 8, rgb);
       const hrTexture = textureEnergy(hr, scale);
       const score = async (out: Image): Promise<Scores> => {
@@ -126,7 +143,7 @@ export async function evaluateFolder(G: Generator | FoldedGenerator, dir: string
       rows.push({ name: basename(f), width: w, height: h, model: await score(makeImage(w, h, 3, 8, quantize(sr, 8))), ...base });
     }
   } finally {
-    if (!(G instanceof FoldedGenerator)) folded.dispose();
+    if (folded && folded !== G) folded.dispose();
   }
   const mean = (k: 'model' | 'bicubic', f: keyof Scores) => rows.reduce((s, r) => s + (r[k][f] ?? NaN), 0) / rows.length;
   // the grid share over the images large enough to have one

@@ -489,7 +489,7 @@ export class Trainer {
       const degraded: Record<string, { model: Scores; bicubic: Scores }> = {};
       const tables = [formatEvalTable(res)];
       for (const c of this.cfg.validateDegraded ? this.cfg.validateDegraded.split(',') as EvalCase[] : []) {
-        const r = await evaluateFolder(this.outputG, this.opts.valDir!, this.cfg.generator.scale, {}, this.vgg ?? undefined, undefined, c);
+        const r = await evaluateFolder(this.outputG, this.opts.valDir!, this.cfg.generator.scale, {}, this.vgg ?? undefined, undefined, { degrade: c });
         degraded[c] = { model: r.mean, bicubic: r.bicubicMean };
         tables.push(formatEvalTable(r));
       }

@@ -223,5 +223,20 @@ describe('eval.js', () => {
     const [clean, jpg] = JSON.parse(two.stdout);
     expect(clean.degrade).toBeUndefined(); expect(jpg.degrade).toBe('jpeg50');
     expect(jpg.bicubicMean.psnrY).toBeLessThan(clean.bicubicMean.psnrY);
+    // another upscaler's outputs: the inputs saved as DIR/CASE/NAME.png, upscaled by upscale.js, scored
+    // with --results: the model's own figures to the last digit
+    const saved = join(base, 'saved'), results = join(base, 'results');
+    const m = await cli('eval.js', ['--data', data, '--model', good, '--degrade', 'noise10', '--save-inputs', saved, '--json']);
+    expect(m.code, m.stderr).toBe(0);
+    expect(existsSync(join(saved, 'noise10', 'a.png'))).toBe(true);
+    const up = await cli('upscale.js', [join(saved, 'noise10'), '-o', join(results, 'noise10') + '/', '--suffix', '', '--model', good]);
+    expect(up.code, up.stderr).toBe(0);
+    const r = await cli('eval.js', ['--data', data, '--results', results, '--degrade', 'noise10', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).mean).toEqual(JSON.parse(m.stdout).mean);
+    expectOneError(await cli('eval.js', ['--data', data, '--results', results, '--degrade', 'jpeg75']), /^error: --results .*results: no folder jpeg75\/ in it/);
+    expectOneError(await cli('eval.js', ['--data', data, '--results', results, '--model', good]), /^error: --results scores the images in a folder, --model a model's: give one$/);
+    expectOneError(await cli('eval.js', ['--data', data, '--save-inputs', join(data, 'in')]), /^error: --save-inputs .*: inside --data .*; the inputs written there would be read back as HR images$/);
+    expect(existsSync(join(data, 'in'))).toBe(false);
   }, 120_000);
 });
