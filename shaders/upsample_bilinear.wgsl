@@ -6,6 +6,9 @@
 // The generator's global skip (`skip: 'bilinear'`, as in BasicSR's MSRResNet): forward only, its
 // input is the LR image, which takes no gradient.
 //
+// `nearest`: the same for nearest-neighbour upsampling (output pixel o reads input o / s), the
+// global skip of Real-ESRGAN's compact network (SRVGGNetCompact).
+//
 // One invocation per output element (n, oy, ox, c); C is the image's 3 channels, so scalar loads.
 struct Params {
   count: u32,    // output elements: N * sH * sW * C
@@ -47,4 +50,19 @@ fn bilinear(@builtin(global_invocation_id) id: vec3u) {
   let top = mix(src[(r0 + x0) * p.C + c], src[(r0 + x1) * p.C + c], tx.z);
   let bottom = mix(src[(r1 + x0) * p.C + c], src[(r1 + x1) * p.C + c], tx.z);
   dst[d] = p.a * mix(top, bottom, ty.z) + p.b;
+}
+
+@compute @workgroup_size(64)
+fn nearest(@builtin(global_invocation_id) id: vec3u) {
+  let d = id.x + id.y * p.stride;
+  if (d >= p.count) { return; }
+  let c = d % p.C;
+  let pix = d / p.C;
+  let Wo = p.W * p.s;
+  let Ho = p.H * p.s;
+  let ox = pix % Wo;
+  let noy = pix / Wo;
+  let oy = noy % Ho;
+  let n = noy / Ho;
+  dst[d] = p.a * src[((n * p.H + oy / p.s) * p.W + ox / p.s) * p.C + c] + p.b;
 }

@@ -44,17 +44,18 @@ export function upsampleNearest2Backward(g: Gpu, dy: GPUBuffer, dx: GPUBuffer, N
 const BILINEAR_PARAMS = struct('Params', { count: 'u32', stride: 'u32', H: 'u32', W: 'u32', C: 'u32', s: 'u32', a: 'f32', b: 'f32' });
 export const UPSAMPLE_BILINEAR = kernelSpec('upsample_bilinear', {
   bilinear: { params: BILINEAR_PARAMS, buffers: { src: 'read', dst: 'read_write' } },
+  nearest: { params: BILINEAR_PARAMS, buffers: { src: 'read', dst: 'read_write' } },
 });
 
 /**
  * y [N, sH, sW, C] from x [N, H, W, C]: bilinear upsampling by the integer s, PyTorch's
  * align_corners=False sampling with edge pixels repeated, then a * that + b (shaders/upsample_bilinear.wgsl).
  */
-export function upsampleBilinear(g: Gpu, x: GPUBuffer, y: GPUBuffer, N: number, H: number, W: number, C: number, s: number, a = 1, b = 0): void {
+export function upsampleBilinear(g: Gpu, x: GPUBuffer, y: GPUBuffer, N: number, H: number, W: number, C: number, s: number, a = 1, b = 0, mode: 'bilinear' | 'nearest' = 'bilinear'): void {
   if (![N, H, W, C, s].every((v) => Number.isInteger(v) && v >= 1)) throw new Error(`upsampleBilinear: bad shape ${[N, H, W, C]} or factor ${s}`);
   const count = N * H * W * C * s * s;
   if (x.size < (count / (s * s)) * 4 || y.size < count * 4) throw new Error(`upsampleBilinear: buffers too small for [${N}, ${H}, ${W}, ${C}] and its x${s} upsampling`);
   const { wx, wy, stride } = grid(g, count, WG);
-  const pipe = g.pipeline('upsample_bilinear.bilinear', shaderSource('upsample_bilinear'), {}, 'bilinear');
-  run(g, pipe, UPSAMPLE_BILINEAR.bilinear, { count, stride, H, W, C, s, a, b }, { src: x, dst: y }, [wx, wy]);
+  const pipe = g.pipeline(`upsample_bilinear.${mode}`, shaderSource('upsample_bilinear'), {}, mode);
+  run(g, pipe, UPSAMPLE_BILINEAR[mode], { count, stride, H, W, C, s, a, b }, { src: x, dst: y }, [wx, wy]);
 }

@@ -234,12 +234,17 @@ export function upsampleNearest2(x: Tensor): Tensor {
  * each value then mapped to a * v + b (default: as it is). Forward only: it upsamples data (the
  * generator's LR input, for its global skip), never a tensor that takes a gradient.
  */
-export function upsampleBilinear(x: Tensor, s: number, a = 1, b = 0): Tensor {
+export function upsampleBilinear(x: Tensor, s: number, a = 1, b = 0, mode: 'bilinear' | 'nearest' = 'bilinear'): Tensor {
   const [N, H, W, C] = nhwc(x, 'upsampleBilinear');
   if (needsGrad(x)) throw new Error('upsampleBilinear: its input takes a gradient; this op upsamples data only (no backward)');
   const y = empty([N, s * H, s * W, C]);
-  up.upsampleBilinear(gpu(), x.buffer, y.buffer, N, H, W, C, s, a, b);
+  up.upsampleBilinear(gpu(), x.buffer, y.buffer, N, H, W, C, s, a, b, mode);
   return y;
+}
+
+/** Nearest-neighbour upsampling by the integer s, then a * v + b; data only, as upsampleBilinear. */
+export function upsampleNearest(x: Tensor, s: number, a = 1, b = 0): Tensor {
+  return upsampleBilinear(x, s, a, b, 'nearest');
 }
 
 export function maxPool2(x: Tensor): Tensor {

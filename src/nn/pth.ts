@@ -198,8 +198,14 @@ export function parsePth(bytes: Uint8Array, file: string): Map<string, StTensor>
   const prefix = pklName.slice(0, -'data.pkl'.length);
   const obj = unpickle(entries.get(pklName)!, file);
   if (!(obj instanceof Map)) fail(file, 'not a state_dict (the pickle is not a dict of tensors)');
+  // BasicSR and Real-ESRGAN save {'params_ema': state_dict} or {'params': state_dict}: the moving average first
+  let sd = obj as Map<unknown, unknown>;
+  for (const key of ['params_ema', 'params']) {
+    const inner = sd.get(key);
+    if (inner instanceof Map) { sd = inner as Map<unknown, unknown>; break; }
+  }
   const out = new Map<string, StTensor>();
-  for (const [k, v] of obj as Map<unknown, unknown>) {
+  for (const [k, v] of sd) {
     if (typeof k !== 'string') fail(file, 'not a state_dict (a key is not a string)');
     out.set(k, tensorOf(v as Call, entries, prefix, file, k));
   }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { isZip } from '../nn/pth.js';
 import { loadTensors } from '../nn/state.js';
 import type { StTensor } from '../nn/safetensors.js';
-import { Generator, type GeneratorConfig } from '../srgan/generator.js';
+import { makeGenerator, type AnyGenerator, type GeneratorConfig } from '../srgan/generator.js';
 import { FoldedGenerator } from '../srgan/inference.js';
 import {
   DEFAULT_MODEL, SHIPPED_MODELS, shippedName, MAX_PTH_BYTES, checkFinite, checkGeneratorShapes, checkGeneratorTensors, generatorConfigOf, inferGeneratorConfig,
@@ -104,9 +104,9 @@ export async function readGeneratorFile(path: string): Promise<{ config: Generat
   return { config, tensors, metadata };
 }
 
-export async function loadGenerator(path: string): Promise<Generator> {
+export async function loadGenerator(path: string): Promise<AnyGenerator> {
   const { config, tensors } = await readGeneratorFile(path);
-  const g = new Generator(config);
+  const g = makeGenerator(config);
   try {
     loadTensors(g.stateEntries(), tensors, path);
   } catch (e) {

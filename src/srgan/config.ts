@@ -1,5 +1,5 @@
 // Training configuration: every number is a flag or a JSON entry; defaults follow the paper.
-import { NORMS, SKIPS, UPSAMPLINGS, type GeneratorConfig } from './generator.js';
+import { ARCHS, NORMS, SKIPS, UPSAMPLINGS, generatorConfigError, type GeneratorConfig } from './generator.js';
 import type { DiscriminatorConfig } from './discriminator.js';
 import type { VggLayer } from './vgg19.js';
 import { DEFAULT_DEGRADATION, EVAL_CASES, type DegradationConfig } from './degrade.js';
@@ -49,7 +49,7 @@ export interface TrainConfig {
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
-  generator: { channels: 64, blocks: 16, scale: 4, upsample: 'shuffle', norm: 'batch', skip: 'none' },
+  generator: { arch: 'srresnet', channels: 64, blocks: 16, scale: 4, upsample: 'shuffle', norm: 'batch', skip: 'none' },
   discriminator: { channels: 64, denseUnits: 1024, head: 'dense' },
   degradation: structuredClone(DEFAULT_DEGRADATION),
   batch: 16,
@@ -112,6 +112,7 @@ const oneOf = (...allowed: Array<string | number>): Rule => (v) =>
  * an allocation (a batch of 1.5 or a crop of 1e9 would fail deep inside with an internal message).
  */
 export const CONFIG_RULES: Record<string, Rule> = {
+  'generator.arch': oneOf(...ARCHS),
   'generator.channels': int(1, 1024),
   'generator.blocks': int(0, 256),
   'generator.scale': oneOf(2, 4),
@@ -216,6 +217,9 @@ export function resolveConfig(partial: Record<string, unknown>, base: TrainConfi
   merge(cfg, partial, '');
   // the base too: a saved configuration is as untrusted as a flag
   for (const key of Object.keys(CONFIG_RULES)) checkEntry(key, get(cfg, key), where);
+  // the entries together: options that do not apply to the architecture, a tail that needs scale 4
+  const bad = generatorConfigError((cfg as unknown as TrainConfig).generator);
+  if (bad) throw new Error(`${where}: ${bad}`);
   return cfg as unknown as TrainConfig;
 }
 

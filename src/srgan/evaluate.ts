@@ -14,7 +14,7 @@ import { evalInput, type EvalCase } from './degrade.js';
 import { gpu } from '../gpu/gpu.js';
 import { fromArray, noGrad, tidy } from '../nn/tensor.js';
 import * as ops from '../nn/ops.js';
-import { Generator } from './generator.js';
+import type { AnyGenerator } from './generator.js';
 import type { VGG19Features } from './vgg19.js';
 import { FoldedGenerator, upscaleTiled, type TileOptions } from './inference.js';
 import { listImages, downscale, toBytes } from './data.js';
@@ -100,7 +100,7 @@ const shaved = (img: Image, border: number): Image =>
  * `bicubicCache`: the bicubic rows by file, filled on the first call and reused after (the baseline
  * never changes between a training run's validations; with a VGG19 it costs as much as the model's row).
  */
-export async function evaluateFolder(G: Generator | FoldedGenerator | null, dir: string, scale: number, tiles: TileOptions = {},
+export async function evaluateFolder(G: AnyGenerator | FoldedGenerator | null, dir: string, scale: number, tiles: TileOptions = {},
   vgg?: VGG19Features, bicubicCache?: Map<string, { bicubic: Scores; hrGrid: number }>, opts: EvalOptions = {}): Promise<EvalResult> {
   const degrade = opts.degrade ?? 'bicubic';
   if (degrade !== 'bicubic') bicubicCache = undefined; // the cache holds the paper's inputs' rows

@@ -9,7 +9,8 @@ import { gpu } from '../gpu/gpu.js';
 import { toFloat32 } from '../nn/safetensors.js';
 import { stateTensors } from '../nn/state.js';
 import { Tensor, empty, fromArray, noGrad, tidy } from '../nn/tensor.js';
-import { Generator, generatorMacsPerLrPixel, tailOf, type GeneratorConfig } from './generator.js';
+import { generatorMacsPerLrPixel, makeGenerator, tailOf, type AnyGenerator, type GeneratorConfig } from './generator.js';
+import { CompactGenerator } from './compact.js';
 
 /**
  * The generator for inference: the same Generator graph built from a file's tensors, BN folded away on the CPU (every
@@ -17,12 +18,12 @@ import { Generator, generatorMacsPerLrPixel, tailOf, type GeneratorConfig } from
  * is read off that graph's convs.
  */
 export class FoldedGenerator {
-  private constructor(readonly net: Generator) {}
+  private constructor(readonly net: AnyGenerator) {}
 
   get config(): GeneratorConfig { return this.net.config; }
 
   /** From a training-graph generator: its tensors read back from the GPU, then folded like a file's. */
-  static async fromGenerator(g: Generator): Promise<FoldedGenerator> {
+  static async fromGenerator(g: AnyGenerator): Promise<FoldedGenerator> {
     if (g.folded) throw new Error('FoldedGenerator.fromGenerator: the generator is folded already');
     const tensors = new Map(await stateTensors(g.stateEntries()));
     return FoldedGenerator.fromTensors(g.config, (name) => toFloat32(tensors.get(name)!, name));
@@ -33,7 +34,7 @@ export class FoldedGenerator {
    * already checked against the configuration): BN folded on the CPU, each weight uploaded once.
    */
   static fromTensors(config: GeneratorConfig, get: (name: string) => Float32Array): FoldedGenerator {
-    const net = new Generator(config, get).eval();
+    const net = makeGenerator(config, get).eval();
     net.setRequiresGrad(false);
     return new FoldedGenerator(net);
   }
@@ -56,6 +57,8 @@ export class FoldedGenerator {
    * after the nearest-neighbour step (at the higher).
    */
   private get tailCone(): [number, number] {
+    // the compact network's tail is its pixel shuffle: an LR pixel's own block, no context
+    if (this.net instanceof CompactGenerator) return [0, 0];
     const r = (K: number) => (K - 1) / 2;
     const convOut = this.net.convOut;
     const f = this.config.scale / tailOf(this.config).outShuffle; // conv_out's pixels per LR pixel, per side
@@ -75,6 +78,7 @@ export class FoldedGenerator {
    */
   private get tailBytes(): { perLrPixel: number; padHr: number } {
     const { scale: s, channels: c } = this.config;
+    if (this.net instanceof CompactGenerator) return { perLrPixel: 3 * s * s * 4, padHr: 0 };
     const r = tailOf(this.config).outShuffle, f = s / r;
     return { perLrPixel: Math.max(f * f * c, 3 * s * s) * 4, padHr: r === 1 ? 3 : 0 };
   }
@@ -129,6 +133,7 @@ export class FoldedGenerator {
   get radius(): number {
     const r = (K: number) => (K - 1) / 2;
     const n = this.net;
+    if (n instanceof CompactGenerator) return this.tailContext + n.convs.reduce((a, c) => a + r(c.k), 0);
     let body = r(n.convIn.k) + r(n.convMid.k);
     for (const b of n.blocks) body += r(b.conv1.k) + r(b.conv2.k);
     return this.tailContext + body;
@@ -139,7 +144,9 @@ export class FoldedGenerator {
    * in strips; the RGB input is padded to 4 channels).
    */
   get bytesPerLrPixel(): number {
-    return Math.max(4, this.config.channels) * 4;
+    // the compact network's last conv outputs 3 * scale^2 channels at LR
+    const last = this.net instanceof CompactGenerator ? 3 * this.config.scale ** 2 : 0;
+    return Math.max(4, this.config.channels, last) * 4;
   }
 
   /** The network as the tile planner sees it. */

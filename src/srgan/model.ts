@@ -7,9 +7,10 @@ import { parseSafetensorsChecked } from '../nn/state.js';
 import { firstNonFinite, parseSafetensorsHeader, toFloat32, type StTensor } from '../nn/safetensors.js';
 import { parsePth, isZip } from '../nn/pth.js';
 import {
-  NORMS, SKIPS, UPSAMPLINGS, alternatives, generatorConfigError, normOf, normalGenerator, skipOf, tailOf, upsamplingOf,
-  type GeneratorConfig, type Norm, type Skip, type Upsampling,
+  ARCHS, NORMS, SKIPS, UPSAMPLINGS, alternatives, archOf, generatorConfigError, normOf, normalGenerator, skipOf, tailOf, upsamplingOf,
+  type Arch, type GeneratorConfig, type Norm, type Skip, type Upsampling,
 } from './generator.js';
+import { compactConvName, compactTensorShapes } from './compact.js';
 import { FoldedGenerator } from './inference.js';
 
 /** Sane bounds for a generator read from a file: checked before any shape table or model is built. */
@@ -22,7 +23,8 @@ export const GENERATOR_LIMITS = { channels: 1024, blocks: 256 };
  */
 export function checkGeneratorConfig(cfg: unknown, file: string): GeneratorConfig {
   const o = (cfg && typeof cfg === 'object' && !Array.isArray(cfg) ? cfg : {}) as Record<string, unknown>;
-  const { channels, blocks, scale, upsample, norm, skip } = o;
+  const { arch, channels, blocks, scale, upsample, norm, skip } = o;
+  if (arch !== undefined && !ARCHS.includes(arch as Arch)) throw new Error(`${file}: generator arch ${JSON.stringify(arch)} is not ${alternatives(ARCHS)}`);
   const int = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
   if (!int(channels, 1, GENERATOR_LIMITS.channels)) throw new Error(`${file}: generator channels ${JSON.stringify(channels)} is not an integer in 1..${GENERATOR_LIMITS.channels}`);
   if (!int(blocks, 0, GENERATOR_LIMITS.blocks)) throw new Error(`${file}: generator blocks ${JSON.stringify(blocks)} is not an integer in 0..${GENERATOR_LIMITS.blocks}`);
@@ -30,16 +32,16 @@ export function checkGeneratorConfig(cfg: unknown, file: string): GeneratorConfi
   if (upsample !== undefined && !UPSAMPLINGS.includes(upsample as Upsampling)) throw new Error(`${file}: generator upsample ${JSON.stringify(upsample)} is not ${alternatives(UPSAMPLINGS)}`);
   if (norm !== undefined && !NORMS.includes(norm as Norm)) throw new Error(`${file}: generator norm ${JSON.stringify(norm)} is not ${alternatives(NORMS)}`);
   if (skip !== undefined && !SKIPS.includes(skip as Skip)) throw new Error(`${file}: generator skip ${JSON.stringify(skip)} is not ${alternatives(SKIPS)}`);
-  const out = normalGenerator({ channels: channels as number, blocks: blocks as number, scale, upsample: upsample as Upsampling | undefined,
+  const out = normalGenerator({ arch: arch as Arch | undefined, channels: channels as number, blocks: blocks as number, scale, upsample: upsample as Upsampling | undefined,
     norm: norm as Norm | undefined, skip: skip as Skip | undefined });
-  const bad = generatorConfigError(out);
+  const bad = generatorConfigError({ ...out, ...(archOf(out) === 'compact' ? { upsample: upsample as Upsampling | undefined, norm: norm as Norm | undefined, skip: skip as Skip | undefined } : {}) });
   if (bad) throw new Error(`${file}: ${bad}`);
   return out;
 }
 
 /** Whether two generator configurations describe the same network (an absent option is the paper's). */
 export function sameGenerator(a: GeneratorConfig, b: GeneratorConfig): boolean {
-  return a.channels === b.channels && a.blocks === b.blocks && a.scale === b.scale && upsamplingOf(a) === upsamplingOf(b)
+  return archOf(a) === archOf(b) && a.channels === b.channels && a.blocks === b.blocks && a.scale === b.scale && upsamplingOf(a) === upsamplingOf(b)
     && normOf(a) === normOf(b) && skipOf(a) === skipOf(b);
 }
 
@@ -50,6 +52,7 @@ type Shaped = Pick<StTensor, 'dtype' | 'shape'>;
  * tensor names), read off its shapes: channels from conv_in, blocks and scale from the indices.
  */
 export function inferGeneratorConfig(entries: Map<string, Shaped>, file: string): GeneratorConfig {
+  if (entries.has('body.0.weight')) return inferCompactConfig(entries, file);
   const cin = entries.get('conv_in.weight');
   if (!cin) {
     if (entries.has('generator.conv_in.weight')) throw new Error(`${file}: this is a full training checkpoint; pass the generator.safetensors beside it`);
@@ -79,6 +82,28 @@ export function inferGeneratorConfig(entries: Map<string, Shaped>, file: string)
   // the upsampling conv's outputs: 4C before a pixel shuffle, C after a nearest-neighbour step
   const up = entries.get('ups.0.conv.weight')?.shape[0];
   return checkGeneratorConfig({ channels: c, blocks, scale: 2 ** ups, ...(up === c ? { upsample: 'nearest' } : {}), ...norm }, file);
+}
+
+/**
+ * Real-ESRGAN's compact network (SRVGGNetCompact: body.0 the first conv, body.1 its PReLU, ...,
+ * body.{2N+2} the last conv): channels from the first conv, the middle convs from the last index,
+ * the scale from the last conv's 3 * scale^2 outputs.
+ */
+function inferCompactConfig(entries: Map<string, Shaped>, file: string): GeneratorConfig {
+  const first = entries.get('body.0.weight')!.shape;
+  if (first.length !== 4 || first[1] !== 3 || first[2] !== 3 || first[3] !== 3) {
+    throw new Error(`${file}: tensor 'body.0.weight' has shape [${first}], a compact generator's (SRVGGNetCompact) is [channels, 3, 3, 3]`);
+  }
+  let last = 0;
+  for (const k of entries.keys()) {
+    const m = /^body\.(\d{1,6})\.weight$/.exec(k);
+    if (m) last = Math.max(last, Number(m[1]));
+  }
+  if (last % 2 !== 0 || last < 2) throw new Error(`${file}: body.${last}.weight is the last layer, expected an even index (a conv) of 2 or more (SRVGGNetCompact)`);
+  const out = entries.get(`${compactConvName(last / 2)}.weight`)!.shape[0];
+  const scale = Math.round(Math.sqrt(out / 3));
+  if (3 * scale * scale !== out || (scale !== 2 && scale !== 4)) throw new Error(`${file}: the last conv (body.${last}) has ${out} outputs, expected 12 (x2) or 48 (x4)`);
+  return checkGeneratorConfig({ arch: 'compact', channels: first[0], blocks: last / 2 - 1, scale }, file);
 }
 
 /** Checks tensor names, shapes and dtypes against the configuration (nothing missing, nothing extra). */
@@ -190,6 +215,7 @@ export function foldedGeneratorFromBytes(bytes: Uint8Array, name: string): Folde
 
 /** Every tensor of a generator file, name -> shape in PyTorch's layout (conv OIHW): the file format. */
 export function generatorTensorShapes(cfg: GeneratorConfig): Map<string, number[]> {
+  if (archOf(cfg) === 'compact') return compactTensorShapes(cfg);
   const c = cfg.channels;
   const m = new Map<string, number[]>();
   const conv = (n: string, cin: number, cout: number, k: number, bias: boolean) => {

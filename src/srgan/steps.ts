@@ -5,7 +5,7 @@ import type { Adam } from '../nn/adam.js';
 import type { Ema } from '../nn/ema.js';
 import * as ops from '../nn/ops.js';
 import { backward, fromArray, noGrad, tidy, type Tensor } from '../nn/tensor.js';
-import type { Generator } from './generator.js';
+import type { AnyGenerator as Generator } from './generator.js';
 import type { Discriminator } from './discriminator.js';
 import type { VGG19Features } from './vgg19.js';
 import type { TrainConfig } from './config.js';

@@ -13,7 +13,7 @@ import {
 } from '../node/state.js';
 import type { StTensor } from '../nn/safetensors.js';
 import { setInitSeed } from '../nn/layers.js';
-import { Generator, normalGenerator, tailOf, upsamplingOf } from './generator.js';
+import { archOf, makeGenerator, normalGenerator, tailOf, upsamplingOf, type AnyGenerator } from './generator.js';
 import { sameGenerator } from './model.js';
 import { Discriminator } from './discriminator.js';
 import { VGG19Features } from './vgg19.js';
@@ -70,10 +70,10 @@ function adamEntries(params: Array<[string, Entry]>, opt: Adam, which: 'm' | 'v'
 }
 
 export class Trainer {
-  readonly G: Generator;
+  readonly G: AnyGenerator;
   readonly D: Discriminator | null;
   /** The moving average of G's weights (cfg.ema > 0): what validation, previews and generator.safetensors use. */
-  readonly Gema: Generator | null = null;
+  readonly Gema: AnyGenerator | null = null;
   private readonly ema: Ema | null = null;
   private emaLoaded = false;
   vgg: VGG19Features | null = null;
@@ -91,19 +91,19 @@ export class Trainer {
 
   constructor(readonly cfg: TrainConfig, readonly opts: TrainOptions) {
     setInitSeed(cfg.seed);
-    this.G = new Generator(cfg.generator);
+    this.G = makeGenerator(cfg.generator);
     this.D = cfg.phase2Steps > 0 ? new Discriminator({ ...cfg.discriminator, inputSize: cfg.crop }) : null;
     this.optG = new Adam(this.G.parameters(), { lr: cfg.lr1, beta1: cfg.beta1, beta2: cfg.beta2 });
     this.optD = this.D ? new Adam(this.D.parameters(), { lr: cfg.lr2, beta1: cfg.beta1, beta2: cfg.beta2 }) : null;
     if (cfg.ema > 0) {
       // built last, so that G and D draw the same initial weights with the average on or off
-      this.Gema = new Generator(cfg.generator);
+      this.Gema = makeGenerator(cfg.generator);
       this.ema = new Ema(this.G, this.Gema, cfg.ema);
     }
   }
 
   /** The generator whose outputs the user sees: the average when there is one. */
-  get outputG(): Generator { return this.Gema ?? this.G; }
+  get outputG(): AnyGenerator { return this.Gema ?? this.G; }
 
   /** Validation interval in steps (0 = none): validateEvery, or every 5 checkpoints when --val is given. */
   get validateEvery(): number {
@@ -154,7 +154,7 @@ export class Trainer {
       if (sameGenerator(config, want)) {
         loadTensors(this.G.stateEntries(), tensors, path);
         this.say(`generator initialised from ${path}`);
-      } else if (sameGenerator({ ...config, upsample: want.upsample }, want)) {
+      } else if (archOf(config) === 'srresnet' && sameGenerator({ ...config, upsample: want.upsample }, want)) {
         // another tail (e.g. a pixel-shuffle SRResNet into a nearest-neighbour or an ESPCN run): the
         // body is the same network, so it starts from the file, and so does each layer of the tail
         // that both have alike (an upsampling step of the same kind, a conv_out of the same shape);

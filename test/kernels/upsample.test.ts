@@ -78,6 +78,11 @@ describe('bilinear upsampling (align_corners=False)', () => {
       // the affine map after it (the generator's [0, 1] -> [-1, 1]: a = 2, b = -1)
       upsampleBilinear(g, X, Y, N, H, W, C, s, 2, -1);
       expectClose(await download(g, Y, s * s * n), ref.map((v) => 2 * v - 1), 2e-6, 2e-6, 'a * v + b');
+      // nearest-neighbour with the same affine map (the compact network's skip): x2 twice is x4
+      upsampleBilinear(g, X, Y, N, H, W, C, s, 2, -1, 'nearest');
+      let near = upsampleNearest2Ref(x, N, H, W, C);
+      if (s === 4) near = upsampleNearest2Ref(near, N, 2 * H, 2 * W, C);
+      expectClose(await download(g, Y, s * s * n), near.map((v) => 2 * Math.fround(v) - 1), 1e-6, 1e-6, 'nearest');
       g.pool.release(X); g.pool.release(Y);
     });
 });

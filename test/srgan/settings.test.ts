@@ -126,7 +126,7 @@ describe('config entries', () => {
       ['batch=abc', /^--set batch=abc: batch must be an integer .*got "abc"$/],
       ['batch=', /batch must be an integer/],
       ['foo=1', /^--set foo=1: unknown key 'foo'/],
-      ['generator=4', /^--set generator=4: 'generator' is a group; set its entries, e.g. generator\.channels=/],
+      ['generator=4', /^--set generator=4: 'generator' is a group; set its entries, e.g. generator\.arch=/],
       ['generator.depth=4', /unknown key 'generator\.depth'/],
       ['__proto__.polluted=1', /unknown key '__proto__\.polluted'/],
       ['constructor=1', /unknown key 'constructor'/],

@@ -1,0 +1,105 @@
+// Real-ESRGAN's compact generator (SRVGGNetCompact, Wang et al., ICCVW 2021; the layout of
+// realesr-general-x4v3): a plain chain at the input's resolution, conv 3 -> C + PReLU, `blocks` x
+// (3x3 conv C -> C + PReLU), a 3x3 conv to 3 * scale^2 channels and a pixel shuffle, plus the input
+// upsampled nearest-neighbour. No conv runs above LR, so it costs C^2 * 9 multiply-adds per conv per
+// LR pixel and nothing more.
+// Tensor names are Real-ESRGAN's: body.0 (first conv), body.1 (its PReLU), body.2, body.3, ...,
+// body.{2 * blocks + 2} (the last conv), so its trained files load as they are. Real-ESRGAN works in
+// [0, 1]; the engine's generators output [-1, 1]: the training graph doubles the sum and maps the
+// skip, the inference graph folds the doubling into the last conv.
+import { Module } from '../nn/module.js';
+import { Conv2d, PReLU } from '../nn/layers.js';
+import * as ops from '../nn/ops.js';
+import { isGradEnabled, type Tensor } from '../nn/tensor.js';
+import { oihwToHwio } from '../nn/safetensors.js';
+import type { GeneratorConfig, GeneratorTensors } from './generator.js';
+
+/** Index in Real-ESRGAN's body list of the conv of stage i (0: the first conv, blocks + 1: the last). */
+export const compactConvName = (i: number) => `body.${2 * i}`;
+export const compactActName = (i: number) => `body.${2 * i + 1}`;
+
+export class CompactGenerator extends Module {
+  /** The convs in order: the first, the `blocks` middle ones, the last (to 3 * scale^2 channels). */
+  readonly convs: Conv2d[];
+  /** The PReLU after each conv but the last. */
+  readonly acts: PReLU[];
+  readonly folded: boolean;
+
+  constructor(readonly config: GeneratorConfig, file?: GeneratorTensors) {
+    super();
+    const c = config.channels, s = config.scale, n = config.blocks + 2;
+    this.folded = !!file;
+    this.convs = [];
+    this.acts = [];
+    for (let i = 0; i < n; i++) {
+      const cin = i === 0 ? 3 : c, cout = i === n - 1 ? 3 * s * s : c, name = compactConvName(i);
+      let conv: Conv2d;
+      if (!file) {
+        // the last conv starts ICNR (runs of s^2 equal output channels): the network starts as a
+        // nearest-neighbour upsampling of a 3-channel conv, no checkerboard
+        conv = new Conv2d(cin, cout, 3, { bias: true, icnr: i === n - 1 ? s * s : undefined });
+      } else {
+        const w = oihwToHwio(file(`${name}.weight`), 3, cin, cout), b = Float32Array.from(file(`${name}.bias`));
+        // inference: the engine's [-1, 1] output is twice Real-ESRGAN's [0, 1] one, less 1 (the skip's share)
+        if (i === n - 1) { for (let k = 0; k < w.length; k++) w[k] *= 2; for (let k = 0; k < b.length; k++) b[k] *= 2; }
+        conv = new Conv2d(cin, cout, 3, { weights: { weight: w, bias: b } });
+      }
+      this.convs.push(this.child(name, conv));
+      if (i < n - 1) this.acts.push(this.child(compactActName(i), file ? new PReLU(c, file(`${compactActName(i)}.weight`)) : new PReLU(c)));
+    }
+  }
+
+  /** LR image NHWC in [0,1] -> SR image NHWC in [-1,1] (unbounded: clamp it). */
+  forward(x: Tensor): Tensor {
+    return this.addSkip(x, this.tail(this.body(x)));
+  }
+
+  /** Every conv (all at LR): [N, H, W, 3] -> [N, H, W, 3 * scale^2]. */
+  body(x: Tensor): Tensor {
+    const free = !isGradEnabled();
+    let h = x;
+    this.convs.forEach((conv, i) => {
+      const act = this.acts[i];
+      const next = act ? (this.folded ? conv.forward(h, { act: 'prelu', slope: act.weight }) : act.forward(conv.forward(h))) : conv.forward(h);
+      if (free && h !== x) h.dispose();
+      h = next;
+    });
+    return h;
+  }
+
+  /** The pixel shuffle (doubled in the training graph: the folded one has it in the last conv). */
+  tail(h: Tensor): Tensor {
+    const y = ops.pixelShuffle(h, this.config.scale);
+    if (this.folded) return y;
+    return ops.scale(y, 2);
+  }
+
+  /** The input upsampled nearest-neighbour, mapped from [0,1] to [-1,1], added. */
+  addSkip(x: Tensor, y: Tensor): Tensor {
+    const up = ops.upsampleNearest(x, this.config.scale, 2, -1);
+    const out = ops.add(y, up);
+    if (!isGradEnabled()) { up.dispose(); y.dispose(); }
+    return out;
+  }
+
+  /** LR pixels of context a tile needs: one per 3x3 conv. */
+  get bodyRadius(): number { return this.convs.length; }
+}
+
+/** Multiply-adds per LR pixel: every conv is at LR; the shuffle and skip cost none. */
+export function compactMacsPerLrPixel(cfg: GeneratorConfig): { body: number; tail: number } {
+  const c = cfg.channels, s = cfg.scale;
+  return { body: 9 * (3 * c + cfg.blocks * c * c + c * 3 * s * s), tail: 0 };
+}
+
+/** Every tensor of a compact generator file, name -> shape (PyTorch's OIHW). */
+export function compactTensorShapes(cfg: GeneratorConfig): Map<string, number[]> {
+  const c = cfg.channels, s = cfg.scale, n = cfg.blocks + 2, m = new Map<string, number[]>();
+  for (let i = 0; i < n; i++) {
+    const cin = i === 0 ? 3 : c, cout = i === n - 1 ? 3 * s * s : c;
+    m.set(`${compactConvName(i)}.weight`, [cout, cin, 3, 3]);
+    m.set(`${compactConvName(i)}.bias`, [cout]);
+    if (i < n - 1) m.set(`${compactActName(i)}.weight`, [c]);
+  }
+  return m;
+}

@@ -1,0 +1,105 @@
+// Real-ESRGAN's compact generator (SRVGGNetCompact) against PyTorch: a random-weight network written
+// in PyTorch and saved as BasicSR saves it ({'params_ema': state_dict}; test/fixtures/make_compact.py),
+// loaded from the .pth without Python, run whole and in tiles (the image is wider than the network's
+// context), in the inference graph (the output's doubling folded into the last conv) and in the
+// training graph (weights loaded into a random network); and it trains.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testGpu, rng } from '../helpers.js';
+import { loadFoldedGenerator, readGeneratorHeader, readGeneratorFile } from '../../src/node/model.js';
+import { upscaleTiled } from '../../src/srgan/inference.js';
+import { CompactGenerator } from '../../src/srgan/compact.js';
+import { generatorParamCount, generatorMacsPerLrPixel, makeGenerator } from '../../src/srgan/generator.js';
+import { generatorTensorShapes, inferGeneratorConfig } from '../../src/srgan/model.js';
+import { loadTensors } from '../../src/nn/state.js';
+import { fromArray, noGrad, tidy } from '../../src/nn/tensor.js';
+import { Adam } from '../../src/nn/adam.js';
+import { srresnetStep } from '../../src/srgan/steps.js';
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
+const pth = join(dir, 'compact_x4.pth');
+const io = JSON.parse(readFileSync(join(dir, 'compact_x4_io.json'), 'utf8')) as
+  { config: object; input_nhwc: number[]; output_nhwc: number[]; width: number; height: number };
+/** The engine's [-1, 1] output as Real-ESRGAN's [0, 1]; the worst difference from PyTorch's. */
+const worst = (out: ArrayLike<number>) => {
+  expect(out.length).toBe(io.output_nhwc.length);
+  let w = 0;
+  for (let i = 0; i < out.length; i++) w = Math.max(w, Math.abs((out[i] + 1) / 2 - io.output_nhwc[i]));
+  return w;
+};
+
+beforeAll(async () => { await testGpu(); });
+
+describe('the compact generator (SRVGGNetCompact) against PyTorch', () => {
+  it("reads its configuration off Real-ESRGAN's names and shapes, inside the params_ema wrapper", async () => {
+    expect((await readGeneratorHeader(pth)).config).toEqual(io.config);
+    const { tensors } = await readGeneratorFile(pth);
+    expect([...tensors.keys()].sort()).toEqual([...generatorTensorShapes(io.config as never).keys()].sort());
+    const params = [...tensors.values()].reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+    expect(generatorParamCount(io.config as never)).toBe(params);
+    // 8 features, 3 middle convs, x4: 3->8, 3 x 8->8, 8->48, all 3x3 at LR
+    expect(generatorMacsPerLrPixel(io.config as never)).toEqual({ body: 9 * (3 * 8 + 3 * 64 + 8 * 48), tail: 0 });
+  });
+
+  it("equals PyTorch's output at every pixel, whole and in tiles smaller than the image", async () => {
+    const F = await loadFoldedGenerator(pth);
+    try {
+      expect(F.radius).toBe(5); // five 3x3 convs, all at LR; the shuffle needs no context
+      const x = Float32Array.from(io.input_nhwc);
+      const whole = await upscaleTiled(F, x, io.width, io.height);
+      expect(worst(whole)).toBeLessThan(2e-5);
+      const tiled = await upscaleTiled(F, x, io.width, io.height, { tile: 11 });
+      expect(worst(tiled)).toBeLessThan(2e-5);
+      let same = 0;
+      for (let i = 0; i < whole.length; i++) same = Math.max(same, Math.abs(whole[i] - tiled[i]));
+      expect(same).toBeLessThan(1e-6);
+    } finally { F.dispose(); }
+  });
+
+  it('the training graph with the same weights gives the same output, and it learns', async () => {
+    const { config, tensors } = await readGeneratorFile(pth);
+    const G = makeGenerator(config) as CompactGenerator;
+    expect(G).toBeInstanceOf(CompactGenerator);
+    loadTensors(G.stateEntries(), tensors, pth);
+    const y = noGrad(() => tidy(() => G.forward(fromArray(Float32Array.from(io.input_nhwc), [1, io.height, io.width, 3]))));
+    expect(worst(await y.data())).toBeLessThan(2e-5);
+    y.dispose();
+    // L1 steps on one batch lower its loss: the target a learnable map of the input (its colours
+    // swapped and darkened, upsampled)
+    const r = rng(3), B = 2;
+    const lr = new Float32Array(B * 8 * 8 * 3).map(() => r());
+    const hr = new Float32Array(B * 32 * 32 * 3);
+    for (let n = 0; n < B; n++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) for (let c = 0; c < 3; c++) {
+      hr[((n * 32 + y) * 32 + x) * 3 + c] = 0.8 * lr[((n * 8 + (y >> 2)) * 8 + (x >> 2)) * 3 + (2 - c)] - 0.9;
+    }
+    const opt = new Adam(G.parameters(), { lr: 1e-3 });
+    const losses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const [a, b] = [fromArray(lr, [B, 8, 8, 3]), fromArray(hr, [B, 32, 32, 3])];
+      const [l] = srresnetStep({ G, optG: opt, pixelLoss: 'l1' }, a, b);
+      losses.push(await l.item()); l.dispose(); a.dispose(); b.dispose();
+    }
+    expect(losses[29]).toBeLessThan(losses[0] * 0.8);
+    opt.dispose(); G.dispose();
+  });
+
+  it('a random compact network starts as nearest-neighbour upsampling of a 3-channel conv (ICNR last conv): constant on each 4x4 block', async () => {
+    const G = makeGenerator({ arch: 'compact', channels: 6, blocks: 1, scale: 4 });
+    const x = new Float32Array(5 * 6 * 3).map((_, i) => (i * 37 % 11) / 11);
+    const y = await noGrad(() => tidy(() => G.forward(fromArray(x, [1, 5, 6, 3])))).data();
+    for (let by = 0; by < 5; by++) for (let bx = 0; bx < 6; bx++) for (let c = 0; c < 3; c++) {
+      const v0 = y[((4 * by) * 24 + 4 * bx) * 3 + c];
+      for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) expect(y[((4 * by + i) * 24 + 4 * bx + j) * 3 + c]).toBeCloseTo(v0, 5);
+    }
+    G.dispose();
+  });
+
+  it('refuses files that are not a compact network, naming the file and the layer', () => {
+    const shaped = (entries: Array<[string, number[]]>) => new Map(entries.map(([k, shape]) => [k, { dtype: 'F32' as const, shape }]));
+    expect(() => inferGeneratorConfig(shaped([['body.0.weight', [8, 4, 3, 3]]]), 'f.pth')).toThrow(/^f\.pth: tensor 'body\.0\.weight' has shape \[8,4,3,3\], a compact generator's \(SRVGGNetCompact\) is \[channels, 3, 3, 3\]$/);
+    expect(() => inferGeneratorConfig(shaped([['body.0.weight', [8, 3, 3, 3]], ['body.1.weight', [8]]]), 'f.pth')).toThrow(/body\.1\.weight is the last layer, expected an even index/);
+    expect(() => inferGeneratorConfig(shaped([['body.0.weight', [8, 3, 3, 3]], ['body.2.weight', [27, 8, 3, 3]]]), 'f.pth')).toThrow(/the last conv \(body\.2\) has 27 outputs, expected 12 \(x2\) or 48 \(x4\)/);
+  });
+});
