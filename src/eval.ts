@@ -36,7 +36,9 @@ reports for the model and for bicubic, on the image with a scale-pixel border re
   --model NAME|FILE a shipped model by name (default: 'default' = ${DEFAULT_MODEL}):
 %MODELS%
                     or a generator file: from train.js, or a PyTorch state_dict with the same
-                    tensor names (.safetensors or a torch.save .pth; configuration read from the shapes)
+                    tensor names (.safetensors or a torch.save .pth; configuration read from the shapes),
+                    or Real-ESRGAN's compact network (.pth/.safetensors with its body.N names, or
+                    an ncnn NAME.param with NAME.bin beside it)
   --vgg PATH        ImageNet VGG19 weights: a TensorFlow.js model folder or model.json, or
                     torchvision-named safetensors (only block1_conv1..block3_conv4 are read)
   --vgg-layer L     vgg34 (default), vgg22 or vgg54: the features the distance compares

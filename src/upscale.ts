@@ -43,7 +43,9 @@ usage: node dist/upscale.js INPUT... [options]
   --model NAME|FILE   a shipped model by name (default: 'default' = ${DEFAULT_MODEL}):
 %MODELS%
                       or a generator file: from train.js, or a PyTorch state_dict with the same
-                      tensor names (.safetensors or a torch.save .pth)
+                      tensor names (.safetensors or a torch.save .pth), or Real-ESRGAN's compact
+                      network (SRVGGNetCompact, e.g. realesr-general-x4v3) as a .pth/.safetensors
+                      with its own names (body.N) or an ncnn model (NAME.param, NAME.bin beside it)
   --tile N            largest tile side in LR pixels, context included (default: from the
                       adapter's limits); a warning says when the context would dominate the work
   --max-pixels N      skip images whose x4 network output or final output is over N pixels

@@ -11,7 +11,7 @@ import { makeGenerator, type AnyGenerator, type GeneratorConfig } from '../srgan
 import { FoldedGenerator } from '../srgan/inference.js';
 import {
   DEFAULT_MODEL, SHIPPED_MODELS, shippedName, MAX_PTH_BYTES, checkFinite, checkGeneratorShapes, checkGeneratorTensors, generatorConfigOf, inferGeneratorConfig,
-  isBatchCounter, parsePthGenerator,
+  isBatchCounter, parsePthGenerator, parseNcnnGenerator, MAX_NCNN_BYTES,
 } from '../srgan/model.js';
 import { readSafetensors, readSafetensorsHeader } from './state.js';
 
@@ -75,11 +75,32 @@ async function readPth(path: string): Promise<Map<string, StTensor>> {
   return parsePthGenerator(new Uint8Array(await readFile(path)), path);
 }
 
+/** An ncnn model is named by its .param; its weights are the .bin beside it. */
+const isNcnn = (path: string) => /\.param$/i.test(path);
+
+/** An ncnn model's tensors under the engine's names: both files' sizes checked before reading. */
+async function readNcnn(path: string): Promise<Map<string, StTensor>> {
+  const binPath = path.replace(/\.param$/i, '.bin');
+  const size = async (p: string) => {
+    const f = await open(p, 'r').catch((e: NodeJS.ErrnoException) => { throw new Error(`${p}: ${e.code === 'ENOENT' ? 'no such file' : e.message}${p === binPath ? ` (an ncnn model's weights, beside ${path})` : ''}`); });
+    try { return (await f.stat()).size; } finally { await f.close(); }
+  };
+  const total = (await size(path)) + (await size(binPath));
+  if (total > MAX_NCNN_BYTES) throw new Error(`${path}: ${(total / 2 ** 20).toFixed(0)} MB of ncnn model is too large for a generator (limit ${MAX_NCNN_BYTES / 2 ** 20} MB)`);
+  return parseNcnnGenerator(await readFile(path, 'utf8'), new Uint8Array(await readFile(binPath)), path);
+}
+
 /**
  * A generator file's configuration and shapes, from its header alone: written by train.js (the
  * 'generator' metadata) or a plain PyTorch state_dict with the generator's tensor names.
  */
 export async function readGeneratorHeader(path: string): Promise<{ config: GeneratorConfig; metadata: Record<string, string> }> {
+  if (isNcnn(path)) {
+    const tensors = await readNcnn(path);
+    const config = inferGeneratorConfig(tensors, path);
+    checkGeneratorShapes(config, tensors, path);
+    return { config, metadata: {} };
+  }
   if (await isPthFile(path)) {
     const tensors = await readPth(path);
     const config = inferGeneratorConfig(tensors, path);
@@ -97,7 +118,8 @@ export async function readGeneratorHeader(path: string): Promise<{ config: Gener
  */
 export async function readGeneratorFile(path: string): Promise<{ config: GeneratorConfig; tensors: Map<string, StTensor>; metadata: Record<string, string> }> {
   const { config } = await readGeneratorHeader(path);
-  const { tensors, metadata } = (await isPthFile(path)) ? { tensors: await readPth(path), metadata: {} } : await readSafetensors(path);
+  const { tensors, metadata } = isNcnn(path) ? { tensors: await readNcnn(path), metadata: {} }
+    : (await isPthFile(path)) ? { tensors: await readPth(path), metadata: {} } : await readSafetensors(path);
   for (const k of [...tensors.keys()]) if (isBatchCounter(k)) tensors.delete(k);
   checkGeneratorShapes(config, tensors, path); // the file may have changed since its header was read
   checkFinite(tensors, path);

@@ -6,6 +6,7 @@
 import { parseSafetensorsChecked } from '../nn/state.js';
 import { firstNonFinite, parseSafetensorsHeader, toFloat32, type StTensor } from '../nn/safetensors.js';
 import { parsePth, isZip } from '../nn/pth.js';
+import { parseNcnnParam, readNcnnWeights, type NcnnLayer } from '../nn/ncnn.js';
 import {
   ARCHS, NORMS, SKIPS, UPSAMPLINGS, alternatives, archOf, generatorConfigError, normOf, normalGenerator, skipOf, tailOf, upsamplingOf,
   type Arch, type GeneratorConfig, type Norm, type Skip, type Upsampling,
@@ -104,6 +105,67 @@ function inferCompactConfig(entries: Map<string, Shaped>, file: string): Generat
   const scale = Math.round(Math.sqrt(out / 3));
   if (3 * scale * scale !== out || (scale !== 2 && scale !== 4)) throw new Error(`${file}: the last conv (body.${last}) has ${out} outputs, expected 12 (x2) or 48 (x4)`);
   return checkGeneratorConfig({ arch: 'compact', channels: first[0], blocks: last / 2 - 1, scale }, file);
+}
+
+/** The largest ncnn model pair read whole (x4plus is 33 MB). */
+export const MAX_NCNN_BYTES = 256 * 2 ** 20;
+
+/**
+ * The tensors of an ncnn model (.param text, .bin bytes) of a network this engine runs, under its
+ * own names: Real-ESRGAN's compact generator (Input, Split, Convolution + PReLU pairs, the last
+ * Convolution, PixelShuffle, a nearest Interp of the input, and their sum). The graph is checked
+ * layer by layer; a layer that does not fit is one error naming it.
+ */
+export function parseNcnnGenerator(paramText: string, bin: Uint8Array, file: string): Map<string, StTensor> {
+  const layers = parseNcnnParam(paramText, file);
+  const bad = (l: NcnnLayer, why: string): never => { throw new Error(`${file}: layer ${l.name} (${l.type}): ${why}; this reader knows Real-ESRGAN's compact generator (SRVGGNetCompact)`); };
+  const input = layers.find((l) => l.type === 'Input') ?? (() => { throw new Error(`${file}: no Input layer`); })();
+  // blob -> the blob it is a copy of (Split's outputs are its input)
+  const alias = new Map<string, string>();
+  const root = (b: string): string => { let r = b; for (let i = 0; i < 1000 && alias.has(r); i++) r = alias.get(r)!; return r; };
+  const chain: NcnnLayer[] = [];
+  let shuffle: NcnnLayer | null = null, interp: NcnnLayer | null = null, sum: NcnnLayer | null = null;
+  for (const l of layers) {
+    if (l.type === 'Input') continue;
+    if (l.type === 'Split') { for (const o of l.outputs) alias.set(o, l.inputs[0]); continue; }
+    if (l.inputs.length < 1 || l.outputs.length !== 1) bad(l, 'unexpected inputs or outputs');
+    if (l.type === 'Convolution' || l.type === 'PReLU') {
+      if (shuffle) bad(l, 'a conv after the pixel shuffle');
+      const want = chain.length ? chain[chain.length - 1].outputs[0] : input.outputs[0];
+      if (root(l.inputs[0]) !== want) bad(l, `its input ${l.inputs[0]} is not the previous layer's output`);
+      const isConv = l.type === 'Convolution';
+      if (isConv !== (chain.length % 2 === 0)) bad(l, isConv ? 'two convs in a row' : 'a PReLU where a conv belongs');
+      if (isConv) {
+        const p = (k: number, d: number) => (l.params.get(k) ?? d) as number;
+        if (p(1, 1) !== 3 || p(11, p(1, 1)) !== 3 || p(2, 1) !== 1 || p(3, 1) !== 1 || p(4, 0) !== 1 || p(5, 0) !== 1 || p(9, 0) !== 0 || p(7, 1) !== 1) {
+          bad(l, 'expected a 3x3 conv, stride 1, padding 1, with a bias and no fused activation or groups');
+        }
+      }
+      chain.push(l);
+    } else if (l.type === 'PixelShuffle') {
+      if (shuffle || root(l.inputs[0]) !== chain[chain.length - 1]?.outputs[0]) bad(l, 'not the shuffle of the last conv');
+      shuffle = l;
+    } else if (l.type === 'Interp') {
+      const s = l.params.get(1), t = l.params.get(2);
+      if (l.params.get(0) !== 1 || s !== t || root(l.inputs[0]) !== input.outputs[0]) bad(l, 'expected a nearest-neighbour upsampling of the input');
+      interp = l;
+    } else if (l.type === 'BinaryOp') {
+      if ((l.params.get(0) ?? 0) !== 0 || l.inputs.length !== 2) bad(l, 'expected the sum of the shuffle and the upsampled input');
+      sum = l;
+    } else bad(l, 'not a layer of that network');
+  }
+  if (!shuffle || !interp || !sum || chain.length < 3 || chain.length % 2 !== 1) throw new Error(`${file}: not a compact generator (SRVGGNetCompact): it needs convs with PReLUs, a pixel shuffle, a nearest upsampling of the input and their sum`);
+  const ins = new Set(sum.inputs.map(root));
+  if (!ins.has(shuffle.outputs[0]) || !ins.has(interp.outputs[0])) throw new Error(`${file}: layer ${sum.name}: does not add the shuffle and the upsampled input`);
+  if (shuffle.params.get(0) !== interp.params.get(1)) throw new Error(`${file}: layer ${interp.name}: upsamples by ${interp.params.get(1)}, the shuffle by ${shuffle.params.get(0)}`);
+  const weights = readNcnnWeights(layers, bin, file);
+  const out = new Map<string, StTensor>();
+  chain.forEach((l, i) => {
+    const w = weights.get(l.name)!;
+    out.set(`body.${i}.weight`, w.weight);
+    if (w.bias) out.set(`body.${i}.bias`, w.bias);
+  });
+  return out;
 }
 
 /** Checks tensor names, shapes and dtypes against the configuration (nothing missing, nothing extra). */

@@ -4,7 +4,8 @@
 // context), in the inference graph (the output's doubling folded into the last conv) and in the
 // training graph (weights loaded into a random network); and it trains.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testGpu, rng } from '../helpers.js';
@@ -101,5 +102,44 @@ describe('the compact generator (SRVGGNetCompact) against PyTorch', () => {
     expect(() => inferGeneratorConfig(shaped([['body.0.weight', [8, 4, 3, 3]]]), 'f.pth')).toThrow(/^f\.pth: tensor 'body\.0\.weight' has shape \[8,4,3,3\], a compact generator's \(SRVGGNetCompact\) is \[channels, 3, 3, 3\]$/);
     expect(() => inferGeneratorConfig(shaped([['body.0.weight', [8, 3, 3, 3]], ['body.1.weight', [8]]]), 'f.pth')).toThrow(/body\.1\.weight is the last layer, expected an even index/);
     expect(() => inferGeneratorConfig(shaped([['body.0.weight', [8, 3, 3, 3]], ['body.2.weight', [27, 8, 3, 3]]]), 'f.pth')).toThrow(/the last conv \(body\.2\) has 27 outputs, expected 12 \(x2\) or 48 \(x4\)/);
+  });
+
+  describe('from ncnn files (.param + .bin)', () => {
+    const param = join(dir, 'compact_x4.param');
+    const ref16 = (JSON.parse(readFileSync(join(dir, 'compact_x4_ncnn_io.json'), 'utf8')) as { output_nhwc: number[] }).output_nhwc;
+    it("the same network written as an ncnn model (float16 weights) gives PyTorch's output with those weights", async () => {
+      expect((await readGeneratorHeader(param)).config).toEqual(io.config);
+      const F = await loadFoldedGenerator(param);
+      try {
+        const out = await upscaleTiled(F, Float32Array.from(io.input_nhwc), io.width, io.height, { tile: 12 });
+        let w = 0;
+        for (let i = 0; i < out.length; i++) w = Math.max(w, Math.abs((out[i] + 1) / 2 - ref16[i]));
+        expect(w).toBeLessThan(2e-5);
+      } finally { F.dispose(); }
+    });
+    it('Real-ESRGAN realesr-general-x4v3 as Upscayl ships it (../shared): 64 features, 32 middle convs, x4, every byte of the .bin used', async () => {
+      const shared = fileURLToPath(new URL('../../../shared/weights/realesrgan-ncnn/realesrgan-x4fast.param', import.meta.url));
+      const { config, tensors } = await readGeneratorFile(shared);
+      expect(config).toEqual({ arch: 'compact', channels: 64, blocks: 32, scale: 4 });
+      expect(generatorParamCount(config)).toBe([...tensors.values()].reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0));
+    });
+    it('refuses a damaged or foreign model in one line naming the file and the layer', async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'ncnn-'));
+      const text = readFileSync(param, 'utf8'), bin = readFileSync(join(dir, 'compact_x4.bin'));
+      const write = (name: string, t: string, b: Uint8Array = bin) => { writeFileSync(join(tmp, `${name}.param`), t); writeFileSync(join(tmp, `${name}.bin`), b); return join(tmp, `${name}.param`); };
+      const cases: Array<[string, RegExp]> = [
+        [write('short', text, bin.subarray(0, bin.length - 100)), /short\.param: layer Conv_8: its weights run past the end of the \.bin \(11168 bytes\)$/],
+        [write('long', text, Buffer.concat([bin, Buffer.alloc(8)])), /long\.param: the \.bin holds 11276 bytes, the layers use 11268: it does not belong to this \.param$/],
+        [write('magic', text.replace('7767517', '7767518')), /magic\.param: not an ncnn \.param file/],
+        [write('sigmoid', text.replace('PReLU            PRelu_3', 'Sigmoid          PRelu_3')), /sigmoid\.param: layer PRelu_3 \(Sigmoid\): not a layer of that network; this reader knows Real-ESRGAN's compact generator/],
+        [write('k5', text.replace('0=8 1=3 4=1 5=1 6=576', '0=8 1=5 4=1 5=1 6=576')), /k5\.param: layer Conv_2 \(Convolution\): expected a 3x3 conv/],
+        [write('count', text.replace('14 15', '15 15')), /count\.param: declares 15 layers but holds 14/],
+        [write('tag', text, Uint8Array.from(bin, (v, i) => (i === 0 ? 0x55 : v))), /tag\.param: layer Conv_0: weight storage tag 0x1306b55 is not float16/],
+      ];
+      for (const [file, re] of cases) await expect(readGeneratorFile(file)).rejects.toThrow(re);
+      const alone = join(tmp, 'alone.param');
+      copyFileSync(param, alone);
+      await expect(readGeneratorFile(alone)).rejects.toThrow(/alone\.bin: no such file \(an ncnn model's weights, beside .*alone\.param\)$/);
+    });
   });
 });
