@@ -17,7 +17,7 @@ import { upsampleNearest2, upsampleNearest2Backward } from '../src/kernels/upsam
 import { maxPool2 } from '../src/kernels/maxpool.js';
 import { adamStep } from '../src/kernels/adam.js';
 import { fill } from '../src/kernels/elementwise.js';
-import { Generator, generatorFlopsPerLrPixel, type GeneratorConfig } from '../src/srgan/generator.js';
+import { Generator, generatorFlopsPerLrPixel, makeGenerator, type GeneratorConfig } from '../src/srgan/generator.js';
 import { srresnetStep, srganStep } from '../src/srgan/steps.js';
 import { FoldedGenerator } from '../src/srgan/inference.js';
 import { Adam } from '../src/nn/adam.js';
@@ -233,9 +233,12 @@ async function e2e(name: string, flops: number, fn: () => Promise<void>): Promis
     ['32 ch, 6 blocks, paper tail', { channels: 32, blocks: 6, scale: 4, norm: 'none', skip: 'bilinear' }],
     ['32 ch, 6 blocks, shuffle-espcn tail', { channels: 32, blocks: 6, scale: 4, upsample: 'shuffle-espcn', norm: 'none', skip: 'bilinear' }],
     ['32 ch, 10 blocks, ESPCN tail', { channels: 32, blocks: 10, scale: 4, upsample: 'espcn', norm: 'none', skip: 'bilinear' }],
+    // Real-ESRGAN's compact network at realesr-general-x4v3's size, and a smaller one
+    ['compact 64 ch, 32 convs (x4v3)', { arch: 'compact', channels: 64, blocks: 32, scale: 4 }],
+    ['compact 32 ch, 16 convs', { arch: 'compact', channels: 32, blocks: 16, scale: 4 }],
   ];
   for (const [what, cfg] of sizes) {
-    const G = new Generator(cfg);
+    const G = makeGenerator(cfg);
     const F = await FoldedGenerator.fromGenerator(G);
     const lr = new Float32Array(128 * 128 * 3).fill(0.5);
     const fl = generatorFlopsPerLrPixel(cfg);
