@@ -1,5 +1,5 @@
 // Training configuration: every number is a flag or a JSON entry; defaults follow the paper.
-import { ARCHS, NORMS, SKIPS, UPSAMPLINGS, generatorConfigError, type GeneratorConfig } from './generator.js';
+import { NORMS, SKIPS, TRAINABLE_ARCHS, UPSAMPLINGS, generatorConfigError, type GeneratorConfig } from './generator.js';
 import type { DiscriminatorConfig } from './discriminator.js';
 import type { VggLayer } from './vgg19.js';
 import { DEFAULT_DEGRADATION, EVAL_CASES, type DegradationConfig } from './degrade.js';
@@ -112,7 +112,7 @@ const oneOf = (...allowed: Array<string | number>): Rule => (v) =>
  * an allocation (a batch of 1.5 or a crop of 1e9 would fail deep inside with an internal message).
  */
 export const CONFIG_RULES: Record<string, Rule> = {
-  'generator.arch': oneOf(...ARCHS),
+  'generator.arch': oneOf(...TRAINABLE_ARCHS),
   'generator.channels': int(1, 1024),
   'generator.blocks': int(0, 256),
   'generator.scale': oneOf(2, 4),

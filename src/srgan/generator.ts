@@ -14,6 +14,7 @@ import * as ops from '../nn/ops.js';
 import { isGradEnabled, type Tensor } from '../nn/tensor.js';
 import { oihwToHwio } from '../nn/safetensors.js';
 import { CompactGenerator, compactMacsPerLrPixel, compactTensorShapes } from './compact.js';
+import { RRDBGenerator, growthOf, rrdbMacsPerLrPixel, rrdbTensorShapes } from './rrdb.js';
 
 export interface GeneratorConfig {
   /**
@@ -22,6 +23,8 @@ export interface GeneratorConfig {
    * pixel-shuffle output and a nearest-neighbour skip; upsample, norm and skip do not apply).
    */
   arch?: Arch;
+  /** 'rrdb' only: the channels each dense conv adds (32 in ESRGAN; the default when absent). */
+  growth?: number;
   channels: number; // 64 in the paper
   blocks: number;   // 16 in the paper (the compact net: its middle convs, 32 in realesr-general-x4v3)
   scale: 2 | 4;     // 4 in the paper
@@ -40,8 +43,10 @@ export interface GeneratorConfig {
   skip?: Skip;
 }
 
-export type Arch = 'srresnet' | 'compact';
-export const ARCHS: readonly Arch[] = ['srresnet', 'compact'];
+export type Arch = 'srresnet' | 'compact' | 'rrdb';
+export const ARCHS: readonly Arch[] = ['srresnet', 'compact', 'rrdb'];
+/** The architectures train.js trains (RRDBNet runs from trained files only, for now). */
+export const TRAINABLE_ARCHS: readonly Arch[] = ['srresnet', 'compact'];
 export const archOf = (cfg: GeneratorConfig): Arch => cfg.arch ?? 'srresnet';
 export type Upsampling = 'shuffle' | 'nearest' | 'espcn' | 'shuffle-espcn';
 export const UPSAMPLINGS: readonly Upsampling[] = ['shuffle', 'nearest', 'espcn', 'shuffle-espcn'];
@@ -62,9 +67,10 @@ export function tailOf(cfg: GeneratorConfig): { steps: number; step: UpStep; out
 /** The configuration's error, if any, that its options' types do not catch (one line, no file name). */
 export function generatorConfigError(cfg: GeneratorConfig): string | undefined {
   // (the run configuration's defaults, the paper's shuffle, BN and no skip, stand for 'not set')
-  if (archOf(cfg) === 'compact' && (upsamplingOf(cfg) !== 'shuffle' || normOf(cfg) !== 'batch' || skipOf(cfg) !== 'none')) {
-    return `generator arch 'compact' has its own tail, no BN and a nearest skip: upsample, norm and skip do not apply`;
+  if (archOf(cfg) !== 'srresnet' && (upsamplingOf(cfg) !== 'shuffle' || normOf(cfg) !== 'batch' || skipOf(cfg) !== 'none')) {
+    return `generator arch '${archOf(cfg)}' has its own tail and no BN: upsample, norm and skip do not apply`;
   }
+  if (archOf(cfg) !== 'rrdb' && cfg.growth !== undefined) return `generator growth is RRDBNet's (arch 'rrdb') alone`;
   if (upsamplingOf(cfg) === 'shuffle-espcn' && cfg.scale !== 4) return `generator upsample 'shuffle-espcn' needs scale 4 (at scale ${cfg.scale} it is 'espcn')`;
   return undefined;
 }
@@ -79,6 +85,7 @@ export const alternatives = (values: readonly string[]): string => values.map((v
 /** The canonical form (files' metadata, messages): each option only where it is not the paper's. */
 export function normalGenerator(cfg: GeneratorConfig): GeneratorConfig {
   if (archOf(cfg) === 'compact') return { arch: 'compact', channels: cfg.channels, blocks: cfg.blocks, scale: cfg.scale };
+  if (archOf(cfg) === 'rrdb') return { arch: 'rrdb', channels: cfg.channels, blocks: cfg.blocks, growth: growthOf(cfg), scale: cfg.scale };
   const out: GeneratorConfig = { channels: cfg.channels, blocks: cfg.blocks, scale: cfg.scale };
   if (upsamplingOf(cfg) !== 'shuffle') out.upsample = upsamplingOf(cfg);
   if (normOf(cfg) !== 'batch') out.norm = normOf(cfg);
@@ -281,15 +288,17 @@ export class Generator extends Module {
 }
 
 /** A generator of either architecture: the same forward, body, tail and skip, the same module interface. */
-export type AnyGenerator = Generator | CompactGenerator;
+export type AnyGenerator = Generator | CompactGenerator | RRDBGenerator;
 /** The generator of a configuration's architecture: random (training graph) or from a file's tensors (inference). */
 export function makeGenerator(config: GeneratorConfig, file?: GeneratorTensors): AnyGenerator {
-  return archOf(config) === 'compact' ? new CompactGenerator(config, file) : new Generator(config, file);
+  const arch = archOf(config);
+  return arch === 'compact' ? new CompactGenerator(config, file) : arch === 'rrdb' ? new RRDBGenerator(config, file) : new Generator(config, file);
 }
 
 /** Multiply-adds of the convs per LR pixel of a forward pass, body (up to conv_mid) and tail, from the layer table. */
 export function generatorMacsPerLrPixel(cfg: GeneratorConfig): { body: number; tail: number } {
   if (archOf(cfg) === 'compact') return compactMacsPerLrPixel(cfg);
+  if (archOf(cfg) === 'rrdb') return rrdbMacsPerLrPixel(cfg);
   const c = cfg.channels, s = cfg.scale, { steps, step, outShuffle: r } = tailOf(cfg);
   const macs = (cin: number, cout: number, k: number, pixels: number) => cin * cout * k * k * pixels;
   const body = macs(3, c, 9, 1) + cfg.blocks * 2 * macs(c, c, 3, 1) + macs(c, c, 3, 1); // conv_in, blocks, conv_mid
@@ -309,7 +318,9 @@ export function generatorFlopsPerLrPixel(cfg: GeneratorConfig): number {
 
 /** Parameter count of a generator configuration, from the layer table (for checks). */
 export function generatorParamCount(cfg: GeneratorConfig): number {
-  if (archOf(cfg) === 'compact') return [...compactTensorShapes(cfg).values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
+  if (archOf(cfg) !== 'srresnet') {
+    return [...(archOf(cfg) === 'compact' ? compactTensorShapes(cfg) : rrdbTensorShapes(cfg)).values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
+  }
   const c = cfg.channels;
   const conv = (cin: number, cout: number, k: number, bias: boolean) => cin * cout * k * k + (bias ? cout : 0);
   const withBn = normOf(cfg) === 'batch', bn = withBn ? 2 * c : 0;

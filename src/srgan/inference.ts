@@ -11,6 +11,15 @@ import { stateTensors } from '../nn/state.js';
 import { Tensor, empty, fromArray, noGrad, tidy } from '../nn/tensor.js';
 import { generatorMacsPerLrPixel, makeGenerator, tailOf, type AnyGenerator, type GeneratorConfig } from './generator.js';
 import { CompactGenerator } from './compact.js';
+import { RRDBGenerator, growthOf } from './rrdb.js';
+
+/**
+ * LR pixels of context each side of an RRDBNet tile. Its true receptive field (hundreds of convs)
+ * is wider than any tile, so its tiles cannot equal the whole image exactly, as Real-ESRGAN's
+ * (tile_pad 10) cannot; with 16 pixels of real context the difference stays under a level where
+ * the tiles meet (measured in test/srgan/rrdb.test.ts).
+ */
+export const RRDB_TILE_CONTEXT = 16;
 
 /**
  * The generator for inference: the same Generator graph built from a file's tensors, BN folded away on the CPU (every
@@ -59,6 +68,12 @@ export class FoldedGenerator {
   private get tailCone(): [number, number] {
     // the compact network's tail is its pixel shuffle: an LR pixel's own block, no context
     if (this.net instanceof CompactGenerator) return [0, 0];
+    // RRDBNet: conv_up1 after the first nearest x2, conv_up2 after the second, conv_hr and conv_last at 4x
+    if (this.net instanceof RRDBGenerator) {
+      let lo = -2, hi = 4 - 1 + 2; // the two 3x3 convs at 4x
+      for (let i = 0; i < 2; i++) { lo = Math.floor((lo - 1) / 2); hi = Math.floor((hi + 1) / 2); }
+      return [lo, hi];
+    }
     const r = (K: number) => (K - 1) / 2;
     const convOut = this.net.convOut;
     const f = this.config.scale / tailOf(this.config).outShuffle; // conv_out's pixels per LR pixel, per side
@@ -79,6 +94,7 @@ export class FoldedGenerator {
   private get tailBytes(): { perLrPixel: number; padHr: number } {
     const { scale: s, channels: c } = this.config;
     if (this.net instanceof CompactGenerator) return { perLrPixel: 3 * s * s * 4, padHr: 0 };
+    if (this.net instanceof RRDBGenerator) return { perLrPixel: s * s * c * 4, padHr: 0 };
     const r = tailOf(this.config).outShuffle, f = s / r;
     return { perLrPixel: Math.max(f * f * c, 3 * s * s) * 4, padHr: r === 1 ? 3 : 0 };
   }
@@ -134,6 +150,7 @@ export class FoldedGenerator {
     const r = (K: number) => (K - 1) / 2;
     const n = this.net;
     if (n instanceof CompactGenerator) return this.tailContext + n.convs.reduce((a, c) => a + r(c.k), 0);
+    if (n instanceof RRDBGenerator) return this.tailContext + RRDB_TILE_CONTEXT;
     let body = r(n.convIn.k) + r(n.convMid.k);
     for (const b of n.blocks) body += r(b.conv1.k) + r(b.conv2.k);
     return this.tailContext + body;
@@ -146,6 +163,9 @@ export class FoldedGenerator {
   get bytesPerLrPixel(): number {
     // the compact network's last conv outputs 3 * scale^2 channels at LR
     const last = this.net instanceof CompactGenerator ? 3 * this.config.scale ** 2 : 0;
+    // RRDBNet's dense block holds its input, four growth-wide outputs, a partial sum, the RRDB's
+    // input and conv_first's output at once
+    if (this.net instanceof RRDBGenerator) return (3 * this.config.channels + 5 * growthOf(this.config)) * 4;
     return Math.max(4, this.config.channels, last) * 4;
   }
 

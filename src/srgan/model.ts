@@ -12,6 +12,7 @@ import {
   type Arch, type GeneratorConfig, type Norm, type Skip, type Upsampling,
 } from './generator.js';
 import { compactConvName, compactTensorShapes } from './compact.js';
+import { growthOf, rrdbTensorShapes } from './rrdb.js';
 import { FoldedGenerator } from './inference.js';
 
 /** Sane bounds for a generator read from a file: checked before any shape table or model is built. */
@@ -24,25 +25,27 @@ export const GENERATOR_LIMITS = { channels: 1024, blocks: 256 };
  */
 export function checkGeneratorConfig(cfg: unknown, file: string): GeneratorConfig {
   const o = (cfg && typeof cfg === 'object' && !Array.isArray(cfg) ? cfg : {}) as Record<string, unknown>;
-  const { arch, channels, blocks, scale, upsample, norm, skip } = o;
+  const { arch, channels, blocks, scale, upsample, norm, skip, growth } = o;
   if (arch !== undefined && !ARCHS.includes(arch as Arch)) throw new Error(`${file}: generator arch ${JSON.stringify(arch)} is not ${alternatives(ARCHS)}`);
   const int = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
   if (!int(channels, 1, GENERATOR_LIMITS.channels)) throw new Error(`${file}: generator channels ${JSON.stringify(channels)} is not an integer in 1..${GENERATOR_LIMITS.channels}`);
   if (!int(blocks, 0, GENERATOR_LIMITS.blocks)) throw new Error(`${file}: generator blocks ${JSON.stringify(blocks)} is not an integer in 0..${GENERATOR_LIMITS.blocks}`);
   if (scale !== 2 && scale !== 4) throw new Error(`${file}: generator scale ${JSON.stringify(scale)} is not 2 or 4`);
+  if (growth !== undefined && !int(growth, 1, GENERATOR_LIMITS.channels)) throw new Error(`${file}: generator growth ${JSON.stringify(growth)} is not an integer in 1..${GENERATOR_LIMITS.channels}`);
   if (upsample !== undefined && !UPSAMPLINGS.includes(upsample as Upsampling)) throw new Error(`${file}: generator upsample ${JSON.stringify(upsample)} is not ${alternatives(UPSAMPLINGS)}`);
   if (norm !== undefined && !NORMS.includes(norm as Norm)) throw new Error(`${file}: generator norm ${JSON.stringify(norm)} is not ${alternatives(NORMS)}`);
   if (skip !== undefined && !SKIPS.includes(skip as Skip)) throw new Error(`${file}: generator skip ${JSON.stringify(skip)} is not ${alternatives(SKIPS)}`);
-  const out = normalGenerator({ arch: arch as Arch | undefined, channels: channels as number, blocks: blocks as number, scale, upsample: upsample as Upsampling | undefined,
+  const out = normalGenerator({ arch: arch as Arch | undefined, growth: growth as number | undefined, channels: channels as number, blocks: blocks as number, scale, upsample: upsample as Upsampling | undefined,
     norm: norm as Norm | undefined, skip: skip as Skip | undefined });
-  const bad = generatorConfigError({ ...out, ...(archOf(out) === 'compact' ? { upsample: upsample as Upsampling | undefined, norm: norm as Norm | undefined, skip: skip as Skip | undefined } : {}) });
+  const bad = generatorConfigError({ ...out, ...(archOf(out) !== 'srresnet' ? { upsample: upsample as Upsampling | undefined, norm: norm as Norm | undefined, skip: skip as Skip | undefined } : {}),
+    ...(archOf(out) !== 'rrdb' && growth !== undefined ? { growth: growth as number } : {}) });
   if (bad) throw new Error(`${file}: ${bad}`);
   return out;
 }
 
 /** Whether two generator configurations describe the same network (an absent option is the paper's). */
 export function sameGenerator(a: GeneratorConfig, b: GeneratorConfig): boolean {
-  return archOf(a) === archOf(b) && a.channels === b.channels && a.blocks === b.blocks && a.scale === b.scale && upsamplingOf(a) === upsamplingOf(b)
+  return archOf(a) === archOf(b) && (archOf(a) !== 'rrdb' || growthOf(a) === growthOf(b)) && a.channels === b.channels && a.blocks === b.blocks && a.scale === b.scale && upsamplingOf(a) === upsamplingOf(b)
     && normOf(a) === normOf(b) && skipOf(a) === skipOf(b);
 }
 
@@ -54,6 +57,7 @@ type Shaped = Pick<StTensor, 'dtype' | 'shape'>;
  */
 export function inferGeneratorConfig(entries: Map<string, Shaped>, file: string): GeneratorConfig {
   if (entries.has('body.0.weight')) return inferCompactConfig(entries, file);
+  if (entries.has('conv_first.weight')) return inferRrdbConfig(entries, file);
   const cin = entries.get('conv_in.weight');
   if (!cin) {
     if (entries.has('generator.conv_in.weight')) throw new Error(`${file}: this is a full training checkpoint; pass the generator.safetensors beside it`);
@@ -118,6 +122,7 @@ export const MAX_NCNN_BYTES = 256 * 2 ** 20;
  */
 export function parseNcnnGenerator(paramText: string, bin: Uint8Array, file: string): Map<string, StTensor> {
   const layers = parseNcnnParam(paramText, file);
+  if (layers.some((l) => l.type === 'Concat')) return parseNcnnRrdb(layers, bin, file);
   const bad = (l: NcnnLayer, why: string): never => { throw new Error(`${file}: layer ${l.name} (${l.type}): ${why}; this reader knows Real-ESRGAN's compact generator (SRVGGNetCompact)`); };
   const input = layers.find((l) => l.type === 'Input') ?? (() => { throw new Error(`${file}: no Input layer`); })();
   // blob -> the blob it is a copy of (Split's outputs are its input)
@@ -164,6 +169,69 @@ export function parseNcnnGenerator(paramText: string, bin: Uint8Array, file: str
     const w = weights.get(l.name)!;
     out.set(`body.${i}.weight`, w.weight);
     if (w.bias) out.set(`body.${i}.bias`, w.bias);
+  });
+  return out;
+}
+
+/**
+ * ESRGAN's RRDBNet (BasicSR's names: conv_first, body.N.rdbR.convK, conv_body, conv_up1/2, conv_hr,
+ * conv_last): channels from conv_first, growth from the first dense conv, blocks from the indices.
+ * The x2 variant (a pixel-unshuffled 12-channel input) is refused by name.
+ */
+function inferRrdbConfig(entries: Map<string, Shaped>, file: string): GeneratorConfig {
+  const first = entries.get('conv_first.weight')!.shape;
+  if (first.length === 4 && first[1] !== 3) throw new Error(`${file}: conv_first takes ${first[1]} channels: an RRDBNet with a pixel-unshuffled input (x2 or x1) is not supported, only the x4 network`);
+  if (first.length !== 4 || first[2] !== 3 || first[3] !== 3) throw new Error(`${file}: tensor 'conv_first.weight' has shape [${first}], RRDBNet's is [channels, 3, 3, 3]`);
+  const g = entries.get('body.0.rdb1.conv1.weight')?.shape[0] ?? 32;
+  let blocks = 0;
+  for (const k of entries.keys()) { const m = /^body\.(\d{1,6})\./.exec(k); if (m) blocks = Math.max(blocks, Number(m[1]) + 1); }
+  return checkGeneratorConfig({ arch: 'rrdb', channels: first[0], blocks, growth: g, scale: 4 }, file);
+}
+
+/**
+ * ESRGAN's RRDBNet as an ncnn model (Real-ESRGAN's x4plus): its convs in BasicSR's order, each
+ * checked against the shape and fused LeakyReLU that position has, and the other layers counted
+ * (4 concatenations per dense block, a weighted sum per dense block and RRDB, two nearest x2, one
+ * add), so a file laid out otherwise is refused rather than misread.
+ */
+function parseNcnnRrdb(layers: NcnnLayer[], bin: Uint8Array, file: string): Map<string, StTensor> {
+  const allowed = new Set(['Input', 'Split', 'Convolution', 'Concat', 'Eltwise', 'BinaryOp', 'Interp']);
+  for (const l of layers) if (!allowed.has(l.type)) throw new Error(`${file}: layer ${l.name} (${l.type}): not a layer of ESRGAN's RRDBNet, the network this file's concatenations suggest`);
+  const convs = layers.filter((l) => l.type === 'Convolution');
+  const blocks = (convs.length - 6) / 15;
+  if (!Number.isInteger(blocks) || blocks < 1) throw new Error(`${file}: ${convs.length} convs: an RRDBNet has 6 + 15 per block`);
+  const int = (l: NcnnLayer, k: number, d: number) => (l.params.get(k) ?? d) as number;
+  const cout = (l: NcnnLayer) => int(l, 0, 0), cin = (l: NcnnLayer) => int(l, 6, 0) / (cout(l) * 9);
+  const c = cout(convs[0]), g = cout(convs[1]);
+  const cfg: GeneratorConfig = { arch: 'rrdb', channels: c, blocks, growth: g, scale: 4 };
+  const names = [...rrdbTensorShapes(cfg).keys()].filter((k) => k.endsWith('.weight')).map((k) => k.slice(0, -'.weight'.length));
+  const shapes = rrdbTensorShapes(cfg);
+  const count = (t: string) => layers.filter((l) => l.type === t).length;
+  const want: Array<[string, number]> = [['Concat', 12 * blocks], ['Eltwise', 4 * blocks], ['Interp', 2], ['BinaryOp', 1]];
+  for (const [t, n] of want) if (count(t) !== n) throw new Error(`${file}: ${count(t)} ${t} layers, an RRDBNet of ${blocks} blocks has ${n}`);
+  for (const l of layers) {
+    if (l.type === 'Eltwise') {
+      const k = l.params.get(1);
+      if (l.params.get(0) !== 1 || !Array.isArray(k) || k.length !== 2 || Math.abs(k[0] - 0.2) > 1e-6 || k[1] !== 1) throw new Error(`${file}: layer ${l.name} (Eltwise): expected 0.2 x the block's output + its input`);
+    }
+    if (l.type === 'Interp' && (l.params.get(0) !== 1 || l.params.get(1) !== 2 || l.params.get(2) !== 2)) throw new Error(`${file}: layer ${l.name} (Interp): expected a nearest x2 upsampling`);
+  }
+  const weights = readNcnnWeights(layers, bin, file);
+  const out = new Map<string, StTensor>();
+  convs.forEach((l, i) => {
+    const name = names[i], [co, ci] = shapes.get(`${name}.weight`)!;
+    const lrelu = /conv[1-4]$|conv_up[12]$|conv_hr$/.test(name);
+    const act = int(l, 9, 0), slope = l.params.get(10);
+    const p = (k: number, d: number) => int(l, k, d);
+    if (cout(l) !== co || cin(l) !== ci || p(1, 1) !== 3 || p(11, p(1, 1)) !== 3 || p(2, 1) !== 1 || p(3, 1) !== 1 || p(4, 0) !== 1 || p(5, 0) !== 1 || p(7, 1) !== 1) {
+      throw new Error(`${file}: layer ${l.name} (Convolution), RRDBNet's ${name}: expected a 3x3 conv ${ci} -> ${co} with stride 1, padding 1 and a bias, got ${cin(l)} -> ${cout(l)}`);
+    }
+    if (lrelu ? !(act === 2 && Array.isArray(slope) && Math.abs(slope[0] - 0.2) < 1e-6) : act !== 0) {
+      throw new Error(`${file}: layer ${l.name} (Convolution), RRDBNet's ${name}: ${lrelu ? 'expected a fused LeakyReLU 0.2' : 'expected no fused activation'}`);
+    }
+    const w = weights.get(l.name)!;
+    out.set(`${name}.weight`, w.weight);
+    out.set(`${name}.bias`, w.bias!);
   });
   return out;
 }
@@ -278,6 +346,7 @@ export function foldedGeneratorFromBytes(bytes: Uint8Array, name: string): Folde
 /** Every tensor of a generator file, name -> shape in PyTorch's layout (conv OIHW): the file format. */
 export function generatorTensorShapes(cfg: GeneratorConfig): Map<string, number[]> {
   if (archOf(cfg) === 'compact') return compactTensorShapes(cfg);
+  if (archOf(cfg) === 'rrdb') return rrdbTensorShapes(cfg);
   const c = cfg.channels;
   const m = new Map<string, number[]>();
   const conv = (n: string, cin: number, cout: number, k: number, bias: boolean) => {

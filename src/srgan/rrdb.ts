@@ -1,0 +1,192 @@
+// ESRGAN's generator (RRDBNet, Wang et al. 2018), as Real-ESRGAN's RealESRGAN_x4plus uses it:
+// conv_first, `blocks` residual-in-residual dense blocks (each 3 dense blocks of 5 convs: conv k sees
+// the block's input and every earlier conv's output, `growth` channels each, LeakyReLU 0.2 after all
+// but the fifth; the dense block's output is 0.2 x conv5 + its input, the RRDB's 0.2 x the third
+// dense block's + its input), conv_body plus the skip from conv_first, then two nearest x2 + conv +
+// LeakyReLU steps, conv_hr + LeakyReLU and conv_last. Tensor names are BasicSR's (conv_first,
+// body.N.rdb1.conv1, ..., conv_body, conv_up1, conv_up2, conv_hr, conv_last).
+// Inference only (built from a file's tensors): the concatenation a dense conv reads is never
+// built. conv(cat(x, x1, ..., xk)) is the sum of one conv per piece, each with its slice of the
+// weights, the running sum carried in the conv kernel's residual epilogue; the 0.2 of the dense
+// block's residual is folded into conv5's weights, and the [0, 1] -> [-1, 1] output map into
+// conv_last's.
+import { Module } from '../nn/module.js';
+import { Conv2d } from '../nn/layers.js';
+import * as ops from '../nn/ops.js';
+import { isGradEnabled, type Tensor } from '../nn/tensor.js';
+import { oihwToHwio } from '../nn/safetensors.js';
+import type { GeneratorConfig, GeneratorTensors } from './generator.js';
+
+const SLOPE = 0.2;
+/** ESRGAN's residual scaling of each dense block and each RRDB. */
+const RES_SCALE = 0.2;
+export const DEFAULT_GROWTH = 32;
+export const growthOf = (cfg: GeneratorConfig): number => cfg.growth ?? DEFAULT_GROWTH;
+
+/** A conv from a file: weight OIHW [cout, cin, 3, 3] -> engine HWIO; `scale` multiplies weights and bias, `shift` is added to the bias. */
+function fileConv(file: GeneratorTensors, name: string, cin: number, cout: number, scale = 1, shift = 0): Conv2d {
+  const w = oihwToHwio(file(`${name}.weight`), 3, cin, cout), b = Float32Array.from(file(`${name}.bias`));
+  if (scale !== 1) for (let i = 0; i < w.length; i++) w[i] *= scale;
+  for (let i = 0; i < b.length; i++) b[i] = b[i] * scale + shift;
+  return new Conv2d(cin, cout, 3, { weights: { weight: w, bias: b } });
+}
+
+/**
+ * A conv over the channel concatenation of `pieces` inputs (widths `widths`), as one conv per piece:
+ * piece j gets input channels [sum of earlier widths, + widths[j]) of the file's weight. Only the
+ * first piece carries the bias.
+ */
+class DenseConv extends Module {
+  readonly parts: Conv2d[];
+  constructor(file: GeneratorTensors, name: string, widths: number[], cout: number, scale = 1) {
+    super();
+    const cin = widths.reduce((a, b) => a + b, 0);
+    const w = file(`${name}.weight`), b = file(`${name}.bias`);
+    let c0 = 0;
+    this.parts = widths.map((cw, j) => {
+      // OIHW [cout, cin, 3, 3] -> the slice [cout, cw, 3, 3]
+      const slice = new Float32Array(cout * cw * 9);
+      for (let o = 0; o < cout; o++) slice.set(w.subarray((o * cin + c0) * 9, (o * cin + c0 + cw) * 9), o * cw * 9);
+      c0 += cw;
+      const hw = oihwToHwio(slice, 3, cw, cout);
+      for (let i = 0; i < hw.length; i++) hw[i] *= scale;
+      const bias = j === 0 ? Float32Array.from(b, (v) => v * scale) : new Float32Array(cout);
+      return this.child(`part${j}`, new Conv2d(cw, cout, 3, { weights: { weight: hw, bias } }));
+    });
+  }
+  /** sum_j conv_j(xs[j]) (+ residual); the pieces run last to first so that the bias-carrying one ends the sum. */
+  forward(x: Tensor): Tensor { return this.sum([x]); }
+  sum(xs: Tensor[], residual?: Tensor): Tensor {
+    const free = !isGradEnabled();
+    let acc = residual;
+    for (let j = xs.length - 1; j >= 0; j--) {
+      const next = this.parts[j].forward(xs[j], acc ? { residual: acc } : undefined);
+      if (free && acc && acc !== residual) acc.dispose();
+      acc = next;
+    }
+    return acc!;
+  }
+}
+
+class DenseBlock extends Module {
+  readonly convs: DenseConv[];
+  constructor(file: GeneratorTensors, p: string, c: number, g: number) {
+    super();
+    this.convs = [1, 2, 3, 4, 5].map((k) => this.child(`conv${k}`,
+      new DenseConv(file, `${p}.conv${k}`, [c, ...new Array(k - 1).fill(g)], k === 5 ? c : g, k === 5 ? RES_SCALE : 1)));
+  }
+  /** RES_SCALE x conv5(cat(x, x1..x4)) + x (the scale folded into conv5). */
+  forward(x: Tensor): Tensor {
+    const free = !isGradEnabled();
+    const xs = [x];
+    for (let k = 0; k < 4; k++) {
+      const s = this.convs[k].sum(xs);
+      xs.push(ops.leakyRelu(s, SLOPE));
+      if (free) s.dispose();
+    }
+    const y = this.convs[4].sum(xs, x);
+    if (free) for (const t of xs.slice(1)) t.dispose();
+    return y;
+  }
+}
+
+class RRDB extends Module {
+  readonly rdbs: DenseBlock[];
+  constructor(file: GeneratorTensors, p: string, c: number, g: number) {
+    super();
+    this.rdbs = [1, 2, 3].map((i) => this.child(`rdb${i}`, new DenseBlock(file, `${p}.rdb${i}`, c, g)));
+  }
+  forward(x: Tensor): Tensor {
+    const free = !isGradEnabled();
+    let h = x;
+    for (const r of this.rdbs) {
+      const next = r.forward(h);
+      if (free && h !== x) h.dispose();
+      h = next;
+    }
+    const s = ops.scale(h, RES_SCALE), y = ops.add(s, x);
+    if (free) { h.dispose(); s.dispose(); }
+    return y;
+  }
+}
+
+export class RRDBGenerator extends Module {
+  readonly convFirst: Conv2d; readonly blocks: RRDB[]; readonly convBody: Conv2d;
+  readonly convUp1: Conv2d; readonly convUp2: Conv2d; readonly convHr: Conv2d; readonly convLast: Conv2d;
+  readonly folded = true;
+
+  constructor(readonly config: GeneratorConfig, file?: GeneratorTensors) {
+    super();
+    if (!file) throw new Error("generator arch 'rrdb' (ESRGAN's RRDBNet) runs from a trained file; this engine does not train it yet");
+    if (config.scale !== 4) throw new Error(`RRDBNet x${config.scale}: only the x4 network (no pixel-unshuffle input) is supported`);
+    const c = config.channels, g = growthOf(config);
+    this.convFirst = this.child('conv_first', fileConv(file, 'conv_first', 3, c));
+    this.blocks = Array.from({ length: config.blocks }, (_, i) => this.child(`body.${i}`, new RRDB(file, `body.${i}`, c, g)));
+    this.convBody = this.child('conv_body', fileConv(file, 'conv_body', c, c));
+    this.convUp1 = this.child('conv_up1', fileConv(file, 'conv_up1', c, c));
+    this.convUp2 = this.child('conv_up2', fileConv(file, 'conv_up2', c, c));
+    this.convHr = this.child('conv_hr', fileConv(file, 'conv_hr', c, c));
+    // [0, 1] -> [-1, 1]: 2 x conv_last - 1
+    this.convLast = this.child('conv_last', fileConv(file, 'conv_last', c, 3, 2, -1));
+  }
+
+  forward(x: Tensor): Tensor { return this.addSkip(x, this.tail(this.body(x))); }
+
+  /** conv_first, the RRDBs, conv_body plus conv_first's output: [N, H, W, C] at LR. */
+  body(x: Tensor): Tensor {
+    const free = !isGradEnabled();
+    const feat = this.convFirst.forward(x);
+    let h = feat;
+    for (const b of this.blocks) {
+      const next = b.forward(h);
+      if (free && h !== feat) h.dispose();
+      h = next;
+    }
+    const out = this.convBody.forward(h, { residual: feat });
+    if (free) { if (h !== feat) h.dispose(); feat.dispose(); }
+    return out;
+  }
+
+  /** Two nearest x2 + conv + LeakyReLU steps, conv_hr + LeakyReLU, conv_last. */
+  tail(h: Tensor): Tensor {
+    const free = !isGradEnabled();
+    let y = h;
+    for (const conv of [this.convUp1, this.convUp2]) {
+      const u = ops.upsampleNearest2(y);
+      if (free && y !== h) y.dispose();
+      y = conv.forward(u, { act: 'lrelu', alpha: SLOPE });
+      if (free) u.dispose();
+    }
+    const hr = this.convHr.forward(y, { act: 'lrelu', alpha: SLOPE });
+    if (free) y.dispose();
+    const out = this.convLast.forward(hr);
+    if (free) hr.dispose();
+    return out;
+  }
+
+  /** No global skip: the identity. */
+  addSkip(_x: Tensor, y: Tensor): Tensor { return y; }
+}
+
+/** Multiply-adds per LR pixel: body at LR, the tail's convs at 2x (conv_up1) and 4x (the rest). */
+export function rrdbMacsPerLrPixel(cfg: GeneratorConfig): { body: number; tail: number } {
+  const c = cfg.channels, g = growthOf(cfg);
+  let dense = 0;
+  for (let k = 1; k <= 5; k++) dense += (c + (k - 1) * g) * (k === 5 ? c : g);
+  const body = 9 * (3 * c + cfg.blocks * 3 * dense + c * c);
+  const tail = 9 * (c * c * 4 + c * c * 16 + c * c * 16 + c * 3 * 16);
+  return { body, tail };
+}
+
+/** Every tensor of an RRDBNet file, name -> shape (PyTorch's OIHW), in BasicSR's order. */
+export function rrdbTensorShapes(cfg: GeneratorConfig): Map<string, number[]> {
+  const c = cfg.channels, g = growthOf(cfg), m = new Map<string, number[]>();
+  const conv = (n: string, cin: number, cout: number) => { m.set(`${n}.weight`, [cout, cin, 3, 3]); m.set(`${n}.bias`, [cout]); };
+  conv('conv_first', 3, c);
+  for (let i = 0; i < cfg.blocks; i++) for (let r = 1; r <= 3; r++) for (let k = 1; k <= 5; k++) {
+    conv(`body.${i}.rdb${r}.conv${k}`, c + (k - 1) * g, k === 5 ? c : g);
+  }
+  for (const n of ['conv_body', 'conv_up1', 'conv_up2', 'conv_hr']) conv(n, c, c);
+  conv('conv_last', c, 3);
+  return m;
+}

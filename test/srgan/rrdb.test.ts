@@ -1,0 +1,95 @@
+// ESRGAN's RRDBNet against PyTorch: a random-weight network written and saved by PyTorch as BasicSR
+// saves it (test/fixtures/make_rrdb.py), loaded from the .pth without Python. Whole-image output
+// equals PyTorch's; tiles, whose context cannot cover this network's receptive field, stay within a
+// stated distance of it.
+import { describe, it, expect, beforeAll } from 'vitest';
+import { readFileSync, writeFileSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testGpu, rng } from '../helpers.js';
+import { loadFoldedGenerator, readGeneratorHeader, readGeneratorFile } from '../../src/node/model.js';
+import { FoldedGenerator, RRDB_TILE_CONTEXT, upscaleTiled } from '../../src/srgan/inference.js';
+import { generatorParamCount, generatorMacsPerLrPixel, makeGenerator } from '../../src/srgan/generator.js';
+import { generatorTensorShapes, checkGeneratorTensors, inferGeneratorConfig } from '../../src/srgan/model.js';
+import { resolveConfig } from '../../src/srgan/config.js';
+
+const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures');
+const pth = join(dir, 'rrdb_x4.pth');
+const io = JSON.parse(readFileSync(join(dir, 'rrdb_x4_io.json'), 'utf8')) as
+  { config: object; input_nhwc: number[]; output_nhwc: number[]; width: number; height: number };
+
+beforeAll(async () => { await testGpu(); });
+
+describe("ESRGAN's RRDBNet against PyTorch", () => {
+  it("reads its configuration off BasicSR's names and shapes", async () => {
+    expect((await readGeneratorHeader(pth)).config).toEqual(io.config);
+    const { tensors } = await readGeneratorFile(pth);
+    expect([...tensors.keys()].sort()).toEqual([...generatorTensorShapes(io.config as never).keys()].sort());
+    expect(generatorParamCount(io.config as never)).toBe([...tensors.values()].reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0));
+    // dense convs 8->4, 12->4, 16->4, 20->4, 24->8 per dense block; 3 per RRDB, 2 RRDBs
+    const dense = 8 * 4 + 12 * 4 + 16 * 4 + 20 * 4 + 24 * 8;
+    expect(generatorMacsPerLrPixel(io.config as never).body).toBe(9 * (3 * 8 + 2 * 3 * dense + 64));
+  });
+
+  it("equals PyTorch's output at every pixel (the concatenations as sums of sliced convs)", async () => {
+    const F = await loadFoldedGenerator(pth);
+    try {
+      const out = await upscaleTiled(F, Float32Array.from(io.input_nhwc), io.width, io.height);
+      let worst = 0;
+      for (let i = 0; i < out.length; i++) worst = Math.max(worst, Math.abs((out[i] + 1) / 2 - io.output_nhwc[i]));
+      expect(worst).toBeLessThan(2e-5);
+    } finally { F.dispose(); }
+  });
+
+  it(`tiles with ${RRDB_TILE_CONTEXT} pixels of context: no tile edge shows (under a level everywhere) though its receptive field is wider`, async () => {
+    const F = await loadFoldedGenerator(pth);
+    try {
+      expect(F.radius).toBe(RRDB_TILE_CONTEXT + 2);
+      // a smooth photograph-like image, larger than a tile
+      const r = rng(5), w = 90, h = 70, x = new Float32Array(w * h * 3);
+      for (let y = 0; y < h; y++) for (let i = 0; i < w; i++) for (let c = 0; c < 3; c++) {
+        x[(y * w + i) * 3 + c] = 0.5 + 0.3 * Math.sin(i * 0.11 * (c + 1) + y * 0.07) + 0.05 * r();
+      }
+      const whole = await upscaleTiled(F, x, w, h);
+      const tiled = await upscaleTiled(F, x, w, h, { tile: 48 });
+      let worst = 0, sum = 0;
+      for (let i = 0; i < whole.length; i++) { const d = Math.abs(whole[i] - tiled[i]) * 127.5; worst = Math.max(worst, d); sum += d; }
+      expect(worst).toBeGreaterThan(0); // inexact, as stated
+      expect(worst).toBeLessThan(1);    // in 8-bit levels
+      expect(sum / whole.length).toBeLessThan(0.05);
+    } finally { F.dispose(); }
+  });
+
+  it('is refused for training and for what it does not support, in one line naming the problem', () => {
+    expect(() => resolveConfig({ generator: { arch: 'rrdb' } })).toThrow(/generator\.arch must be 'srresnet' or 'compact'/);
+    expect(() => makeGenerator({ arch: 'rrdb', channels: 8, blocks: 1, scale: 4 })).toThrow(/runs from a trained file/);
+    const shaped = (entries: Array<[string, number[]]>) => new Map(entries.map(([k, shape]) => [k, { dtype: 'F32' as const, shape }]));
+    expect(() => inferGeneratorConfig(shaped([['conv_first.weight', [64, 12, 3, 3]]]), 'x2.pth')).toThrow(/^x2\.pth: conv_first takes 12 channels: an RRDBNet with a pixel-unshuffled input \(x2 or x1\) is not supported, only the x4 network$/);
+    // a tensor missing from an otherwise right file
+    const t = new Map([...generatorTensorShapes(io.config as never)].filter(([k]) => k !== 'body.1.rdb2.conv3.bias')
+      .map(([k, shape]) => [k, { dtype: 'F32' as const, shape, data: new Uint8Array(4 * shape.reduce((a, b) => a * b, 1)) }]));
+    expect(() => checkGeneratorTensors(io.config as never, t, 'm.pth')).toThrow(/^m\.pth: tensor 'body\.1\.rdb2\.conv3\.bias' is missing/);
+    void FoldedGenerator;
+  });
+
+  it("reads Real-ESRGAN's x4plus as Upscayl ships it in ncnn format (../shared): 23 RRDBs of 64 channels, growth 32; a changed layer is refused", async () => {
+    const param = fileURLToPath(new URL('../../../shared/weights/realesrgan-ncnn/realesrgan-x4plus.param', import.meta.url));
+    const { config, tensors } = await readGeneratorFile(param);
+    expect(config).toEqual({ arch: 'rrdb', channels: 64, blocks: 23, growth: 32, scale: 4 });
+    expect(tensors.size).toBe(generatorTensorShapes(config).size);
+    const tmp = mkdtempSync(join(tmpdir(), 'rrdb-ncnn-'));
+    const text = readFileSync(param, 'utf8');
+    const variant = (name: string, t: string) => {
+      writeFileSync(join(tmp, `${name}.param`), t);
+      symlinkSync(param.replace(/\.param$/, '.bin'), join(tmp, `${name}.bin`));
+      return join(tmp, `${name}.param`);
+    };
+    await expect(readGeneratorFile(variant('coef', text.replace('-23301=2,2.000000e-01,1.000000e+00', '-23301=2,3.000000e-01,1.000000e+00'))))
+      .rejects.toThrow(/coef\.param: layer Add_\d+ \(Eltwise\): expected 0\.2 x the block's output \+ its input$/);
+    await expect(readGeneratorFile(variant('act', text.replace(/(Conv_1 .*) 9=2 -23310=1,2\.000000e-01/, '$1'))))
+      .rejects.toThrow(/act\.param: layer Conv_1 \(Convolution\), RRDBNet's body\.0\.rdb1\.conv1: expected a fused LeakyReLU 0\.2$/);
+    await expect(readGeneratorFile(variant('sig', text.replace(/^Interp(\s+Resize_1177)/m, 'Sigmoid$1'))))
+      .rejects.toThrow(/sig\.param: layer Resize_1177 \(Sigmoid\): not a layer of ESRGAN's RRDBNet/);
+  });
+});
