@@ -30,6 +30,9 @@ for i in $(seq "$N"); do
   run upscale.js node dist/upscale.js "$IMG" -o "$out/ours.png" --model "$BIN/models/$MODEL.param" --quiet --overwrite
   run upscayl-bin bash -c "cd '$BIN' && ./upscayl-bin -i '$(realpath "$IMG")' -o '$out/ncnn.png' -n '$MODEL' -m models"
 done | tee "$out/runs"
-awk '{ w[$1] = w[$1] " " $2; m[$1] = m[$1] " " $3 }
-  END { for (k in w) { n = split(w[k], a, " "); asort(a); split(m[k], b, " "); asort(b);
-    printf "%-12s median %.2f s, peak %d MB (%d runs)\n", k, a[int((n + 1) / 2)], b[int((n + 1) / 2)], n } }' "$out/runs"
+for label in upscale.js upscayl-bin; do
+  wall=$(awk -v l="$label" '$1 == l { print $2 }' "$out/runs" | sort -n)
+  peak=$(awk -v l="$label" '$1 == l { print $3 }' "$out/runs" | sort -n)
+  n=$(echo "$wall" | wc -l); mid=$(( (n + 1) / 2 ))
+  echo "$label: median $(echo "$wall" | sed -n "${mid}p") s wall, peak $(echo "$peak" | sed -n "${mid}p") MB ($n runs)"
+done
