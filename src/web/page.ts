@@ -14,12 +14,49 @@ function noWebGpu(why: string): void {
     'Use a current Chrome or Edge (WebGPU is on by default), Safari 26+, or Firefox 141+ on Windows; ' +
     'on Linux Chrome may need chrome://flags/#enable-unsafe-webgpu.';
   $<HTMLInputElement>('file').disabled = true;
+  $<HTMLInputElement>('modelfile').disabled = true;
   setState('nowebgpu', '');
 }
 
 let upscaler: Promise<Upscaler> | null = null;
 let current: AbortController | null = null;
 let lastUrl = '';
+/** The model the next upscaler loads: the shipped default, or a file the user picked. */
+let model: { src: URL | Uint8Array; name: string } | null = null;
+let lastImage: File | null = null;
+/** ?tile=N caps the tile side (tests use it to exercise tiling on small images). */
+const tile = () => Number(new URLSearchParams(location.search).get('tile')) || undefined;
+
+function newUpscaler(): Promise<Upscaler> {
+  model ??= { src: new URL('models/default.safetensors', document.baseURI), name: 'srgan (shipped)' };
+  const name = model.name;
+  const p = createUpscaler({ model: model.src, tile: tile() }).catch((e: Error) => {
+    // the library names bytes 'model bytes': name the user's file instead
+    throw new Error(e.message.replace(/^model bytes\b/, name));
+  });
+  p.catch(() => { if (upscaler === p) upscaler = null; });
+  return p;
+}
+
+/** A model file picked by the user: loaded and checked at once, then used for the images that follow. */
+async function useModelFile(file: File): Promise<void> {
+  current?.abort();
+  const previous = upscaler;
+  try {
+    setState('working', `Loading the model ${file.name}...`);
+    model = { src: new Uint8Array(await file.arrayBuffer()), name: file.name };
+    upscaler = newUpscaler();
+    await upscaler;
+    void previous?.then((u) => u.dispose(), () => {});
+    $('model-name').textContent = file.name;
+    if (lastImage) await run(lastImage);
+    else setState('idle', `Model ${file.name} loaded. Pick an image.`);
+  } catch (e) {
+    model = null; // back to the shipped model for the next image
+    upscaler = previous;
+    setState('error', `Error: ${(e as Error).message}`);
+  }
+}
 
 async function decode(file: Blob): Promise<ImageData> {
   // no colour conversion: the pixels as stored, as the Node CLI reads them
@@ -36,14 +73,12 @@ async function run(file: File): Promise<void> {
   const ac = (current = new AbortController());
   try {
     setState('working', `Reading ${file.name}...`);
+    lastImage = file;
     const img = await decode(file);
     if (img.width * img.height > 4096 * 4096) throw new Error(`${img.width}x${img.height} is too large for this page`);
     if (!upscaler) {
       setState('working', 'Loading the model and compiling kernels (once)...');
-      // ?tile=N caps the tile side (tests use it to exercise tiling on small images)
-      const tile = Number(new URLSearchParams(location.search).get('tile')) || undefined;
-      upscaler = createUpscaler({ model: new URL('models/default.safetensors', document.baseURI), tile });
-      upscaler.catch(() => { upscaler = null; });
+      upscaler = newUpscaler();
     }
     const u = await upscaler;
     progress.hidden = false;
@@ -78,6 +113,7 @@ function show(input: ImageData, output: ImageData, name: string): void {
   b.drawImage(inView, 0, 0, W, H);
   $('in-size').textContent = `${input.width}x${input.height}`;
   $('out-size').textContent = `${W}x${H}`;
+  $('out-model').textContent = model?.name.replace(/ \(shipped\)$/, '') ?? 'srgan';
   $('slider').style.width = `${W}px`;
   split();
   $('result').hidden = false;
@@ -104,6 +140,8 @@ function init(): void {
   if (!hasWebGpu()) { noWebGpu('navigator.gpu is missing'); return; }
   const input = $<HTMLInputElement>('file'), drop = $('drop');
   input.addEventListener('change', () => { if (input.files?.[0]) void run(input.files[0]); });
+  const modelFile = $<HTMLInputElement>('modelfile');
+  modelFile.addEventListener('change', () => { if (modelFile.files?.[0]) void useModelFile(modelFile.files[0]); });
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (e) => {

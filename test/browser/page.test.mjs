@@ -41,9 +41,12 @@ else {
   writeFileSync(input, encodePng(img));
 }
 
-// The Node CLI's answer, on Dawn over whatever Vulkan driver this machine has.
-const cliOut = join(tmp, 'cli.png');
+// The Node CLI's answer, on Dawn over whatever Vulkan driver this machine has; and with a model
+// file the user brings (Real-ESRGAN's compact network, a small random one saved by PyTorch)
+const cliOut = join(tmp, 'cli.png'), cliOwn = join(tmp, 'cli-own.png');
+const ownModel = join(root, 'test/fixtures/compact_x4.pth');
 await promisify(execFile)('node', [join(root, 'dist/upscale.js'), input, '-o', cliOut, '--quiet'], { timeout: 300_000 });
+await promisify(execFile)('node', [join(root, 'dist/upscale.js'), input, '-o', cliOwn, '--quiet', '--model', ownModel], { timeout: 300_000 });
 
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json', '.safetensors': 'application/octet-stream' };
 const server = createServer((req, res) => {
@@ -79,9 +82,7 @@ try {
   console.log('browser adapter:', JSON.stringify(adapter));
   if (!adapter) fail('the browser offers no WebGPU adapter');
   await page.waitForFunction(() => document.body.dataset.state === 'idle', { timeout: 30_000 });
-  const dl = join(tmp, 'download');
   const cdp = await browser.target().createCDPSession();
-  await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dl, eventsEnabled: true });
   await (await page.$('#file')).uploadFile(input);
   await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), { timeout: 480_000, polling: 500 });
   const state = await page.$eval('#status', (e) => `${document.body.dataset.state}: ${e.textContent}`);
@@ -98,26 +99,49 @@ try {
     await page.screenshot({ path: screenshot, clip: { x: 0, y: 0, width: Math.ceil(right) + 30, height: Math.ceil(bottom) + 16 } });
     console.log(`screenshot: ${screenshot}`);
   }
-  await page.click('#download');
-  let name;
-  for (let i = 0; i < 100 && !name; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    name = existsSync(dl) ? readdirSync(dl).find((f) => f.endsWith('.png')) : undefined;
-  }
-  if (!name) fail('no PNG was downloaded');
-  const got = decodeImage(new Uint8Array(readFileSync(join(dl, name))), name);
-  const want = decodeImage(new Uint8Array(readFileSync(cliOut)), 'cli.png');
-  if (got.width !== want.width || got.height !== want.height) fail(`the page gave ${got.width}x${got.height}, the CLI ${want.width}x${want.height}`);
-  let worst = 0, off = 0;
-  for (let i = 0; i < want.width * want.height; i++) {
-    for (let c = 0; c < 3; c++) {
-      const d = Math.abs(Math.round(got.data[i * got.channels + c] * 255) - Math.round(want.data[i * want.channels + c] * 255));
-      worst = Math.max(worst, d);
-      if (d > 0) off++;
+  /** Downloads the page's PNG into a fresh folder and compares it with the CLI's output. */
+  const compareDownload = async (cliFile, what) => {
+    const folder = mkdtempSync(join(tmp, 'dl-'));
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: folder, eventsEnabled: true });
+    await page.click('#download');
+    let name;
+    for (let i = 0; i < 100 && !name; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      name = readdirSync(folder).find((f) => f.endsWith('.png'));
     }
-  }
-  console.log(`downloaded ${name}: ${got.width}x${got.height}; vs the CLI: max difference ${worst} levels, ${off} of ${want.width * want.height * 3} values differ`);
-  if (worst > 1) fail(`the page's PNG differs from the CLI's by ${worst} levels (at most 1 allowed)`);
+    if (!name) fail(`${what}: no PNG was downloaded`);
+    const got = decodeImage(new Uint8Array(readFileSync(join(folder, name))), name);
+    const want = decodeImage(new Uint8Array(readFileSync(cliFile)), 'cli.png');
+    if (got.width !== want.width || got.height !== want.height) fail(`${what}: the page gave ${got.width}x${got.height}, the CLI ${want.width}x${want.height}`);
+    let worst = 0, off = 0;
+    for (let i = 0; i < want.width * want.height; i++) {
+      for (let c = 0; c < 3; c++) {
+        const d = Math.abs(Math.round(got.data[i * got.channels + c] * 255) - Math.round(want.data[i * want.channels + c] * 255));
+        worst = Math.max(worst, d);
+        if (d > 0) off++;
+      }
+    }
+    console.log(`${what}: downloaded ${name}: ${got.width}x${got.height}; vs the CLI: max difference ${worst} levels, ${off} of ${want.width * want.height * 3} values differ`);
+    if (worst > 1) fail(`${what}: the page's PNG differs from the CLI's by ${worst} levels (at most 1 allowed)`);
+  };
+  await compareDownload(cliOut, 'shipped model');
+  // the user's own model file (.pth): the page reloads the model and upscales the same image again
+  await page.evaluate(() => { document.body.dataset.state = 'loading-own'; document.getElementById('download').dataset.ready = ''; });
+  await (await page.$('#modelfile')).uploadFile(ownModel);
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), { timeout: 480_000, polling: 500 });
+  const own = await page.$eval('#status', (e) => `${document.body.dataset.state}: ${e.textContent}`);
+  if (!own.startsWith('done')) fail(`the page failed with the user's model: ${own}\n${logs.join('\n')}`);
+  if ((await page.$eval('#model-name', (e) => e.textContent)) !== 'compact_x4.pth') fail('the page does not name the model in use');
+  await page.waitForSelector('#download[data-ready="1"]');
+  await compareDownload(cliOwn, "user's .pth");
+  // a file that is no model: one error naming it, and the page stays usable
+  const bad = join(tmp, 'notes.pth');
+  writeFileSync(bad, 'not a model');
+  await (await page.$('#modelfile')).uploadFile(bad);
+  await page.waitForFunction(() => document.body.dataset.state === 'error', { timeout: 60_000, polling: 200 });
+  const err = await page.$eval('#status', (e) => e.textContent);
+  console.log(`bad model file: ${err}`);
+  if (!/^Error: notes\.pth: /.test(err)) fail(`a bad model file is not reported naming it: ${err}`);
   // a browser without WebGPU is told so, and cannot pick a file
   const bare = await browser.newPage();
   await bare.evaluateOnNewDocument(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
