@@ -52,6 +52,12 @@ function runCli(cli: string, args: string[], cwd: string): Promise<{ code: numbe
 
 let model = '';
 let base = '';
+const NCNN = fileURLToPath(new URL('fixtures/compact_x4.param', import.meta.url));
+/** The compact fixture as an ncnn model in d (NAME.param, NAME.bin), its text and bytes changed by `edit`. */
+function ncnn(d: string, name: string, edit: (t: string) => string, bin?: Uint8Array): void {
+  writeFileSync(join(d, `${name}.param`), edit(readFileSync(NCNN, 'utf8')));
+  writeFileSync(join(d, `${name}.bin`), bin ?? readFileSync(NCNN.replace(/\.param$/, '.bin')));
+}
 const png = (w: number, h: number, seed = 1) => encodePng(img(w, h, 3, 8, seed));
 
 /** A generator file with the given metadata over the tiny model's shapes (zeros), or with one NaN. */
@@ -92,6 +98,13 @@ const CASES: Case[] = [
   { what: 'a model claiming 10^8 blocks', cli: 'upscale.js', make: (d) => { writeFileSync(join(d, 'p.png'), png(8, 8)); craftedModel(join(d, 'huge.safetensors'), { generator: JSON.stringify({ channels: 4, blocks: 100000000, scale: 4 }) }); return ['p.png', '--model', 'huge.safetensors']; }, error: /huge\.safetensors/ },
   { what: 'a model claiming 2048 channels', cli: 'upscale.js', make: (d) => { writeFileSync(join(d, 'p.png'), png(8, 8)); craftedModel(join(d, 'wide.safetensors'), { generator: JSON.stringify({ channels: 2048, blocks: 1, scale: 4 }) }); return ['p.png', '--model', 'wide.safetensors']; }, error: /wide\.safetensors/ },
   { what: 'a text file as the model', cli: 'upscale.js', make: (d) => { writeFileSync(join(d, 'p.png'), png(8, 8)); writeFileSync(join(d, 'm.safetensors'), 'not a model'); return ['p.png', '--model', 'm.safetensors']; }, error: /m\.safetensors/ },
+  // upscale.js: ncnn models (.param + .bin), the compact network's fixture made damaged
+  { what: 'an ncnn .param without its .bin', cli: 'upscale.js', make: (d) => { writeFileSync(join(d, 'p.png'), png(8, 8)); copyFileSync(NCNN, join(d, 'm.param')); return ['p.png', '--model', 'm.param']; }, error: /m\.bin: no such file/ },
+  { what: 'an ncnn conv declaring 2^28 weights over a small .bin', cli: 'upscale.js', make: (d) => { writeFileSync(join(d, 'p.png'), png(8, 8)); ncnn(d, 'm', (t) => t.replace('6=576', '6=268435456')); return ['p.png', '--model', 'm.param']; }, error: /m\.param: layer Conv_2/ },
+  { what: 'an ncnn .param declaring 99999 layers', cli: 'upscale.js', make: (d) => { writeFileSync(join(d, 'p.png'), png(8, 8)); ncnn(d, 'm', (t) => t.replace('14 15', '99999 15')); return ['p.png', '--model', 'm.param']; }, error: /m\.param: declares 99999 layers/ },
+  { what: 'an ncnn .param with a layer of another network', cli: 'upscale.js', make: (d) => { writeFileSync(join(d, 'p.png'), png(8, 8)); ncnn(d, 'm', (t) => t.replace('PReLU            PRelu_5', 'ReLU             PRelu_5')); return ['p.png', '--model', 'm.param']; }, error: /m\.param: layer PRelu_5 \(ReLU\)/ },
+  { what: 'an ncnn .bin of another model', cli: 'upscale.js', make: (d) => { writeFileSync(join(d, 'p.png'), png(8, 8)); ncnn(d, 'm', (t) => t, Buffer.concat([readFileSync(NCNN.replace(/\.param$/, '.bin')), Buffer.alloc(64)])); return ['p.png', '--model', 'm.param']; }, error: /m\.param: the \.bin holds/ },
+  { what: 'a binary file named .param', cli: 'upscale.js', make: (d) => { writeFileSync(join(d, 'p.png'), png(8, 8)); writeFileSync(join(d, 'm.param'), png(8, 8)); writeFileSync(join(d, 'm.bin'), ''); return ['p.png', '--model', 'm.param']; }, error: /m\.param: not an ncnn \.param file/ },
   // eval.js
   { what: 'eval.js on a folder without images', cli: 'eval.js', make: (d) => { mkdirSync(join(d, 'set')); return ['--data', 'set', '--model', model]; }, error: /set/ },
   { what: 'eval.js with a NaN model', cli: 'eval.js', make: (d) => { mkdirSync(join(d, 'set')); writeFileSync(join(d, 'set', 'a.png'), png(24, 24)); craftedModel(join(d, 'nan.safetensors'), {}, true); return ['--data', 'set', '--model', 'nan.safetensors']; }, error: /nan\.safetensors.*non-finite/ },
