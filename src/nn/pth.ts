@@ -73,6 +73,12 @@ interface Storage { storage: StDtype; key: string }
 interface Call { fn: string; args: unknown[] }
 const MARK = Symbol('mark');
 
+/**
+ * Bounds on the pickle machine, far above what a state_dict of any generator needs (x4plus: about
+ * 2,000 objects): a few KB of crafted opcodes cannot cost gigabytes or minutes.
+ */
+const MAX_STACK = 100_000, MAX_MEMO = 1_000_000, MAX_OBJECTS = 2_000_000;
+
 /** Runs the restricted pickle VM; returns the unpickled object. */
 function unpickle(pkl: Uint8Array, file: string): unknown {
   const dv = new DataView(pkl.buffer, pkl.byteOffset, pkl.byteLength);
@@ -81,6 +87,9 @@ function unpickle(pkl: Uint8Array, file: string): unknown {
   const memo = new Map<number, unknown>();
   let p = 0;
   const need = (n: number) => { if (p + n > pkl.length) fail(file, 'data.pkl ends early'); };
+  let objects = 0;
+  const made = () => { if (++objects > MAX_OBJECTS || stack.length > MAX_STACK) fail(file, `data.pkl: more than ${MAX_OBJECTS} objects or ${MAX_STACK} stack entries: not a state_dict`); };
+  const remember = (k: number) => { if (memo.size >= MAX_MEMO && !memo.has(k)) fail(file, `data.pkl: more than ${MAX_MEMO} memo entries: not a state_dict`); memo.set(k, stack[stack.length - 1]); };
   const u8 = () => { need(1); return pkl[p++]; };
   const u16 = () => { need(2); const v = dv.getUint16(p, true); p += 2; return v; };
   const u32 = () => { need(4); const v = dv.getUint32(p, true); p += 4; return v; };
@@ -108,6 +117,7 @@ function unpickle(pkl: Uint8Array, file: string): unknown {
   };
   for (;;) {
     const op = u8();
+    made();
     switch (op) {
       case 0x80: u8(); break;                                   // PROTO
       case 0x95: need(8); p += 8; break;                        // FRAME
@@ -139,16 +149,17 @@ function unpickle(pkl: Uint8Array, file: string): unknown {
       case 0x58: stack.push(str(u32())); break;                 // BINUNICODE
       case 0x8c: stack.push(str(u8())); break;                  // SHORT_BINUNICODE
       case 0x8d: { need(8); const n = Number(dv.getBigUint64(p, true)); p += 8; stack.push(str(n)); break; } // BINUNICODE8
-      case 0x71: memo.set(u8(), stack[stack.length - 1]); break;          // BINPUT
-      case 0x72: memo.set(u32(), stack[stack.length - 1]); break;         // LONG_BINPUT
-      case 0x94: memo.set(memo.size, stack[stack.length - 1]); break;     // MEMOIZE
+      case 0x71: remember(u8()); break;                         // BINPUT
+      case 0x72: remember(u32()); break;                        // LONG_BINPUT
+      case 0x94: remember(memo.size); break;                    // MEMOIZE
       case 0x68: { const k = u8(); if (!memo.has(k)) fail(file, 'data.pkl: bad memo reference'); stack.push(memo.get(k)); break; } // BINGET
       case 0x6a: { const k = u32(); if (!memo.has(k)) fail(file, 'data.pkl: bad memo reference'); stack.push(memo.get(k)); break; } // LONG_BINGET
       case 0x63: { const mod = line(); stack.push(global(mod, line())); break; }  // GLOBAL
       case 0x93: { const name = pop() as string, mod = pop() as string; stack.push(global(mod, name)); break; } // STACK_GLOBAL
       case 0x51: {                                              // BINPERSID: ('storage', type, key, location, numel)
         const t = pop();
-        if (!Array.isArray(t) || t[0] !== 'storage' || !(t[1] as Global)?.global) fail(file, 'data.pkl: unknown persistent id');
+        // the key a string (torch writes '0', '1', ...): a crafted nested object would cost its whole graph to print
+        if (!Array.isArray(t) || t[0] !== 'storage' || !(t[1] as Global)?.global || typeof t[2] !== 'string' || t[2].length > 64) fail(file, 'data.pkl: unknown persistent id');
         const cls = (t as [string, Global, string])[1].global.slice('torch.'.length);
         stack.push({ storage: STORAGES[cls], key: String((t as unknown[])[2]) } satisfies Storage);
         break;
@@ -174,11 +185,21 @@ function tensorOf(call: Call, entries: Map<string, Uint8Array>, prefix: string, 
   let c = call;
   if (c.fn === 'torch._utils._rebuild_parameter') c = c.args[0] as Call;
   if (c?.fn !== 'torch._utils._rebuild_tensor_v2') fail(file, `${name}: not a tensor`);
-  const [st, offset, shape, stride] = c.args as [Storage, number, number[], number[]];
+  const [st, offset, shape, stride] = c.args as [Storage, unknown, unknown, unknown];
   if (!st?.storage) fail(file, `${name}: unsupported storage type`);
+  // every field checked before it is used or printed: flat tuples of whole numbers, a storage offset
+  // inside the storage, one stride per dimension
+  const whole = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  if (!whole(offset)) fail(file, `${name}: storage offset is not a whole number`);
+  if (!Array.isArray(shape) || shape.length > 8 || !shape.every((d) => whole(d) && d <= 2 ** 31)) fail(file, `${name}: its shape is not a tuple of up to 8 whole numbers`);
+  if (!Array.isArray(stride) || stride.length !== shape.length || !stride.every(whole)) fail(file, `${name}: its strides are not one whole number per dimension`);
   const data = entries.get(`${prefix}data/${st.key}`) ?? fail(file, `${name}: storage ${st.key} is missing`);
   const es = SIZES[st.storage];
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = (shape as number[]).reduce((a, b) => a * b, 1);
+  // a saved tensor never holds more elements than its storage (a stride-0 view of a tiny storage
+  // expanded to a huge shape would cost gigabytes to materialise)
+  if (n > data.length / es) fail(file, `${name}: shape [${shape}] has ${n} elements, more than its storage's ${Math.floor(data.length / es)}`);
+  if (n > 0 && (offset as number) >= data.length / es) fail(file, `${name}: storage offset ${offset} is past the end of its storage`);
   const out = new Uint8Array(n * es);
   const idx = new Array(shape.length).fill(0);
   for (let i = 0; i < n; i++) {
@@ -188,7 +209,7 @@ function tensorOf(call: Call, entries: Map<string, Uint8Array>, prefix: string, 
     out.set(data.subarray(src * es, (src + 1) * es), i * es);
     for (let d = shape.length - 1; d >= 0 && ++idx[d] === shape[d]; d--) idx[d] = 0;
   }
-  return { dtype: st.storage, shape: [...shape], data: out };
+  return { dtype: st.storage, shape: [...(shape as number[])], data: out };
 }
 
 /** The tensors of a torch.save'd state_dict (a .pth / .pt zip), by name. */
