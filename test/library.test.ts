@@ -7,6 +7,8 @@ import { upscale, createUpscaler, close } from '../src/node/index.js';
 import { gpu } from '../src/gpu/gpu.js';
 import { loadFoldedGenerator, defaultModelPath } from '../src/node/model.js';
 import { upscaleTiled } from '../src/srgan/inference.js';
+import { cachedUpscale } from '../src/srgan/upscaler.js';
+import { getGpu } from '../src/node/gpu.js';
 
 afterAll(() => close());
 
@@ -66,5 +68,34 @@ describe('library', () => {
     // and the upscaler still works afterwards
     expect((await u.upscale(image(5, 5))).width).toBe(20);
     u.dispose();
+  });
+
+  it('refuses what it cannot read as RGBA bytes with a TypeError naming the field (issue 29, class 3)', async () => {
+    const u = await createUpscaler({ model: 'srresnet' });
+    const cases: Array<[unknown, RegExp]> = [
+      [{ width: 2, height: 2, data: new Uint16Array(16).fill(40000) }, /^upscale: image\.data must be a Uint8ClampedArray or Uint8Array of RGBA bytes \(as ImageData holds\), got Uint16Array$/],
+      [{ width: 2, height: 2, data: new Float32Array(16).fill(0.5) }, /got Float32Array$/],
+      [{ width: 2, height: 2, data: Array(16).fill(0) }, /got Array$/],
+      [{ width: 2.5, height: 2, data: new Uint8Array(20) }, /^upscale: image\.width and image\.height must be positive integers, got 2\.5x2$/],
+      [null, /^upscale: image must be an ImageData-like object/],
+    ];
+    for (const [img, re] of cases) {
+      await expect(u.upscale(img as never)).rejects.toThrow(TypeError);
+      await expect(u.upscale(img as never)).rejects.toThrow(re);
+      await expect(upscale(img as never, { model: 'srresnet' })).rejects.toThrow(re); // before any model is loaded
+    }
+    u.dispose();
+  });
+
+  it('honours its signal from the first await: a model that never arrives does not hold the caller', async () => {
+    // a platform whose model source stalls (a URL that never answers)
+    const stalled = cachedUpscale({ openGpu: () => getGpu(), loadModel: () => new Promise(() => {}) });
+    const ac = new AbortController();
+    const t0 = performance.now();
+    setTimeout(() => ac.abort(), 50);
+    await expect(stalled(image(4, 4), { model: 'https://example.invalid/m.safetensors', signal: ac.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    expect(performance.now() - t0).toBeLessThan(2000);
+    const pre = new AbortController(); pre.abort();
+    await expect(stalled(image(4, 4), { model: 'https://example.invalid/other.safetensors', signal: pre.signal })).rejects.toMatchObject({ name: 'AbortError' });
   });
 });

@@ -98,6 +98,34 @@ function abortError(): Error {
   return new DOMException('The upscale was aborted', 'AbortError');
 }
 
+/** p, or an AbortError as soon as the signal aborts (p itself goes on: a model still loads for later calls). */
+function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(abortError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then((v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e) => { signal.removeEventListener('abort', onAbort); reject(e); });
+  });
+}
+
+/**
+ * The image checked as the library takes it: whole positive sizes and RGBA bytes. Typed arrays of
+ * other kinds are refused by name: 16-bit samples or 0..1 floats read as bytes would give a white or
+ * black picture without a word.
+ */
+function checkImage(image: ImageDataLike): void {
+  if (!image || typeof image !== 'object') throw new TypeError('upscale: image must be an ImageData-like object { width, height, data }');
+  const { width: w, height: h, data } = image;
+  if (!(Number.isSafeInteger(w) && Number.isSafeInteger(h) && w > 0 && h > 0)) throw new TypeError(`upscale: image.width and image.height must be positive integers, got ${String(w)}x${String(h)}`);
+  if (!(data instanceof Uint8ClampedArray || data instanceof Uint8Array)) {
+    const kind = data === null ? 'null' : typeof data === 'object' ? (data as object).constructor?.name ?? 'an object' : typeof data;
+    throw new TypeError(`upscale: image.data must be a Uint8ClampedArray or Uint8Array of RGBA bytes (as ImageData holds), got ${kind}`);
+  }
+  if (data.length !== w * h * 4) throw new TypeError(`upscale: image.data has ${data.length} bytes, a ${w}x${h} RGBA image has ${w * h * 4}`);
+}
+
 /** A model loaded and its pipelines compiled once, for any number of images. */
 export interface Upscaler {
   /** LR to HR factor of the model (4 for the shipped one). */
@@ -125,9 +153,8 @@ class TiledUpscaler implements Upscaler {
 
   private async run(image: ImageDataLike, o: Omit<UpscaleOptions, 'model'>): Promise<UpscaledImage> {
     if (this.disposed) throw new Error('upscale: this upscaler was disposed');
+    checkImage(image);
     const { width: w, height: h, data } = image;
-    if (!(Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0)) throw new Error(`upscale: bad image size ${w}x${h}`);
-    if (!data || data.length !== w * h * 4) throw new Error(`upscale: data has ${data?.length} bytes, a ${w}x${h} RGBA image has ${w * h * 4}`);
     if (o.signal?.aborted) throw abortError();
     // opaque images go in as RGB: no alpha to upscale
     let opaque = true;
@@ -194,6 +221,8 @@ export async function createUpscalerOn(platform: Platform, options: UpscalerOpti
 export function cachedUpscale(platform: Platform): (image: ImageDataLike, options?: UpscaleOptions) => Promise<UpscaledImage> {
   const cache = new Map<string, Promise<Upscaler>>();
   return async (image: ImageDataLike, options: UpscaleOptions = {}): Promise<UpscaledImage> => {
+    checkImage(image); // before any model is fetched
+    if (options.signal?.aborted) throw abortError();
     const src = options.model ?? 'default';
     const key = typeof src === 'string' || src instanceof URL ? String(src) : null;
     let up = key !== null ? cache.get(key) : undefined;
@@ -204,7 +233,8 @@ export function cachedUpscale(platform: Platform): (image: ImageDataLike, option
         up.catch(() => cache.delete(key));
       }
     }
-    const u = await up;
+    // the signal is honoured while the model loads (a stalled URL must not hold the caller)
+    const u = await untilAborted(up, options.signal);
     try {
       return await u.upscale(image, options);
     } finally {
