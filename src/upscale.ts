@@ -246,6 +246,8 @@ async function findInputs(o: Options, report: (e: unknown) => void, say: (s: str
     }
     if (st.isDirectory()) {
       const files = await listImages(p, {
+        // -o DIR inside an input folder holds this command's outputs: never inputs (a re-run would upscale them again)
+        exclude: o.output !== undefined ? [o.output] : [],
         onSkip: (f, problem, dup) => { if (!dup) report(new Error(`${f}: ${problem}`)); else if (o.verbose) say(`note: ${f} is the same file as ${dup}; done once`); },
       }).catch((e) => { report(e); return null; });
       if (files && !files.length) report(new Error(`${p}: no images (.png, .jpg, .jpeg, .bmp) found`));

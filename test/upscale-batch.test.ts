@@ -67,6 +67,23 @@ describe('upscale.js batches', () => {
     expect(statSync(join(out, 'a_x4.png')).mtimeMs).toBe(mtime);
   });
 
+  it('-o DIR inside an input folder: a re-run never reads its own outputs back as inputs (issue 29, class 4)', async () => {
+    const src = join(dir, 'inside');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a.png'), encodePng(img(8, 6, 3)));
+    writeFileSync(join(src, 'b.png'), encodePng(img(7, 5, 3, 8, 2)));
+    const first = await upscale(model, [src, '-o', join(src, 'out') + '/']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/2 written, 0 skipped/);
+    // the documented re-run, also through another spelling of the folder
+    for (const o of [join(src, 'out') + '/', join(src, '.', 'out', '.') + '/']) {
+      const again = await upscale(model, [src, '-o', o, '--skip-existing']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toMatch(/0 written, 2 skipped/);
+    }
+    expect(tree(src)).toEqual(['a.png', 'b.png', 'out/a_x4.png', 'out/b_x4.png']);
+  });
+
   it('takes several inputs (as a shell glob gives them), beside each input or into -o DIR', async () => {
     const d = join(dir, 'glob');
     mkdirSync(d);

@@ -19,6 +19,12 @@ export interface ListOptions {
    * as one already listed (a hard link, a symbolic link); otherwise `problem` says why.
    */
   onSkip?: (path: string, problem: string, duplicateOf?: string) => void;
+  /**
+   * Folders not to walk (compared as real folders, however they are spelt or linked): where the run
+   * writes (upscale.js -o DIR inside an input folder, a training run folder inside --data), so a
+   * later run never reads its own outputs back as inputs.
+   */
+  exclude?: string[];
 }
 
 /**
@@ -37,6 +43,8 @@ export async function listImages(dir: string, opts: ListOptions = {}): Promise<s
   const out: string[] = [];
   const id = (s: { dev: number; ino: number }) => `${s.dev}:${s.ino}`;
   const dirsSeen = new Set<string>([id(st)]);
+  // an excluded folder counts as seen: never entered, by its name or through a link
+  for (const e of opts.exclude ?? []) { const s = await stat(e).catch(() => null); if (s?.isDirectory() && id(s) !== id(st)) dirsSeen.add(id(s)); }
   const filesSeen = new Map<string, string>();
   const walk = async (d: string): Promise<void> => {
     let entries: import('node:fs').Dirent[];
@@ -87,12 +95,12 @@ export function toRgb8(bytes: Uint8Array, name: string): RgbImage {
   return { name, width: img.width, height: img.height, rgb: toBytes(toRGB(img).rgb) };
 }
 
-export interface LoadOptions { minSize: number; warn?: (msg: string) => void }
+export interface LoadOptions { minSize: number; warn?: (msg: string) => void; exclude?: string[] }
 
 /** Loads every usable image of a folder; unreadable or too-small files are skipped with a warning. */
 export async function loadImages(dir: string, opts: LoadOptions): Promise<RgbImage[]> {
   const warn = opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
-  const files = await listImages(dir);
+  const files = await listImages(dir, { exclude: opts.exclude });
   if (!files.length) throw new Error(`${dir}: no images (.png, .jpg, .jpeg, .bmp) found`);
   const out: RgbImage[] = [];
   for (const f of files) {

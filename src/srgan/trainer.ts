@@ -83,6 +83,8 @@ export class Trainer {
   optD: Adam | null;
   step = 0;
   private images: RgbImage[] = [];
+  /** How many training images init() loaded. */
+  get imageCount(): number { return this.images.length; }
   private stopRequested = false;
   private startTime = 0;
   private lastLogTime = 0;
@@ -126,7 +128,8 @@ export class Trainer {
    */
   async init(): Promise<void> {
     const out = this.opts.outDir;
-    this.images = await loadImages(this.opts.dataDir, { minSize: this.cfg.crop });
+    // the run folder inside --data (previews, plots) is never read back as training data
+    this.images = await loadImages(this.opts.dataDir, { minSize: this.cfg.crop, exclude: [out] });
     this.say(`data: ${this.images.length} images from ${this.opts.dataDir}`);
     if (this.opts.valDir) await this.checkValidationFolder(this.opts.valDir);
     if (this.cfg.phase2Steps > 0) {

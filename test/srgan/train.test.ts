@@ -72,6 +72,21 @@ describe('trainer', () => {
     G.dispose();
   });
 
+  it('a run folder inside --data is never read back as training data on --resume (issue 29, class 4)', async () => {
+    const data = makeData(3);
+    const out = join(data, 'run');
+    const t1 = new Trainer(tinyCfg({ phase2Steps: 0, previewEvery: 1, previewCount: 2 }), { dataDir: data, outDir: out, resume: false, quiet: true });
+    await t1.init(); await t1.run();
+    const n = t1.imageCount;
+    t1.dispose();
+    expect(n).toBe(3);
+    expect(existsSync(join(out, 'previews'))).toBe(true); // PNGs larger than the crop, inside --data
+    const t2 = new Trainer(tinyCfg({ phase2Steps: 0, phase1Steps: 3, previewEvery: 1, previewCount: 2 }), { dataDir: data, outDir: out, resume: true, quiet: true });
+    await t2.init();
+    expect(t2.imageCount).toBe(n);
+    t2.dispose();
+  });
+
   it('phase 1 overfits a single batch: the MSE falls at least 10x', async () => {
     const data = makeData(2);
     const out = mkdtempSync(join(tmpdir(), 'srgan-overfit-'));
