@@ -15,6 +15,7 @@ import { downscale } from '../dist/srgan/data.js';
 import { getGpu } from '../dist/node/gpu.js';
 import { loadFoldedGenerator } from '../dist/node/model.js';
 import { upscaleTiled } from '../dist/srgan/inference.js';
+import { sameFile } from '../dist/node/paths.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -24,6 +25,10 @@ const fail = (m) => { process.stderr.write(`error: ${m}\n`); process.exit(1); };
 if (!values.out || !positionals.length) fail('usage: node scripts/compare.mjs --out OUT.png --model NAME=FILE ... IMAGE@X,Y,W,H ...');
 const zoom = Number(values.zoom ?? 1);
 const models = (values.model ?? []).map((m) => { const i = m.indexOf('='); if (i < 0) fail(`--model ${m}: expected NAME=FILE`); return [m.slice(0, i), m.slice(i + 1)]; });
+// --out must not be one of the inputs (an image or a model), however it is spelt
+for (const input of [...positionals.map((p) => p.replace(/@[\d,]+$/, '')), ...models.map(([, f]) => f)]) {
+  if (await sameFile(input, values.out)) fail(`--out ${values.out}: is the input ${input}; refusing to overwrite it`);
+}
 
 await getGpu({ verbose: false });
 const nets = [];

@@ -6,13 +6,14 @@
 // says which one it is and at which step.
 import { parseArgs } from 'node:util';
 import { readSafetensors, writeAtomic } from '../dist/node/state.js';
+import { sameFile } from '../dist/node/paths.js';
 import { serializeSafetensors } from '../dist/nn/safetensors.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { live: { type: 'boolean' } } });
 const [inp, out] = positionals;
 if (!inp || !out || positionals.length > 2) { process.stderr.write('usage: node scripts/extract-generator.mjs CHECKPOINT OUT.safetensors [--live]\n'); process.exit(2); }
 try {
-  if (inp === out) throw new Error(`${out}: refusing to overwrite the input`);
+  if (await sameFile(inp, out)) throw new Error(`${out}: is the input ${inp}; refusing to overwrite it`);
   const { tensors, metadata } = await readSafetensors(inp);
   if (metadata.format !== 'srgan-webgpu-checkpoint' || !metadata.config) throw new Error(`${inp}: not a training checkpoint of srgan-webgpu`);
   const cfg = JSON.parse(metadata.config);

@@ -36,13 +36,23 @@ for (const p of positionals) {
     for (const f of readdirSync(p).sort()) if (EXT.has(extname(f).toLowerCase())) files.push(join(p, f));
   } else files.push(p);
 }
-mkdirSync(values.out, { recursive: true });
 
 /** Start offsets of n windows of size s spread evenly over [0, full). */
 const grid = (full, s) => {
   const n = Math.ceil(full / s);
   return n <= 1 ? [0] : Array.from({ length: n }, (_, i) => Math.round((i * (full - s)) / (n - 1)));
 };
+
+// two inputs that would write one name (a.png and a.jpg) are refused before anything is written:
+// the second would have been dropped without a word
+const nameOf = (file) => { const stem = basename(file, extname(file)); return stem.match(/^\d+x\d+$/) ? basename(join(file, '../../..')) : stem; };
+const byName = new Map();
+for (const f of files) {
+  const n = nameOf(f);
+  if (byName.has(n)) fail(`${byName.get(n)} and ${f} would both be written as ${n}*.png; rename one`);
+  byName.set(n, f);
+}
+mkdirSync(values.out, { recursive: true });
 
 let written = 0;
 for (const file of files) {

@@ -15,6 +15,7 @@ import {
 } from './node/image-files.js';
 import { imresize } from './image/resize.js';
 import { listImages } from './srgan/data.js';
+import { realOut } from './node/paths.js';
 import { DEFAULT_MODEL, modelPath, readGeneratorFile, checkGeneratorTensors, shippedModelList } from './node/model.js';
 import { FoldedGenerator, planTiles } from './srgan/inference.js';
 import { upscaleImage, type FloatImage } from './srgan/upscaler.js';
@@ -258,19 +259,6 @@ async function findInputs(o: Options, report: (e: unknown) => void, say: (s: str
     } else await add(p, basename(p));
   }
   return found;
-}
-
-/**
- * Where a path really is, for comparing outputs (which may not exist yet): the real path of the
- * deepest existing folder above it, plus the rest. Strings are never compared as typed:
- * D/good.png and D/./good.png, or a folder reached through a link, are the same file.
- */
-async function realOut(p: string): Promise<string> {
-  const abs = resolve(p);
-  const real = await realpath(abs).catch(() => null);
-  if (real) return real;
-  const parent = dirname(abs);
-  return parent === abs ? abs : join(await realOut(parent), basename(abs));
 }
 
 /** Two inputs writing one output is refused before any work: whichever came second would win silently. */
