@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { getGpu } from './node/gpu.js';
 import { runCli } from './cli.js';
 import { DEFAULT_CONFIG, resolveConfig, parseDuration, applySet } from './srgan/config.js';
+import { PHASE2_TERMS } from './srgan/losses.js';
 import { Trainer, resumeConfig, type StepLog } from './srgan/trainer.js';
 import { tuneAndSave, variantsPath } from './node/variants.js';
 
@@ -36,12 +37,9 @@ usage: node dist/train.js --data DIR --out RUNDIR [options]
 config entries and defaults (the paper's values; beyond the paper, all off by default:
   pixelLoss 'l1', schedule1 'cosine' with lr1Min, warmup1 steps, schedule2 'cosine' (lr2 -> lr2Final),
   ema 0.999 (a moving average of G's weights for validation, previews and generator.safetensors),
-  discriminator.head 'pool' (global average pool before the dense layers), pixelWeight2 (a pixel
-  loss of that weight added to phase 2's generator loss, ESRGAN's 0.01 with L1), lowWeight2 (an L1
-  loss between 4x4 box averages of SR and HR in phase 2: colours held, detail free), chromaWeight2
-  (an L1 loss between the Cb/Cr of SR and HR per pixel in phase 2: invented detail in Y, no colour speckle),
-  gridWeight2 (an L1 loss between the 16 phase means, every 4 pixels, of SR's and HR's high-pass
-  residual in phase 2: against the dot grid a pixel-shuffle tail can draw),
+  discriminator.head 'pool' (global average pool before the dense layers), the weights of phase 2's
+  optional generator-loss terms:
+${PHASE2_TERMS.map((t) => `    ${t.setting}: ${t.doc}`).join('\n')}
   generator.upsample 'nearest' (ESRGAN's nearest-neighbour x2 + conv instead of pixel shuffle) or
   'espcn' (no upsampling steps: conv_out a 3x3 conv to 3 * scale^2 channels, then one pixel shuffle,
   every conv at the input's resolution) or 'shuffle-espcn' (scale 4: the paper's first x2 step, then

@@ -3,6 +3,7 @@ import { NORMS, SKIPS, TRAINABLE_ARCHS, UPSAMPLINGS, generatorConfigError, type 
 import type { DiscriminatorConfig } from './discriminator.js';
 import type { VggLayer } from './vgg19.js';
 import { DEFAULT_DEGRADATION, EVAL_CASES, type DegradationConfig } from './degrade.js';
+import { PHASE2_TERMS } from './losses.js';
 
 export interface TrainConfig {
   generator: GeneratorConfig;
@@ -158,10 +159,7 @@ export const CONFIG_RULES: Record<string, Rule> = {
   beta2: num(0, 1, { hi: true }),
   contentScale: num(0, 1e6, { lo: true }),
   advWeight: num(0, 1e6),
-  pixelWeight2: num(0, 1e6),
-  lowWeight2: num(0, 1e6),
-  chromaWeight2: num(0, 1e6),
-  gridWeight2: num(0, 1e6),
+  ...Object.fromEntries(PHASE2_TERMS.map((t) => [t.setting, num(0, 1e6)])),
   vggLayer: oneOf('vgg54', 'vgg34', 'vgg22'),
   seed: int(0, 2 ** 32 - 1),
   checkpointEvery: int(1, MAX_STEPS),

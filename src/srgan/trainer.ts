@@ -27,6 +27,7 @@ import { writePreview } from './preview.js';
 import { readGeneratorFile } from '../node/model.js';
 import { evaluateFolder, formatEvalTable, type Scores } from './evaluate.js';
 import { srresnetStep, srganStep, phase2Weights } from './steps.js';
+import { PHASE2_TERMS, logName } from './losses.js';
 
 export interface TrainOptions {
   dataDir: string;
@@ -390,10 +391,8 @@ export class Trainer {
     else {
       rec.content = v.content[0]; rec.adversarial = v.adversarial[0]; rec.loss_d = v.lossD[0];
       rec.d_hr = sigmoidMean(v.dReal); rec.d_sr = sigmoidMean(v.dFake);
-      if (v.pixel) rec[this.cfg.pixelLoss] = v.pixel[0]; // the pixel term of pixelWeight2
-      if (v.low) rec.low = v.low[0];                     // the 4x4-average term of lowWeight2
-      if (v.chroma) rec.chroma = v.chroma[0];            // the chroma term of chromaWeight2
-      if (v.grid) rec.grid = v.grid[0];                  // the grid-phase term of gridWeight2
+      // the optional terms that have weights (src/srgan/losses.ts), each under its log name
+      for (const t of PHASE2_TERMS) if (v[t.key]) (rec as unknown as Record<string, number>)[logName(t, this.cfg.pixelLoss)] = v[t.key][0];
     }
     const terms: Array<[string, number | undefined]> = [['loss_g', rec.loss_g], ['content', rec.content], ['adversarial', rec.adversarial], ['loss_d', rec.loss_d]];
     for (const [name, v] of terms) {

@@ -16,7 +16,7 @@ import { resolveConfig, learningRate, DEFAULT_CONFIG, type TrainConfig } from '.
 import { Discriminator, discriminatorParamCount, PAPER_DISCRIMINATOR } from '../../src/srgan/discriminator.js';
 import { Trainer, resumeConfig } from '../../src/srgan/trainer.js';
 import { makeBatch } from '../../src/srgan/data.js';
-import { boxAverage4, chroma, gridPhases } from '../../src/srgan/steps.js';
+import { boxAverage4, chroma, gridPhases } from '../../src/srgan/losses.js';
 import { evaluateFolder } from '../../src/srgan/evaluate.js';
 
 function makeData(n: number, size = 48): string {

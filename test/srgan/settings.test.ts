@@ -13,6 +13,7 @@ import { encodePng } from '../../src/image/image.js';
 import { fromFloat32, serializeSafetensors } from '../../src/nn/safetensors.js';
 import { applySet, parseDuration, resolveConfig, DEFAULT_CONFIG, CONFIG_RULES } from '../../src/srgan/config.js';
 import { generatorTensorShapes } from '../../src/srgan/model.js';
+import { PHASE2_TERMS } from '../../src/srgan/losses.js';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
 const exec = promisify(execFile);
@@ -50,6 +51,15 @@ describe('config entries', () => {
       v && typeof v === 'object' && !Array.isArray(v) ? leaves(v as Record<string, unknown>, `${p}${k}.`) : [`${p}${k}`]);
     expect(leaves(DEFAULT_CONFIG as unknown as Record<string, unknown>).sort()).toEqual(Object.keys(CONFIG_RULES).sort());
     expect(resolveConfig({})).toEqual(DEFAULT_CONFIG);
+  });
+
+  it("every optional loss term of the table is an entry: default 0 (off), a weight's rule, listed in train.js --help", async () => {
+    const help = (await cli('train.js', ['--help'])).stdout;
+    for (const t of PHASE2_TERMS) {
+      expect(DEFAULT_CONFIG[t.setting], t.setting).toBe(0);
+      expect(CONFIG_RULES[t.setting](-1), t.setting).toMatch(/in \[0, 1000000\]/);
+      expect(help).toContain(`${t.setting}: ${t.doc}`);
+    }
   });
 
   it('integers where integers are meant, ranges, choices: one line naming the entry and the value', () => {
