@@ -37,7 +37,9 @@ usage: node dist/train.js --data DIR --out RUNDIR [options]
 config entries and defaults (the paper's values; beyond the paper, all off by default:
   pixelLoss 'l1', schedule1 'cosine' with lr1Min, warmup1 steps, schedule2 'cosine' (lr2 -> lr2Final),
   ema 0.999 (a moving average of G's weights for validation, previews and generator.safetensors),
-  discriminator.head 'pool' (global average pool before the dense layers), the weights of phase 2's
+  discriminator.head 'pool' (global average pool before the dense layers), ganLoss 'ragan' (ESRGAN's
+  relativistic average GAN), vggActivation 'before' (ESRGAN's content loss on the last VGG conv before
+  its ReLU), the weights of phase 2's
   optional generator-loss terms:
 ${PHASE2_TERMS.map((t) => `    ${t.setting}: ${t.doc}`).join('\n')}
   generator.upsample 'nearest' (ESRGAN's nearest-neighbour x2 + conv instead of pixel shuffle) or

@@ -40,6 +40,8 @@ export interface TrainConfig {
   gridWeight2: number;      // 0: weight of an L1 loss between the 16 phase means (every 4 pixels) of SR's and
                             // HR's high-pass residual in phase 2's generator loss: no 4-pixel dot grid
   vggLayer: VggLayer;       // 'vgg54'
+  vggActivation: 'after' | 'before'; // 'after' (the paper: the layer's ReLU output); 'before' (ESRGAN: the conv's output)
+  ganLoss: 'vanilla' | 'ragan'; // 'vanilla' (the paper's BCE); 'ragan' (ESRGAN's relativistic average GAN)
   seed: number;
   checkpointEvery: number;  // steps
   previewEvery: number;     // steps (0 = never)
@@ -75,6 +77,8 @@ export const DEFAULT_CONFIG: TrainConfig = {
   chromaWeight2: 0,
   gridWeight2: 0,
   vggLayer: 'vgg54',
+  vggActivation: 'after',
+  ganLoss: 'vanilla',
   seed: 1,
   checkpointEvery: 500,
   previewEvery: 1000,
@@ -161,6 +165,8 @@ export const CONFIG_RULES: Record<string, Rule> = {
   advWeight: num(0, 1e6),
   ...Object.fromEntries(PHASE2_TERMS.map((t) => [t.setting, num(0, 1e6)])),
   vggLayer: oneOf('vgg54', 'vgg34', 'vgg22'),
+  vggActivation: oneOf('after', 'before'),
+  ganLoss: oneOf('vanilla', 'ragan'),
   seed: int(0, 2 ** 32 - 1),
   checkpointEvery: int(1, MAX_STEPS),
   previewEvery: int(0, MAX_STEPS),

@@ -116,5 +116,35 @@ export const PHASE2_TERMS: readonly LossTerm[] = [
   },
 ];
 
+/**
+ * ESRGAN's relativistic average logits: a - mean(b) for each sample (a, b: [N, 1] logits), the
+ * mean as a product with a constant -1/N matrix, so that gradients reach both a and b.
+ */
+export function relativistic(a: Tensor, b: Tensor): Tensor {
+  const N = a.shape[0];
+  if (b.size !== N || a.size !== N) throw new Error(`relativistic: [${a.shape}] and [${b.shape}] are not one logit per sample of one batch`);
+  return ops.add(a, ops.linear(fromArray(new Float32Array(N * N).fill(-1 / N), [N, N]), b.reshape([N, 1]), null).reshape(a.shape));
+}
+
+/**
+ * The adversarial losses of a run's GAN kind. 'vanilla' (the paper's): G's -log D(SR), D's BCE of
+ * HR as real and SR as fake. 'ragan' (ESRGAN's relativistic average GAN): each side judges whether
+ * real looks more real than fake on average: D's (BCE(D(HR) - mean D(SR), 1) + BCE(D(SR) - mean D(HR), 0)) / 2,
+ * G's the same with the targets swapped (so G also learns from the real images' logits).
+ */
+export const GAN_LOSSES = {
+  vanilla: {
+    generator: (_dHr: Tensor | null, dSr: Tensor) => ops.bceWithLogits(dSr, 1),
+    discriminator: (dHr: Tensor, dSr: Tensor) => ops.add(ops.bceWithLogits(dHr, 1), ops.bceWithLogits(dSr, 0)),
+    needsHrForG: false,
+  },
+  ragan: {
+    generator: (dHr: Tensor | null, dSr: Tensor) => ops.scale(ops.add(ops.bceWithLogits(relativistic(dHr!, dSr), 0), ops.bceWithLogits(relativistic(dSr, dHr!), 1)), 0.5),
+    discriminator: (dHr: Tensor, dSr: Tensor) => ops.scale(ops.add(ops.bceWithLogits(relativistic(dHr, dSr), 1), ops.bceWithLogits(relativistic(dSr, dHr), 0)), 0.5),
+    needsHrForG: true,
+  },
+} as const;
+export type GanLoss = keyof typeof GAN_LOSSES;
+
 /** The name a term is logged under: the pixel term as its kind ('l1' or 'mse'), the others by key. */
 export const logName = (t: LossTerm, pixelLoss: 'mse' | 'l1'): string => (t.key === 'pixel' ? pixelLoss : t.key);

@@ -9,7 +9,7 @@ import type { AnyGenerator as Generator } from './generator.js';
 import type { Discriminator } from './discriminator.js';
 import type { VGG19Features } from './vgg19.js';
 import type { TrainConfig } from './config.js';
-import { PHASE2_TERMS, type LossTerm } from './losses.js';
+import { GAN_LOSSES, PHASE2_TERMS, type GanLoss, type LossTerm } from './losses.js';
 
 export interface Phase1Models { G: Generator; optG: Adam; ema?: Ema | null; pixelLoss: 'mse' | 'l1' }
 /** The weights of phase 2's optional generator-loss terms (src/srgan/losses.ts), by config entry; absent = 0. */
@@ -22,12 +22,17 @@ export interface Phase2Models {
   weights?: TermWeights;
   /** The pixel term's kind (the run's pixelLoss). */
   pixelLoss?: 'mse' | 'l1';
+  /** The adversarial losses: 'vanilla' (the paper's, the default) or 'ragan' (ESRGAN's relativistic average). */
+  ganLoss?: GanLoss;
+  /** The content loss on the last VGG conv's output before its ReLU (ESRGAN), not after (the paper). */
+  vggBeforeRelu?: boolean;
 }
 
 /** The generator loss's weights of phase 2 as a run configuration sets them (the trainer's and the profiler's step). */
-export function phase2Weights(cfg: TrainConfig): Pick<Phase2Models, 'contentScale' | 'advWeight' | 'weights' | 'pixelLoss'> {
+export function phase2Weights(cfg: TrainConfig): Pick<Phase2Models, 'contentScale' | 'advWeight' | 'weights' | 'pixelLoss' | 'ganLoss' | 'vggBeforeRelu'> {
   return {
-    contentScale: cfg.contentScale, advWeight: cfg.advWeight, pixelLoss: cfg.pixelLoss,
+    contentScale: cfg.contentScale, advWeight: cfg.advWeight, pixelLoss: cfg.pixelLoss, ganLoss: cfg.ganLoss,
+    vggBeforeRelu: cfg.vggActivation === 'before',
     weights: Object.fromEntries(PHASE2_TERMS.map((t) => [t.setting, cfg[t.setting]])),
   };
 }
@@ -61,9 +66,11 @@ export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Phase2Out {
     // generator: content (VGG features * contentScale, MSE) + advWeight * -log D(G(LR))
     D.setRequiresGrad(false);
     const sr = G.forward(lr);
-    const fHr = noGrad(() => vgg.forward(hr));
-    const content = ops.scale(ops.mseLoss(vgg.forward(sr), fHr), m.contentScale ** 2);
-    const adversarial = ops.bceWithLogits(D.forward(sr), 1);
+    const pre = m.vggBeforeRelu ?? false, gan = GAN_LOSSES[m.ganLoss ?? 'vanilla'];
+    const fHr = noGrad(() => vgg.forward(hr, undefined, pre));
+    const content = ops.scale(ops.mseLoss(vgg.forward(sr, undefined, pre), fHr), m.contentScale ** 2);
+    // D is frozen here: D(HR) takes no gradient, and only the relativistic loss needs it
+    const adversarial = gan.generator(gan.needsHrForG ? noGrad(() => D.forward(hr)) : null, D.forward(sr));
     let lossG = ops.add(content, ops.scale(adversarial, m.advWeight));
     // the optional terms, in the table's order, each with its weight
     const terms: Partial<Record<LossTerm['key'], Tensor>> = {};
@@ -82,7 +89,7 @@ export function srganStep(m: Phase2Models, lr: Tensor, hr: Tensor): Phase2Out {
     D.setRequiresGrad(true);
     const dReal = D.forward(hr);
     const dFake = D.forward(sr.detach());
-    const lossD = ops.add(ops.bceWithLogits(dReal, 1), ops.bceWithLogits(dFake, 0));
+    const lossD = gan.discriminator(dReal, dFake);
     D.zeroGrad();
     backward(lossD);
     m.optD.update();

@@ -75,11 +75,13 @@ export class VGG19Features extends Module {
    * Features of an image NHWC in [-1,1]. `upTo` (e.g. 'block1_conv2') stops early, returning that
    * layer's output after its ReLU.
    */
-  forward(x: Tensor, upTo?: string): Tensor {
+  forward(x: Tensor, upTo?: string, beforeRelu = false): Tensor {
     let h = this.pre.forward(x);
     for (let i = 0; i < this.convs.length; i++) {
       if (i > 0 && VGG19_CONVS[i][1] === 1) h = ops.maxPool2(h);
-      h = ops.relu(this.convs[i].forward(h));
+      const c = this.convs[i].forward(h);
+      // ESRGAN's content loss reads the last conv before its ReLU (the features are richer there)
+      h = beforeRelu && i === this.convs.length - 1 && !upTo ? c : ops.relu(c);
       if (upTo === this.names[i]) return h;
     }
     if (upTo && !this.names.includes(upTo)) throw new Error(`VGG19 (${this.layer}) has no layer ${upTo}`);

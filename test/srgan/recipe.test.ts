@@ -520,3 +520,54 @@ describe('phase-2 grid-phase loss (gridWeight2)', () => {
     expect(DEFAULT_CONFIG.gridWeight2).toBe(0);
   });
 });
+
+describe("ESRGAN's options: the relativistic average GAN and VGG features before the ReLU", () => {
+  it('relativistic(a, b) = a - mean(b): values and gradients against a float64 loop and finite differences', async () => {
+    const { relativistic, GAN_LOSSES } = await import('../../src/srgan/losses.js');
+    const N = 5, r = rng(17);
+    const a0 = Float64Array.from({ length: N }, () => 3 * r() - 1.5), b0 = Float64Array.from({ length: N }, () => 3 * r() - 1.5);
+    // the reference: D's relativistic loss in float64
+    const sp = (z: number) => Math.max(z, 0) + Math.log1p(Math.exp(-Math.abs(z))); // -log(1 - sigmoid(z)) = softplus(z)
+    const bce = (z: number[], t: number) => z.reduce((s, v) => s + (t ? sp(-v) : sp(v)), 0) / z.length;
+    const mean = (v: ArrayLike<number>) => Array.from(v).reduce((s, x) => s + x, 0) / v.length;
+    const refD = (a: Float64Array, b: Float64Array) => 0.5 * (bce(Array.from(a, (v) => v - mean(b)), 1) + bce(Array.from(b, (v) => v - mean(a)), 0));
+    const A = fromArray(Float32Array.from(a0), [N, 1]), B = fromArray(Float32Array.from(b0), [N, 1]);
+    A.requiresGrad = true; B.requiresGrad = true;
+    const rel = await relativistic(A, B).data();
+    rel.forEach((v, i) => expect(v).toBeCloseTo(a0[i] - mean(b0), 5));
+    const loss = GAN_LOSSES.ragan.discriminator(A, B);
+    expectClose([await loss.item()], [refD(a0, b0)], 1e-5, 1e-6, 'RaGAN D loss');
+    backward(loss);
+    const ga = await A.grad!.data(), gb = await B.grad!.data();
+    const h = 1e-6;
+    for (let i = 0; i < N; i++) {
+      const ap = a0.slice(), am = a0.slice(); ap[i] += h; am[i] -= h;
+      const bp = b0.slice(), bm = b0.slice(); bp[i] += h; bm[i] -= h;
+      expectClose([ga[i]], [(refD(ap, b0) - refD(am, b0)) / (2 * h)], 1e-3, 1e-6, `dL/da[${i}]`);
+      expectClose([gb[i]], [(refD(a0, bp) - refD(a0, bm)) / (2 * h)], 1e-3, 1e-6, `dL/db[${i}]`);
+    }
+    // G's: the targets swapped
+    const refG = (a: Float64Array, b: Float64Array) => 0.5 * (bce(Array.from(a, (v) => v - mean(b)), 0) + bce(Array.from(b, (v) => v - mean(a)), 1));
+    expectClose([await GAN_LOSSES.ragan.generator(A, B).item()], [refG(a0, b0)], 1e-5, 1e-6, 'RaGAN G loss');
+  });
+
+  it('a phase-2 run with ganLoss ragan and vggActivation before trains (finite losses), and they are entries', async () => {
+    expect(DEFAULT_CONFIG.ganLoss).toBe('vanilla');
+    expect(DEFAULT_CONFIG.vggActivation).toBe('after');
+    expect(() => resolveConfig({ ganLoss: 'wgan' })).toThrow(/ganLoss must be 'vanilla' or 'ragan'/);
+    // before the ReLU: the same conv output with its negatives kept
+    const { VGG19Features } = await import('../../src/srgan/vgg19.js');
+    const vgg = new VGG19Features('vgg22');
+    const x = fromArray(Float32Array.from({ length: 2 * 20 * 20 * 3 }, (_, i) => Math.sin(i * 0.37)), [2, 20, 20, 3]);
+    const after = await vgg.forward(x).data(), before = await vgg.forward(x, undefined, true).data();
+    expect(Math.min(...before)).toBeLessThan(0);
+    before.forEach((v, i) => expect(after[i]).toBeCloseTo(Math.max(0, v), 5));
+    vgg.dispose();
+    const run = tmp('srgan-ragan-');
+    const t = new Trainer(tinyCfg({ phase1Steps: 0, phase2Steps: 2, ganLoss: 'ragan', vggActivation: 'before', vggLayer: 'vgg22',
+      discriminator: { channels: 4, denseUnits: 8, head: 'pool' } }), { dataDir: makeData(2), outDir: run, resume: false, quiet: true, vggRandom: true });
+    await t.init(); await t.run(); t.dispose();
+    const log = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    for (const r of log) for (const k of ['loss_g', 'content', 'adversarial', 'loss_d']) expect(Number.isFinite(r[k]), k).toBe(true);
+  });
+});
