@@ -6,6 +6,7 @@ import * as ew from '../kernels/elementwise.js';
 import * as act from '../kernels/activation.js';
 import * as ps from '../kernels/pixel_shuffle.js';
 import * as up from '../kernels/upsample.js';
+import * as cc from '../kernels/channel_copy.js';
 import * as pool from '../kernels/maxpool.js';
 import * as loss from '../kernels/loss.js';
 import * as bn from '../kernels/batchnorm.js';
@@ -245,6 +246,39 @@ export function upsampleBilinear(x: Tensor, s: number, a = 1, b = 0, mode: 'bili
 /** Nearest-neighbour upsampling by the integer s, then a * v + b; data only, as upsampleBilinear. */
 export function upsampleNearest(x: Tensor, s: number, a = 1, b = 0): Tensor {
   return upsampleBilinear(x, s, a, b, 'nearest');
+}
+
+/** Concatenation along channels of NHWC tensors of one size: [N, H, W, sum of C]. */
+export function concatChannels(inputs: readonly Tensor[]): Tensor {
+  const xs = [...inputs]; // the caller may grow its array afterwards (a dense block does): the tape keeps this one
+  if (!xs.length) throw new Error('concatChannels: no inputs');
+  const [N, H, W] = nhwc(xs[0], 'concatChannels');
+  const cs = xs.map((x) => {
+    const [n, h, w, c] = nhwc(x, 'concatChannels');
+    if (n !== N || h !== H || w !== W) throw new Error(`concatChannels: [${x.shape}] does not match [${xs[0].shape}] but for its channels`);
+    return c;
+  });
+  const C = cs.reduce((a, b) => a + b, 0), P = N * H * W;
+  const y = empty([N, H, W, C]);
+  let off = 0;
+  xs.forEach((x, i) => { cc.channelPack(gpu(), x.buffer, y.buffer, P, cs[i], C, off); off += cs[i]; });
+  if (needsGrad(...xs)) {
+    record({
+      name: 'concatChannels', inputs: xs, output: y,
+      backward: (g) => {
+        let o = 0;
+        return xs.map((x, i) => {
+          const start = o;
+          o += cs[i];
+          if (!x.requiresGrad) return null;
+          const dx = empty(x.shape);
+          cc.channelUnpack(gpu(), g.buffer, dx.buffer, P, cs[i], C, start);
+          return dx;
+        });
+      },
+    });
+  }
+  return y;
 }
 
 export function maxPool2(x: Tensor): Tensor {

@@ -52,7 +52,7 @@ export interface TrainConfig {
 }
 
 export const DEFAULT_CONFIG: TrainConfig = {
-  generator: { arch: 'srresnet', channels: 64, blocks: 16, scale: 4, upsample: 'shuffle', norm: 'batch', skip: 'none' },
+  generator: { arch: 'srresnet', channels: 64, blocks: 16, growth: 32, scale: 4, upsample: 'shuffle', norm: 'batch', skip: 'none' },
   discriminator: { channels: 64, denseUnits: 1024, head: 'dense' },
   degradation: structuredClone(DEFAULT_DEGRADATION),
   batch: 16,
@@ -119,6 +119,7 @@ const oneOf = (...allowed: Array<string | number>): Rule => (v) =>
 export const CONFIG_RULES: Record<string, Rule> = {
   'generator.arch': oneOf(...TRAINABLE_ARCHS),
   'generator.channels': int(1, 1024),
+  'generator.growth': int(1, 1024),
   'generator.blocks': int(0, 256),
   'generator.scale': oneOf(2, 4),
   'generator.upsample': oneOf(...UPSAMPLINGS),

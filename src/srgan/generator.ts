@@ -45,8 +45,8 @@ export interface GeneratorConfig {
 
 export type Arch = 'srresnet' | 'compact' | 'rrdb';
 export const ARCHS: readonly Arch[] = ['srresnet', 'compact', 'rrdb'];
-/** The architectures train.js trains (RRDBNet runs from trained files only, for now). */
-export const TRAINABLE_ARCHS: readonly Arch[] = ['srresnet', 'compact'];
+/** The architectures train.js trains. */
+export const TRAINABLE_ARCHS: readonly Arch[] = ARCHS;
 export const archOf = (cfg: GeneratorConfig): Arch => cfg.arch ?? 'srresnet';
 export type Upsampling = 'shuffle' | 'nearest' | 'espcn' | 'shuffle-espcn';
 export const UPSAMPLINGS: readonly Upsampling[] = ['shuffle', 'nearest', 'espcn', 'shuffle-espcn'];
@@ -70,7 +70,8 @@ export function generatorConfigError(cfg: GeneratorConfig): string | undefined {
   if (archOf(cfg) !== 'srresnet' && (upsamplingOf(cfg) !== 'shuffle' || normOf(cfg) !== 'batch' || skipOf(cfg) !== 'none')) {
     return `generator arch '${archOf(cfg)}' has its own tail and no BN: upsample, norm and skip do not apply`;
   }
-  if (archOf(cfg) !== 'rrdb' && cfg.growth !== undefined) return `generator growth is RRDBNet's (arch 'rrdb') alone`;
+  // (32, the run configuration's default, stands for 'not set')
+  if (archOf(cfg) !== 'rrdb' && cfg.growth !== undefined && cfg.growth !== 32) return `generator growth is RRDBNet's (arch 'rrdb') alone`;
   if (upsamplingOf(cfg) === 'shuffle-espcn' && cfg.scale !== 4) return `generator upsample 'shuffle-espcn' needs scale 4 (at scale ${cfg.scale} it is 'espcn')`;
   return undefined;
 }

@@ -5,15 +5,17 @@
 // dense block's + its input), conv_body plus the skip from conv_first, then two nearest x2 + conv +
 // LeakyReLU steps, conv_hr + LeakyReLU and conv_last. Tensor names are BasicSR's (conv_first,
 // body.N.rdb1.conv1, ..., conv_body, conv_up1, conv_up2, conv_hr, conv_last).
-// Inference only (built from a file's tensors): the concatenation a dense conv reads is never
-// built. conv(cat(x, x1, ..., xk)) is the sum of one conv per piece, each with its slice of the
-// weights, the running sum carried in the conv kernel's residual epilogue; the 0.2 of the dense
-// block's residual is folded into conv5's weights, and the [0, 1] -> [-1, 1] output map into
-// conv_last's.
+// Two graphs from one description. Training (random weights): each dense conv reads the channel
+// concatenation of its inputs (ops.concatChannels), the residual scalings and the [0, 1] -> [-1, 1]
+// output map as separate ops, so the parameters are BasicSR's tensors as they are. Inference (built
+// from a file's tensors): the concatenation is never built: conv(cat(x, x1, ..., xk)) is the sum of
+// one conv per piece, each with its slice of the weights, the running sum carried in the conv
+// kernel's residual epilogue; the 0.2 of the dense block's residual is folded into conv5's weights,
+// and the output map into conv_last's.
 import { Module } from '../nn/module.js';
 import { Conv2d } from '../nn/layers.js';
 import * as ops from '../nn/ops.js';
-import { isGradEnabled, type Tensor } from '../nn/tensor.js';
+import { fromArray, isGradEnabled, type Tensor } from '../nn/tensor.js';
 import { oihwToHwio } from '../nn/safetensors.js';
 import type { GeneratorConfig, GeneratorTensors } from './generator.js';
 
@@ -69,14 +71,24 @@ class DenseConv extends Module {
 }
 
 class DenseBlock extends Module {
-  readonly convs: DenseConv[];
-  constructor(file: GeneratorTensors, p: string, c: number, g: number) {
+  readonly convs: DenseConv[] = [];
+  /** The training graph's convs, each over the whole concatenation. */
+  readonly plain: Conv2d[] = [];
+  constructor(file: GeneratorTensors | undefined, p: string, c: number, g: number) {
     super();
-    this.convs = [1, 2, 3, 4, 5].map((k) => this.child(`conv${k}`,
-      new DenseConv(file, `${p}.conv${k}`, [c, ...new Array(k - 1).fill(g)], k === 5 ? c : g, k === 5 ? RES_SCALE : 1)));
+    for (let k = 1; k <= 5; k++) {
+      const cin = c + (k - 1) * g, cout = k === 5 ? c : g;
+      if (file) this.convs.push(this.child(`conv${k}`, new DenseConv(file, `${p}.conv${k}`, [c, ...new Array(k - 1).fill(g)], cout, k === 5 ? RES_SCALE : 1)));
+      else this.plain.push(this.child(`conv${k}`, new Conv2d(cin, cout, 3, { bias: true })));
+    }
   }
-  /** RES_SCALE x conv5(cat(x, x1..x4)) + x (the scale folded into conv5). */
+  /** RES_SCALE x conv5(cat(x, x1..x4)) + x (in the inference graph the scale is folded into conv5). */
   forward(x: Tensor): Tensor {
+    if (this.plain.length) {
+      const xs = [x];
+      for (let k = 0; k < 4; k++) xs.push(ops.leakyRelu(this.plain[k].forward(ops.concatChannels(xs)), SLOPE));
+      return ops.add(ops.scale(this.plain[4].forward(ops.concatChannels(xs)), RES_SCALE), x);
+    }
     const free = !isGradEnabled();
     const xs = [x];
     for (let k = 0; k < 4; k++) {
@@ -92,7 +104,7 @@ class DenseBlock extends Module {
 
 class RRDB extends Module {
   readonly rdbs: DenseBlock[];
-  constructor(file: GeneratorTensors, p: string, c: number, g: number) {
+  constructor(file: GeneratorTensors | undefined, p: string, c: number, g: number) {
     super();
     this.rdbs = [1, 2, 3].map((i) => this.child(`rdb${i}`, new DenseBlock(file, `${p}.rdb${i}`, c, g)));
   }
@@ -113,21 +125,23 @@ class RRDB extends Module {
 export class RRDBGenerator extends Module {
   readonly convFirst: Conv2d; readonly blocks: RRDB[]; readonly convBody: Conv2d;
   readonly convUp1: Conv2d; readonly convUp2: Conv2d; readonly convHr: Conv2d; readonly convLast: Conv2d;
-  readonly folded = true;
+  readonly folded: boolean;
 
   constructor(readonly config: GeneratorConfig, file?: GeneratorTensors) {
     super();
-    if (!file) throw new Error("generator arch 'rrdb' (ESRGAN's RRDBNet) runs from a trained file; this engine does not train it yet");
     if (config.scale !== 4) throw new Error(`RRDBNet x${config.scale}: only the x4 network (no pixel-unshuffle input) is supported`);
     const c = config.channels, g = growthOf(config);
-    this.convFirst = this.child('conv_first', fileConv(file, 'conv_first', 3, c));
+    this.folded = !!file;
+    const conv = (name: string, cin: number, cout: number, scale = 1, shift = 0) =>
+      this.child(name, file ? fileConv(file, name, cin, cout, scale, shift) : new Conv2d(cin, cout, 3, { bias: true }));
+    this.convFirst = conv('conv_first', 3, c);
     this.blocks = Array.from({ length: config.blocks }, (_, i) => this.child(`body.${i}`, new RRDB(file, `body.${i}`, c, g)));
-    this.convBody = this.child('conv_body', fileConv(file, 'conv_body', c, c));
-    this.convUp1 = this.child('conv_up1', fileConv(file, 'conv_up1', c, c));
-    this.convUp2 = this.child('conv_up2', fileConv(file, 'conv_up2', c, c));
-    this.convHr = this.child('conv_hr', fileConv(file, 'conv_hr', c, c));
-    // [0, 1] -> [-1, 1]: 2 x conv_last - 1
-    this.convLast = this.child('conv_last', fileConv(file, 'conv_last', c, 3, 2, -1));
+    this.convBody = conv('conv_body', c, c);
+    this.convUp1 = conv('conv_up1', c, c);
+    this.convUp2 = conv('conv_up2', c, c);
+    this.convHr = conv('conv_hr', c, c);
+    // [0, 1] -> [-1, 1]: 2 x conv_last - 1 (folded into the inference graph's weights)
+    this.convLast = conv('conv_last', c, 3, 2, -1);
   }
 
   forward(x: Tensor): Tensor { return this.addSkip(x, this.tail(this.body(x))); }
@@ -161,7 +175,9 @@ export class RRDBGenerator extends Module {
     if (free) y.dispose();
     const out = this.convLast.forward(hr);
     if (free) hr.dispose();
-    return out;
+    if (this.folded) return out;
+    // the training graph: Real-ESRGAN's [0, 1] output mapped to [-1, 1]
+    return ops.add(ops.scale(out, 2), fromArray(new Float32Array(out.size).fill(-1), out.shape));
   }
 
   /** No global skip: the identity. */

@@ -28,6 +28,7 @@ import { batchNormTrainRef } from '../../src/kernels/ref/batchnorm.js';
 import { pixelShuffleRef } from '../../src/kernels/ref/pixel_shuffle.js';
 import { upsampleNearest2Ref } from '../../src/kernels/ref/upsample.js';
 import { maxPool2Ref } from '../../src/kernels/ref/maxpool.js';
+import { concatChannelsRef } from '../../src/kernels/ref/channel_copy.js';
 import { mseLossRef, bceWithLogitsRef } from '../../src/kernels/ref/loss.js';
 import type { ConvShape } from '../../src/kernels/conv2d.js';
 
@@ -221,6 +222,13 @@ describe('gradients through the tape vs finite differences of the float64 refere
         ([x]) => dot(ops.pixelShuffle(x, rr), r), ([x]) => dotRef(pixelShuffleRef(x, N, H, W, C, rr), r));
     });
   }
+
+  // a dense block's input: channels 5, 3 and 7 (not multiples of 4), two images
+  it('concatChannels [2, 3, 4, 5 | 3 | 7]', async () => {
+    const [N, H, W] = [2, 3, 4], cs = [5, 3, 7], P = N * H * W, r = values(P * 15, 64);
+    await gradCheck('concatChannels', cs.map((c, i) => input([N, H, W, c], values(P * c, 65 + i))),
+      (xs) => dot(ops.concatChannels(xs), r), (xs) => dotRef(concatChannelsRef(xs, P, cs), r));
+  });
 
   for (const shape of [[2, 3, 5, 3], [1, 2, 3, 8]]) {
     it(`upsampleNearest2 [${shape}]`, async () => {
