@@ -112,6 +112,7 @@ await runCli(async () => {
     vggRandom: values.vgg === 'random', valDir: values.val, maxTimeSec,
     quiet: values.quiet, initGenerator: values['init-generator'],
     onStep: values.quiet ? undefined : (rec, total) => process.stderr.write(`\r${progressLine(rec, total, cfg.pixelLoss)}   `),
+    onMessage: (msg) => process.stderr.write(msg + '\n'),
   });
   // SIGINT/SIGTERM: finish the step, checkpoint, exit 0; a second one exits at once (code 130)
   const onSignal = (sig: NodeJS.Signals) => {

@@ -49,6 +49,11 @@ export interface TrainOptions {
   allowChanges?: boolean;
   /** Called with each logged step's record (every logEvery steps): the CLI's progress line. */
   onStep?: (rec: StepLog, totalSteps: number) => void;
+  /**
+   * Where the trainer's messages go (train.js prints them): 'info' (what it loaded, resumed,
+   * validated; dropped with `quiet`), 'note' and 'warning' (always). Default: stderr.
+   */
+  onMessage?: (msg: string, kind: 'info' | 'note' | 'warning') => void;
 }
 
 export interface StepLog {
@@ -118,8 +123,10 @@ export class Trainer {
   phaseOf(step: number): 1 | 2 { return step < this.cfg.phase1Steps ? 1 : 2; }
   lrOf(step: number): number { return learningRate(this.cfg, step); }
 
-  private say(msg: string): void {
-    if (!this.opts.quiet) process.stderr.write(msg + '\n');
+  private say(msg: string, kind: 'info' | 'note' | 'warning' = 'info'): void {
+    if (kind === 'info' && this.opts.quiet) return;
+    if (this.opts.onMessage) this.opts.onMessage(msg, kind);
+    else process.stderr.write(msg + '\n');
   }
 
   /**
@@ -141,8 +148,8 @@ export class Trainer {
         });
         this.say(`VGG19 (${this.cfg.vggLayer}) weights: ${this.opts.vggPath}`);
       } else if (this.opts.vggRandom) {
-        process.stderr.write('WARNING: --vgg random: the content loss uses a RANDOMLY INITIALISED VGG19, not ImageNet weights. ' +
-          'Results will not be SRGAN. Use this for experiments only.\n');
+        this.say('WARNING: --vgg random: the content loss uses a RANDOMLY INITIALISED VGG19, not ImageNet weights. ' +
+          'Results will not be SRGAN. Use this for experiments only.', 'warning');
       } else {
         throw new Error(`phase 2 (SRGAN) needs ImageNet VGG19 weights: pass --vgg PATH (${VGG_FORMATS}), or set phase2Steps to 0`);
       }
@@ -215,7 +222,7 @@ export class Trainer {
       if (pid > 0 && processAlive(pid)) {
         throw new Error(`${this.opts.outDir} is in use by another training process (PID ${pid}, lock file ${path}): wait for it to end, or choose another --out`);
       }
-      process.stderr.write(`note: ${path}: taking over a stale lock (${pid > 0 ? `PID ${pid} is no longer running` : 'no PID in it'})\n`);
+      this.say(`note: ${path}: taking over a stale lock (${pid > 0 ? `PID ${pid} is no longer running` : 'no PID in it'})`, 'note');
       await unlink(path).catch(() => undefined);
     }
     throw new Error(`${path}: another process took the lock first`);
@@ -248,7 +255,7 @@ export class Trainer {
       ({ metadata }) => (metadata.step === String(this.step) ? null : `it is from step ${metadata.step ?? '?'}`),
       (e: Error) => e.message.replace(`${path}: `, ''));
     if (why === null) return;
-    process.stderr.write(`note: ${path} rewritten from the checkpoint (step ${this.step}): ${why}\n`);
+    this.say(`note: ${path} rewritten from the checkpoint (step ${this.step}): ${why}`, 'note');
     await saveModule(path, this.outputG, generatorMetadata(this.cfg, this.step));
   }
 
@@ -499,7 +506,7 @@ export class Trainer {
         step: this.step, validation: res.mean, bicubic: res.bicubicMean, images: res.rows.length, ...(res.vggLayer ? { vggLayer: res.vggLayer } : {}),
         ...(Object.keys(degraded).length ? { degraded } : {}),
       }) + '\n');
-      if (!this.opts.quiet) process.stderr.write('\n' + tables.join('\n\n') + '\n');
+      this.say('\n' + tables.join('\n\n'));
     } finally {
       this.G.train();
     }
@@ -513,7 +520,7 @@ export class Trainer {
       if (!recs.length) return;
       await writeAtomic(join(this.opts.outDir, 'plot.png'), encodePng(renderPlot(recs)));
     } catch (e) {
-      process.stderr.write(`\nwarning: plot.png not written: ${(e as Error).message}\n`);
+      this.say(`\nwarning: plot.png not written: ${(e as Error).message}`, 'warning');
     }
   }
 

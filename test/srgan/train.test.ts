@@ -81,9 +81,14 @@ describe('trainer', () => {
     t1.dispose();
     expect(n).toBe(3);
     expect(existsSync(join(out, 'previews'))).toBe(true); // PNGs larger than the crop, inside --data
-    const t2 = new Trainer(tinyCfg({ phase2Steps: 0, phase1Steps: 3, previewEvery: 1, previewCount: 2 }), { dataDir: data, outDir: out, resume: true, quiet: true });
+    // the trainer's messages reach its caller (train.js prints them), not stderr
+    const said: Array<[string, string]> = [];
+    const t2 = new Trainer(tinyCfg({ phase2Steps: 0, phase1Steps: 3, previewEvery: 1, previewCount: 2 }),
+      { dataDir: data, outDir: out, resume: true, onMessage: (m, kind) => said.push([kind, m]) });
     await t2.init();
     expect(t2.imageCount).toBe(n);
+    expect(said).toContainEqual(['info', `data: 3 images from ${data}`]);
+    expect(said.some(([k, m]) => k === 'info' && m.startsWith('resumed from'))).toBe(true);
     t2.dispose();
   });
 
