@@ -20,6 +20,14 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
+// Output element d as (n, oy, ox, c).
+fn out_coords(d: u32) -> vec4u {
+  let pix = d / p.C;
+  let Wo = p.W * p.s;
+  let noy = pix / Wo;
+  return vec4u(noy / (p.H * p.s), noy % (p.H * p.s), pix % Wo, d % p.C);
+}
+
 // The two source indices along an axis of `size` pixels and the weight on the second.
 fn taps(o: u32, size: u32) -> vec3f {
   let at = max((f32(o) + 0.5) / f32(p.s) - 0.5, 0.0);
@@ -32,14 +40,11 @@ fn taps(o: u32, size: u32) -> vec3f {
 fn bilinear(@builtin(global_invocation_id) id: vec3u) {
   let d = id.x + id.y * p.stride;
   if (d >= p.count) { return; }
-  let c = d % p.C;
-  let pix = d / p.C;
-  let Wo = p.W * p.s;
-  let Ho = p.H * p.s;
-  let ox = pix % Wo;
-  let noy = pix / Wo;
-  let oy = noy % Ho;
-  let n = noy / Ho;
+  let o = out_coords(d);
+  let c = o.w;
+  let ox = o.z;
+  let oy = o.y;
+  let n = o.x;
   let ty = taps(oy, p.H);
   let tx = taps(ox, p.W);
   let base = n * p.H;
@@ -56,13 +61,6 @@ fn bilinear(@builtin(global_invocation_id) id: vec3u) {
 fn nearest(@builtin(global_invocation_id) id: vec3u) {
   let d = id.x + id.y * p.stride;
   if (d >= p.count) { return; }
-  let c = d % p.C;
-  let pix = d / p.C;
-  let Wo = p.W * p.s;
-  let Ho = p.H * p.s;
-  let ox = pix % Wo;
-  let noy = pix / Wo;
-  let oy = noy % Ho;
-  let n = noy / Ho;
-  dst[d] = p.a * src[((n * p.H + oy / p.s) * p.W + ox / p.s) * p.C + c] + p.b;
+  let o = out_coords(d);
+  dst[d] = p.a * src[((o.x * p.H + o.y / p.s) * p.W + o.z / p.s) * p.C + o.w] + p.b;
 }
