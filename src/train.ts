@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // node dist/train.js --data DIR --out RUNDIR [--config run.json] [--resume] [--max-time 8h] [--vgg PATH]
 import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { getGpu } from './node/gpu.js';
 import { runCli } from './cli.js';
 import { DEFAULT_CONFIG, resolveConfig, parseDuration, applySet } from './srgan/config.js';
@@ -96,6 +96,8 @@ await runCli(async () => {
   const resumed = values.resume ? await resumeConfig(values.out, partial, values['allow-changes']) : null;
   if (resumed?.changes.length) process.stderr.write(`resume: changed from the checkpoint's configuration: ${resumed.changes.join(', ')}\n`);
   const cfg = resumed ? resumed.cfg : resolveConfig(partial);
+  // a mistyped --data costs nothing: checked before the GPU starts (and before a first run's tuning)
+  if (!(await stat(values.data).catch(() => null))) throw new Error(`${values.data}: no such folder`);
   const g = await getGpu();
   // A training run is hours: the first one on a machine first measures the kernel tiles (about a
   // minute on a CPU adapter) and keeps them for every later run (node dist/tune.js).

@@ -1,7 +1,8 @@
 // A corpus of hostile or unlucky inputs run end to end through the three CLIs, each with a time
 // limit, and one set of assertions for all (issue 14): a non-zero exit, exactly one 'error:' line
 // that names the file or flag at fault, no internal text (stack frames, TypeError, typed-array
-// messages), no file created, changed or removed in the case's folder, and no hang.
+// messages), no file created, changed or removed in the case's folder, no hang, and (issue 29) a
+// bounded cost: a bad file of a few KB must not cost more than a few hundred MB (peak RSS, GNU time).
 import { describe, it, expect, beforeAll } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -13,9 +14,12 @@ import { encodePng } from '../src/image/image.js';
 import { serializeSafetensors, fromFloat32 } from '../src/nn/safetensors.js';
 import { generatorTensorShapes } from '../src/srgan/model.js';
 import { setup, img } from './upscale-cli.js';
+import { CRAFTED_PTH } from './pth-builder.js';
 
 const dist = (f: string) => fileURLToPath(new URL(`../dist/${f}`, import.meta.url));
 const LIMIT_MS = 30_000;
+/** Peak resident memory a refusal may cost (a CLI that starts Dawn and lavapipe takes about 150 MB). */
+const MEMORY_LIMIT_MB = 400;
 
 interface Case {
   what: string;
@@ -40,12 +44,18 @@ function snapshot(d: string): Map<string, string> {
   return out;
 }
 
-function runCli(cli: string, args: string[], cwd: string): Promise<{ code: number | null; stderr: string; timedOut: boolean }> {
+/** Runs a CLI under GNU time (its peak RSS, written outside the case's folder). */
+function runCli(cli: string, args: string[], cwd: string): Promise<{ code: number | null; stderr: string; timedOut: boolean; peakMb: number }> {
+  const rss = join(base, `rss-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   return new Promise((resolve) => {
-    execFile('node', [dist(cli), ...args], { cwd, timeout: LIMIT_MS, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } },
+    execFile('/usr/bin/time', ['-f', '%M', '-o', rss, 'node', dist(cli), ...args], { cwd, timeout: LIMIT_MS, env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } },
       (err, _stdout, stderr) => {
         const e = err as (Error & { code?: number; killed?: boolean; signal?: string }) | null;
-        resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stderr, timedOut: !!e?.killed });
+        let peakMb = NaN;
+        try { peakMb = Number(readFileSync(rss, 'utf8').trim().split('\n').at(-1)) / 1024; } catch { /* killed before GNU time wrote it */ }
+        // GNU time prints "Command exited with non-zero status N" on stderr: not the CLI's
+        const own = stderr.split('\n').filter((l) => !/^Command (exited with non-zero status|terminated by signal)/.test(l)).join('\n');
+        resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stderr: own, timedOut: !!e?.killed, peakMb });
       });
   });
 }
@@ -105,6 +115,12 @@ const CASES: Case[] = [
   { what: 'an ncnn .param with a layer of another network', cli: 'upscale.js', make: (d) => { writeFileSync(join(d, 'p.png'), png(8, 8)); ncnn(d, 'm', (t) => t.replace('PReLU            PRelu_5', 'ReLU             PRelu_5')); return ['p.png', '--model', 'm.param']; }, error: /m\.param: layer PRelu_5 \(ReLU\)/ },
   { what: 'an ncnn .bin of another model', cli: 'upscale.js', make: (d) => { writeFileSync(join(d, 'p.png'), png(8, 8)); ncnn(d, 'm', (t) => t, Buffer.concat([readFileSync(NCNN.replace(/\.param$/, '.bin')), Buffer.alloc(64)])); return ['p.png', '--model', 'm.param']; }, error: /m\.param: the \.bin holds/ },
   { what: 'a binary file named .param', cli: 'upscale.js', make: (d) => { writeFileSync(join(d, 'p.png'), png(8, 8)); writeFileSync(join(d, 'm.param'), png(8, 8)); writeFileSync(join(d, 'm.bin'), ''); return ['p.png', '--model', 'm.param']; }, error: /m\.param: not an ncnn \.param file/ },
+  // upscale.js: crafted .pth files (a lying tensor record, a pickle built to cost memory or time)
+  ...CRAFTED_PTH.filter((c) => c.error('x')).map((c): Case => ({
+    what: `a crafted .pth: ${c.name}`, cli: 'upscale.js',
+    make: (d) => { writeFileSync(join(d, 'p.png'), png(8, 8)); writeFileSync(join(d, c.name), c.bytes()); return ['p.png', '--model', c.name]; },
+    error: c.error(c.name.replace('.', '\\.'))!,
+  })),
   // eval.js
   { what: 'eval.js on a folder without images', cli: 'eval.js', make: (d) => { mkdirSync(join(d, 'set')); return ['--data', 'set', '--model', model]; }, error: /set/ },
   { what: 'eval.js with a NaN model', cli: 'eval.js', make: (d) => { mkdirSync(join(d, 'set')); writeFileSync(join(d, 'set', 'a.png'), png(24, 24)); craftedModel(join(d, 'nan.safetensors'), {}, true); return ['--data', 'set', '--model', 'nan.safetensors']; }, error: /nan\.safetensors.*non-finite/ },
@@ -128,6 +144,7 @@ beforeAll(async () => {
 describe('hostile corpus: every case fails cleanly', () => {
   it(`${CASES.length} cases through upscale.js, eval.js and train.js`, async () => {
     const failures: string[] = [];
+    let peak = 0;
     for (const [i, c] of CASES.entries()) {
       const d = join(base, String(i));
       mkdirSync(d);
@@ -147,8 +164,11 @@ describe('hostile corpus: every case fails cleanly', () => {
       if (/    at |TypeError|RangeError|Invalid typed array|undefined is not|Cannot read properties/.test(r.stderr)) problems.push('internal text in stderr');
       const changed = [...new Set([...before.keys(), ...after.keys()])].filter((k) => before.get(k) !== after.get(k));
       if (changed.length) problems.push(`files changed: ${changed.join(', ')}`);
+      peak = Math.max(peak, r.peakMb || 0);
+      if (!(r.peakMb <= MEMORY_LIMIT_MB)) problems.push(`peak memory ${r.peakMb.toFixed(0)} MB (limit ${MEMORY_LIMIT_MB})`);
       if (problems.length) failures.push(`${c.cli} ${c.what} (${Date.now() - t0} ms): ${problems.join('; ')}\n    ${r.stderr.trim().split('\n').join('\n    ')}`);
     }
+    console.log(`hostile corpus: ${CASES.length} cases, the costliest refusal peaked at ${peak.toFixed(0)} MB`);
     expect(failures, failures.join('\n')).toEqual([]);
   }, CASES.length * LIMIT_MS);
 });
