@@ -3,17 +3,18 @@
 import { openGpu, destroyGpu, GpuError } from './gpu/gpu.js';
 import { shippedName } from './srgan/model.js';
 import {
-  cachedUpscale, createUpscalerOn, type ModelSource, type Platform, type Upscaler, type UpscalerOptions,
+  cachedUpscale, createUpscalerOn, type ModelSource, type NcnnSource, type Platform, type Upscaler, type UpscalerOptions,
 } from './srgan/upscaler.js';
+import type { NcnnBytes } from './srgan/model.js';
 
-export type { ImageDataLike, UpscaledImage, ModelSource, UpscalerOptions, UpscaleOptions, Upscaler } from './srgan/upscaler.js';
+export type { ImageDataLike, UpscaledImage, ModelSource, NcnnSource, UpscalerOptions, UpscaleOptions, Upscaler } from './srgan/upscaler.js';
 
 /** Whether this browser offers WebGPU at all (an adapter may still be refused). */
 export function hasWebGpu(): boolean {
   return typeof navigator !== 'undefined' && 'gpu' in navigator && Boolean(navigator.gpu);
 }
 
-async function loadModel(src: ModelSource): Promise<{ bytes: Uint8Array; name: string }> {
+async function loadModel(src: Exclude<ModelSource, NcnnSource>): Promise<{ bytes: Uint8Array; name: string } | { ncnn: NcnnBytes; name: string }> {
   if (src instanceof Uint8Array) return { bytes: src, name: 'model bytes' };
   if (src instanceof ArrayBuffer) return { bytes: new Uint8Array(src), name: 'model bytes' };
   const s = String(src);
@@ -22,9 +23,18 @@ async function loadModel(src: ModelSource): Promise<{ bytes: Uint8Array; name: s
   const name = shippedName(s);
   const url = name !== null ? new URL(`../models/${name}.safetensors`, import.meta.url)
     : new URL(s, typeof document !== 'undefined' ? document.baseURI : import.meta.url);
-  const r = await fetch(url);
-  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
-  return { bytes: new Uint8Array(await r.arrayBuffer()), name: url.pathname.split('/').pop() || String(url) };
+  const get = async (u: URL) => {
+    const r = await fetch(u);
+    if (!r.ok) throw new Error(`${u}: HTTP ${r.status}`);
+    return new Uint8Array(await r.arrayBuffer());
+  };
+  const file = url.pathname.split('/').pop() || String(url);
+  // an ncnn model: NAME.param with its weights in NAME.bin beside it
+  if (/\.param$/i.test(url.pathname)) {
+    const bin = new URL(url); bin.pathname = url.pathname.replace(/\.param$/i, '.bin');
+    return { ncnn: { param: await get(url), bin: await get(bin) }, name: file };
+  }
+  return { bytes: await get(url), name: file };
 }
 
 const web: Platform = {

@@ -98,4 +98,19 @@ describe('library', () => {
     const pre = new AbortController(); pre.abort();
     await expect(stalled(image(4, 4), { model: 'https://example.invalid/other.safetensors', signal: pre.signal })).rejects.toMatchObject({ name: 'AbortError' });
   });
+
+  it("takes an ncnn model: a .param path (its .bin beside it) or both files' bytes, equal to the CLI's loader", async () => {
+    const param = fileURLToPath(new URL('fixtures/compact_x4.param', import.meta.url));
+    const img = image(11, 9);
+    const byPath = await upscale(img, { model: param });
+    const byBytes = await upscale(img, { model: { param: readFileSync(param), bin: readFileSync(param.replace(/\.param$/, '.bin')), name: 'compact_x4' } });
+    expect(byBytes.data).toEqual(byPath.data);
+    const G = await loadFoldedGenerator(param);
+    const rgb = new Float32Array(11 * 9 * 3);
+    for (let i = 0; i < 11 * 9; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = img.data[i * 4 + c] / 255;
+    const sr = await upscaleTiled(G, rgb, 11, 9);
+    G.dispose();
+    for (let i = 0; i < 44 * 36 * 3; i++) expect(byPath.data[Math.floor(i / 3) * 4 + (i % 3)]).toBe(Math.round(Math.min(1, Math.max(0, (sr[i] + 1) / 2)) * 255));
+    await expect(createUpscaler({ model: { param: readFileSync(param), bin: new Uint8Array(10), name: 'cut' } })).rejects.toThrow(/^cut: layer Conv_0: its weights run past the end of the \.bin/);
+  });
 });

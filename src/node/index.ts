@@ -8,9 +8,11 @@ import {
   cachedUpscale, createUpscalerOn, type ModelSource, type Platform, type Upscaler, type UpscalerOptions,
 } from '../srgan/upscaler.js';
 
-export type { ImageDataLike, UpscaledImage, ModelSource, UpscalerOptions, UpscaleOptions, Upscaler } from '../srgan/upscaler.js';
+export type { ImageDataLike, UpscaledImage, ModelSource, NcnnSource, UpscalerOptions, UpscaleOptions, Upscaler } from '../srgan/upscaler.js';
+import type { NcnnSource } from '../srgan/upscaler.js';
+import type { NcnnBytes } from '../srgan/model.js';
 
-async function loadModel(src: ModelSource): Promise<{ bytes: Uint8Array; name: string }> {
+async function loadModel(src: Exclude<ModelSource, NcnnSource>): Promise<{ bytes: Uint8Array; name: string } | { ncnn: NcnnBytes; name: string }> {
   if (src instanceof Uint8Array) return { bytes: src, name: 'model bytes' };
   if (src instanceof ArrayBuffer) return { bytes: new Uint8Array(src), name: 'model bytes' };
   const s = String(src);
@@ -23,9 +25,14 @@ async function loadModel(src: ModelSource): Promise<{ bytes: Uint8Array; name: s
     }
     path = fileURLToPath(s);
   } else path = shippedName(s) !== null ? modelPath(s) : s; // a shipped name: models/<name>.safetensors
-  const bytes = await readFile(path).catch((e: NodeJS.ErrnoException) => {
-    throw new Error(`${path}: ${e.code === 'ENOENT' ? 'no such model file' : e.message}`);
+  const read = (p: string) => readFile(p).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`${p}: ${e.code === 'ENOENT' ? 'no such model file' : e.message}`);
   });
+  // an ncnn model: NAME.param with its weights in NAME.bin beside it
+  if (/\.param$/i.test(path)) {
+    return { ncnn: { param: new Uint8Array(await read(path)), bin: new Uint8Array(await read(path.replace(/\.param$/i, '.bin'))) }, name: path };
+  }
+  const bytes = await read(path);
   return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), name: path };
 }
 

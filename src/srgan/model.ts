@@ -343,6 +343,19 @@ export function foldedGeneratorFromBytes(bytes: Uint8Array, name: string): Folde
   return FoldedGenerator.fromTensors(config, checkGeneratorTensors(config, tensors, name));
 }
 
+/** An ncnn model's two files as bytes: its .param text and its .bin weights. */
+export interface NcnnBytes { param: Uint8Array; bin: Uint8Array }
+
+/** The generator ready for inference from an ncnn model (.param + .bin), checked as a file is. */
+export function foldedGeneratorFromNcnn(m: NcnnBytes, name: string): FoldedGenerator {
+  if (m.param.length + m.bin.length > MAX_NCNN_BYTES) throw new Error(`${name}: ${((m.param.length + m.bin.length) / 2 ** 20).toFixed(0)} MB of ncnn model is too large for a generator (limit ${MAX_NCNN_BYTES / 2 ** 20} MB)`);
+  const tensors = parseNcnnGenerator(new TextDecoder().decode(m.param), m.bin, name);
+  const config = inferGeneratorConfig(tensors, name);
+  checkGeneratorShapes(config, tensors, name);
+  checkFinite(tensors, name);
+  return FoldedGenerator.fromTensors(config, checkGeneratorTensors(config, tensors, name));
+}
+
 /** Every tensor of a generator file, name -> shape in PyTorch's layout (conv OIHW): the file format. */
 export function generatorTensorShapes(cfg: GeneratorConfig): Map<string, number[]> {
   if (archOf(cfg) === 'compact') return compactTensorShapes(cfg);

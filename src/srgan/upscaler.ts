@@ -3,7 +3,7 @@
 // bundlers) say how to open the GPU and how to turn a model name or URL into bytes.
 import { gpu, GpuError, type Gpu } from '../gpu/gpu.js';
 import { imresize } from '../image/resize.js';
-import { foldedGeneratorFromBytes } from './model.js';
+import { foldedGeneratorFromBytes, foldedGeneratorFromNcnn, type NcnnBytes } from './model.js';
 import { FoldedGenerator, planTiles, upscaleTiled, type TileOptions } from './inference.js';
 
 /**
@@ -72,7 +72,9 @@ export interface UpscaledImage {
  * A generator: a shipped name ('default'), a URL (string or URL object), or the bytes of a
  * safetensors / PyTorch .pth file. In Node a string may also be a file path.
  */
-export type ModelSource = string | URL | Uint8Array | ArrayBuffer;
+export type ModelSource = string | URL | Uint8Array | ArrayBuffer | NcnnSource;
+/** An ncnn model (Upscayl's and realesrgan-ncnn-vulkan's format): its .param and .bin, as bytes. */
+export interface NcnnSource { param: Uint8Array | ArrayBuffer; bin: Uint8Array | ArrayBuffer; name?: string }
 
 export interface UpscalerOptions {
   /** The generator (default: 'default', the shipped model). */
@@ -91,7 +93,11 @@ export interface UpscaleOptions extends UpscalerOptions {
 /** How an entry point reaches the GPU and the model's bytes. */
 export interface Platform {
   openGpu(): Promise<Gpu>;
-  loadModel(source: ModelSource): Promise<{ bytes: Uint8Array; name: string }>;
+  loadModel(source: Exclude<ModelSource, NcnnSource>): Promise<{ bytes: Uint8Array; name: string } | { ncnn: NcnnBytes; name: string }>;
+}
+
+function isNcnnSource(s: ModelSource): s is NcnnSource {
+  return typeof s === 'object' && s !== null && !(s instanceof URL) && !(s instanceof Uint8Array) && !(s instanceof ArrayBuffer) && 'param' in s && 'bin' in s;
 }
 
 function abortError(): Error {
@@ -200,8 +206,11 @@ class TiledUpscaler implements Upscaler {
 /** Opens the GPU, loads and checks the model, compiles its pipelines (a 1x1 warm-up). */
 export async function createUpscalerOn(platform: Platform, options: UpscalerOptions = {}): Promise<Upscaler> {
   await platform.openGpu();
-  const { bytes, name } = await platform.loadModel(options.model ?? 'default');
-  const G = foldedGeneratorFromBytes(bytes, name);
+  const src = options.model ?? 'default';
+  const loaded = isNcnnSource(src)
+    ? { ncnn: { param: new Uint8Array(src.param), bin: new Uint8Array(src.bin) }, name: src.name ?? 'ncnn model' }
+    : await platform.loadModel(src);
+  const G = 'ncnn' in loaded ? foldedGeneratorFromNcnn(loaded.ncnn, loaded.name) : foldedGeneratorFromBytes(loaded.bytes, loaded.name);
   try {
     if (options.tile !== undefined && options.tile <= 2 * G.radius) {
       throw new Error(`tile ${options.tile} is too small: it must exceed twice the generator's context radius (${2 * G.radius} LR pixels)`);

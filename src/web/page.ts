@@ -22,7 +22,7 @@ let upscaler: Promise<Upscaler> | null = null;
 let current: AbortController | null = null;
 let lastUrl = '';
 /** The model the next upscaler loads: the shipped default, or a file the user picked. */
-let model: { src: URL | Uint8Array; name: string } | null = null;
+let model: { src: URL | Uint8Array | { param: Uint8Array; bin: Uint8Array; name: string }; name: string } | null = null;
 let lastImage: File | null = null;
 /** ?tile=N caps the tile side (tests use it to exercise tiling on small images). */
 const tile = () => Number(new URLSearchParams(location.search).get('tile')) || undefined;
@@ -38,13 +38,24 @@ function newUpscaler(): Promise<Upscaler> {
   return p;
 }
 
-/** A model file picked by the user: loaded and checked at once, then used for the images that follow. */
-async function useModelFile(file: File): Promise<void> {
+/**
+ * A model file picked by the user (or an ncnn pair, .param and .bin): loaded and checked at once,
+ * then used for the images that follow.
+ */
+async function useModelFile(files: File[]): Promise<void> {
   current?.abort();
   const previous = upscaler;
+  const param = files.find((f) => /\.param$/i.test(f.name)), bin = files.find((f) => /\.bin$/i.test(f.name));
+  const file = param ?? files[0];
   try {
     setState('working', `Loading the model ${file.name}...`);
-    model = { src: new Uint8Array(await file.arrayBuffer()), name: file.name };
+    if (param || bin) {
+      if (!param || !bin || files.length !== 2) throw new Error(`${file.name}: an ncnn model is two files: pick its .param and its .bin together`);
+      model = { src: { param: new Uint8Array(await param.arrayBuffer()), bin: new Uint8Array(await bin.arrayBuffer()), name: param.name }, name: param.name };
+    } else {
+      if (files.length !== 1) throw new Error('pick one model file (or an ncnn .param with its .bin)');
+      model = { src: new Uint8Array(await file.arrayBuffer()), name: file.name };
+    }
     upscaler = newUpscaler();
     await upscaler;
     void previous?.then((u) => u.dispose(), () => {});
@@ -141,7 +152,7 @@ function init(): void {
   const input = $<HTMLInputElement>('file'), drop = $('drop');
   input.addEventListener('change', () => { if (input.files?.[0]) void run(input.files[0]); });
   const modelFile = $<HTMLInputElement>('modelfile');
-  modelFile.addEventListener('change', () => { if (modelFile.files?.[0]) void useModelFile(modelFile.files[0]); });
+  modelFile.addEventListener('change', () => { if (modelFile.files?.length) void useModelFile(Array.from(modelFile.files)); });
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (e) => {

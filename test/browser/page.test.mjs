@@ -43,10 +43,11 @@ else {
 
 // The Node CLI's answer, on Dawn over whatever Vulkan driver this machine has; and with a model
 // file the user brings (Real-ESRGAN's compact network, a small random one saved by PyTorch)
-const cliOut = join(tmp, 'cli.png'), cliOwn = join(tmp, 'cli-own.png');
-const ownModel = join(root, 'test/fixtures/compact_x4.pth');
+const cliOut = join(tmp, 'cli.png'), cliOwn = join(tmp, 'cli-own.png'), cliNcnn = join(tmp, 'cli-ncnn.png');
+const ownModel = join(root, 'test/fixtures/compact_x4.pth'), ncnnParam = join(root, 'test/fixtures/compact_x4.param');
 await promisify(execFile)('node', [join(root, 'dist/upscale.js'), input, '-o', cliOut, '--quiet'], { timeout: 300_000 });
 await promisify(execFile)('node', [join(root, 'dist/upscale.js'), input, '-o', cliOwn, '--quiet', '--model', ownModel], { timeout: 300_000 });
+await promisify(execFile)('node', [join(root, 'dist/upscale.js'), input, '-o', cliNcnn, '--quiet', '--model', ncnnParam], { timeout: 300_000 });
 
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json', '.safetensors': 'application/octet-stream' };
 const server = createServer((req, res) => {
@@ -134,6 +135,14 @@ try {
   if ((await page.$eval('#model-name', (e) => e.textContent)) !== 'compact_x4.pth') fail('the page does not name the model in use');
   await page.waitForSelector('#download[data-ready="1"]');
   await compareDownload(cliOwn, "user's .pth");
+  // an ncnn model: its .param and .bin picked together
+  await page.evaluate(() => { document.body.dataset.state = 'loading-ncnn'; document.getElementById('download').dataset.ready = ''; });
+  await (await page.$('#modelfile')).uploadFile(ncnnParam, ncnnParam.replace(/\.param$/, '.bin'));
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), { timeout: 480_000, polling: 500 });
+  const nc = await page.$eval('#status', (e) => `${document.body.dataset.state}: ${e.textContent}`);
+  if (!nc.startsWith('done')) fail(`the page failed with an ncnn model: ${nc}\n${logs.join('\n')}`);
+  await page.waitForSelector('#download[data-ready="1"]');
+  await compareDownload(cliNcnn, 'ncnn .param + .bin');
   // a file that is no model: one error naming it, and the page stays usable
   const bad = join(tmp, 'notes.pth');
   writeFileSync(bad, 'not a model');
