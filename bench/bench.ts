@@ -237,6 +237,19 @@ async function e2e(name: string, flops: number, fn: () => Promise<void>): Promis
     ['compact 64 ch, 32 convs (x4v3)', { arch: 'compact', channels: 64, blocks: 32, scale: 4 }],
     ['compact 32 ch, 16 convs', { arch: 'compact', channels: 32, blocks: 16, scale: 4 }],
   ];
+  // ESRGAN's RRDBNet at x4plus's size (23 RRDBs, 64 channels, growth 32): 18.6 M multiply-adds per
+  // LR pixel, so a 32x32 input, inference only (its step at batch 16 would take minutes here)
+  {
+    const cfg: GeneratorConfig = { arch: 'rrdb', channels: 64, blocks: 23, growth: 32, scale: 4 };
+    const G = makeGenerator(cfg);
+    const F = await FoldedGenerator.fromGenerator(G);
+    const lr = new Float32Array(32 * 32 * 3).fill(0.5);
+    await e2e('G inference 1x32x32 (RRDBNet x4plus size)', generatorFlopsPerLrPixel(cfg) * 32 * 32, async () => {
+      const t = tidy(() => F.forward(fromArray(lr, [1, 32, 32, 3])));
+      await t.data(); t.dispose();
+    });
+    F.dispose(); G.dispose();
+  }
   for (const [what, cfg] of sizes) {
     const G = makeGenerator(cfg);
     const F = await FoldedGenerator.fromGenerator(G);
