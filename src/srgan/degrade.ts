@@ -603,17 +603,20 @@ export function degradeRealEsrgan(hr: Rgb, scale: number, c: DegradationConfig, 
     out = jpegRoundTrip(clamp01(out), uniform(rng, c.jpeg2));
     out = finalResize(out);
   }
-  const d = out.data;
+  return round8(out);
+}
+
+/** Values clamped to [0, 1] and rounded to 8-bit levels, in place (as a saved image holds them). */
+function round8(img: Rgb): Rgb {
+  const d = img.data;
   for (let i = 0; i < d.length; i++) d[i] = Math.min(255, Math.max(0, Math.round(d[i] * 255))) / 255;
-  return out;
+  return img;
 }
 
 /** MATLAB-style bicubic downscale by `scale`, rounded to 8 bits (the paper's LR). */
 export function bicubicLr(hr: Rgb, scale: number): Rgb {
   const lw = Math.round(hr.w / scale), lh = Math.round(hr.h / scale);
-  const r = imresize(hr.data, hr.w, hr.h, 3, lw, lh);
-  for (let i = 0; i < r.length; i++) r[i] = Math.min(255, Math.max(0, Math.round(r[i] * 255))) / 255;
-  return { w: lw, h: lh, data: r };
+  return round8({ w: lw, h: lh, data: imresize(hr.data, hr.w, hr.h, 3, lw, lh) });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -649,7 +652,5 @@ export function evalInput(kase: EvalCase, hr: Rgb, bicubic: Rgb, scale: number, 
   if (kase === 'bicubic') return bicubic;
   if (kase === 'realesrgan') return degradeRealEsrgan(hr, scale, { ...DEFAULT_DEGRADATION, kind: 'realesrgan' }, new Rng(seed));
   if (m![1] === 'jpeg') return jpegRoundTrip(bicubic, Number(m![2]));
-  const n = addGaussianNoise(bicubic, Number(m![2]) / 255, false, new Rng(seed)), d = n.data;
-  for (let i = 0; i < d.length; i++) d[i] = Math.round(d[i] * 255) / 255;
-  return n;
+  return round8(addGaussianNoise(bicubic, Number(m![2]) / 255, false, new Rng(seed)));
 }
