@@ -6,7 +6,7 @@ import * as ew from '../kernels/elementwise.js';
 import * as act from '../kernels/activation.js';
 import * as ps from '../kernels/pixel_shuffle.js';
 import * as up from '../kernels/upsample.js';
-import * as cc from '../kernels/channel_copy.js';
+import * as cc from '../kernels/concat_channels.js';
 import * as pool from '../kernels/maxpool.js';
 import * as loss from '../kernels/loss.js';
 import * as bn from '../kernels/batchnorm.js';

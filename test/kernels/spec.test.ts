@@ -24,7 +24,7 @@ import { REDUCE } from '../../src/kernels/reduce.js';
 import { UPSAMPLE, UPSAMPLE_BILINEAR } from '../../src/kernels/upsample.js';
 import { WINOGRAD } from '../../src/kernels/winograd.js';
 import { SPLIT9 } from '../../src/kernels/split9.js';
-import { CHANNEL_COPY } from '../../src/kernels/channel_copy.js';
+import { CONCAT_CHANNELS } from '../../src/kernels/concat_channels.js';
 
 const SHADERS = fileURLToPath(new URL('../../shaders/', import.meta.url));
 const wgsl = (name: string) => readFileSync(`${SHADERS}${name}.wgsl`, 'utf8');
@@ -155,7 +155,7 @@ describe('kernel specs against the WGSL', () => {
   test('the spec objects the launchers use are the ones checked', () => {
     const all = new Set(ALL_ENTRY_SPECS);
     const launcherSpecs = [ACTIVATION, ADAM, BATCHNORM, BROADCAST, CONV2D_FWD, CONV2D_BWD_INPUT, CONV2D_BWD_WEIGHT, CONV2D_UTIL,
-      ELEMENTWISE, LOSS, MATMUL, MATMUL_SG_SPEC, MAXPOOL, PIXEL_SHUFFLE, REDUCE, UPSAMPLE, UPSAMPLE_BILINEAR, WINOGRAD, SPLIT9, CHANNEL_COPY].flatMap((k) => Object.values(k) as EntrySpec[]);
+      ELEMENTWISE, LOSS, MATMUL, MATMUL_SG_SPEC, MAXPOOL, PIXEL_SHUFFLE, REDUCE, UPSAMPLE, UPSAMPLE_BILINEAR, WINOGRAD, SPLIT9, CONCAT_CHANNELS].flatMap((k) => Object.values(k) as EntrySpec[]);
     expect(launcherSpecs.every((s) => all.has(s))).toBe(true);
     expect(launcherSpecs.length).toBe(ALL_ENTRY_SPECS.length);
   });

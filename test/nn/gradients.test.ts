@@ -28,7 +28,7 @@ import { batchNormTrainRef } from '../../src/kernels/ref/batchnorm.js';
 import { pixelShuffleRef } from '../../src/kernels/ref/pixel_shuffle.js';
 import { upsampleNearest2Ref } from '../../src/kernels/ref/upsample.js';
 import { maxPool2Ref } from '../../src/kernels/ref/maxpool.js';
-import { concatChannelsRef } from '../../src/kernels/ref/channel_copy.js';
+import { concatChannelsRef } from '../../src/kernels/ref/concat_channels.js';
 import { mseLossRef, bceWithLogitsRef } from '../../src/kernels/ref/loss.js';
 import type { ConvShape } from '../../src/kernels/conv2d.js';
 

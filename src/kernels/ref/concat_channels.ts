@@ -1,4 +1,4 @@
-// Float64 reference of the channel concatenation (src/kernels/channel_copy.ts) and its gradient.
+// Float64 reference of the channel concatenation (src/kernels/concat_channels.ts) and its gradient.
 type Arr = ArrayLike<number>;
 
 /** NHWC tensors of P pixels and channels cs[i] -> [P, sum cs], each input's channels in order. */

@@ -1,4 +1,4 @@
-// Channel slices of NHWC tensors (shaders/channel_copy.wgsl): the concatenation along channels and
+// Channel slices of NHWC tensors (shaders/concat_channels.wgsl): the concatenation along channels and
 // its gradient, as slice copies.
 import type { Gpu } from '../gpu/gpu.js';
 import { shaderSource } from './shader.js';
@@ -6,7 +6,7 @@ import { kernelSpec, struct, run, grid } from './spec.js';
 
 const WG = 64;
 const PARAMS = struct('Params', { count: 'u32', stride: 'u32', Cs: 'u32', Cd: 'u32', off: 'u32' });
-export const CHANNEL_COPY = kernelSpec('channel_copy', {
+export const CONCAT_CHANNELS = kernelSpec('concat_channels', {
   pack: { params: PARAMS, buffers: { src: 'read', dst: 'read_write' } },
   unpack: { params: PARAMS, buffers: { src: 'read', dst: 'read_write' } },
 });
@@ -19,8 +19,8 @@ function launch(g: Gpu, entry: 'pack' | 'unpack', src: GPUBuffer, dst: GPUBuffer
   if (small.size < P * Cs * 4 || whole.size < P * Cd * 4) throw new Error(`channel ${entry}: buffers too small for ${P} pixels of ${Cs} / ${Cd} channels`);
   const count = P * Cs;
   const { wx, wy, stride } = grid(g, count, WG);
-  const pipe = g.pipeline(`channel_copy.${entry}`, shaderSource('channel_copy'), {}, entry);
-  run(g, pipe, CHANNEL_COPY[entry], { count, stride, Cs, Cd, off }, { src, dst }, [wx, wy]);
+  const pipe = g.pipeline(`concat_channels.${entry}`, shaderSource('concat_channels'), {}, entry);
+  run(g, pipe, CONCAT_CHANNELS[entry], { count, stride, Cs, Cd, off }, { src, dst }, [wx, wy]);
 }
 
 /** Channels [off, off + Cs) of y [P, Cd] from x [P, Cs]. */

@@ -2,8 +2,8 @@
 // awkward channel counts; the reference backward vs finite differences.
 import { describe, test } from 'vitest';
 import { testGpu, uniform, upload, download, expectClose, finiteDiff } from '../helpers.js';
-import { channelPack, channelUnpack } from '../../src/kernels/channel_copy.js';
-import { concatChannelsRef, concatChannelsBackwardRef } from '../../src/kernels/ref/channel_copy.js';
+import { channelPack, channelUnpack } from '../../src/kernels/concat_channels.js';
+import { concatChannelsRef, concatChannelsBackwardRef } from '../../src/kernels/ref/concat_channels.js';
 
 describe('channel concatenation', () => {
   test.each([[[5, 3, 7], 13], [[64, 32, 32], 10], [[1, 1], 1], [[3], 7]])('channels %j over %i pixels: forward and backward against the reference', async (cs, P) => {
