@@ -277,8 +277,8 @@ async function e2e(name: string, flops: number, fn: () => Promise<void>): Promis
 // steps of such a run (the shipped srresnet's network, L1) wait for their batches when a worker
 // thread builds them ahead. Synthetic photographs, so that the bench needs no data set.
 if (!filter || filter.test('data loader')) {
-  const { makeBatch } = await import('../src/srgan/data.js');
-  const { BatchSource } = await import('../src/srgan/prefetch.js');
+  const { makeBatch } = await import('../src/train/data.js');
+  const { BatchSource } = await import('../src/train/prefetch.js');
   const { DEFAULT_DEGRADATION } = await import('../src/srgan/degrade.js');
   const images = Array.from({ length: 12 }, (_, k) => {
     const w = 320 + 16 * k, h = 240, rgb = new Uint8Array(w * h * 3);

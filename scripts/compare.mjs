@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { readImage, toRGB, fromRGB, encodePng } from '../dist/node/image-files.js';
 import { writeAtomic } from '../dist/node/state.js';
 import { imresize, upscaleNearest } from '../dist/image/resize.js';
-import { downscale } from '../dist/srgan/data.js';
+import { downscale } from '../dist/train/data.js';
 import { getGpu } from '../dist/node/gpu.js';
 import { loadFoldedGenerator } from '../dist/node/model.js';
 import { upscaleTiled } from '../dist/srgan/inference.js';

@@ -9,10 +9,11 @@ import { basename, join, resolve, sep } from 'node:path';
 import { makeImage, readImage, toRGB, writeImage } from './node/image-files.js';
 import { DEFAULT_MODEL, checkGeneratorTensors, modelPath, readGeneratorFile, shippedModelList } from './node/model.js';
 import { FoldedGenerator } from './srgan/inference.js';
-import { listImages } from './srgan/data.js';
-import { evaluateFolder, formatEvalTable } from './srgan/evaluate.js';
+import { listImages } from './node/image-files.js';
+import { evaluateFolder, formatEvalTable } from './train/evaluate.js';
 import { VGG19Features, VGG_LAYERS, type VggLayer } from './srgan/vgg19.js';
 import { EVAL_CASES, EVAL_CASE_HELP, type EvalCase } from './srgan/degrade.js';
+import { loadVgg19 } from './node/vgg-files.js';
 
 const HELP = () => `usage: node dist/eval.js --data DIR [--model NAME|FILE | --results DIR] [--degrade CASE[,CASE...]] [--save-inputs DIR]
                          [--vgg PATH [--vgg-layer L]] [--tile N] [--json]
@@ -117,7 +118,7 @@ if (!(await runInFilteredChild())) {
     try {
       if (values.vgg) {
         vgg = new VGG19Features(layer as VggLayer);
-        await vgg.load(values.vgg);
+        await loadVgg19(vgg, values.vgg);
       }
       const results = [];
       for (const c of cases) {

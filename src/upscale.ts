@@ -14,7 +14,7 @@ import {
   readMetadata, writeMetadata, MAX_PIXELS, type Image, type ImageHeader,
 } from './node/image-files.js';
 import { imresize } from './image/resize.js';
-import { listImages } from './srgan/data.js';
+import { listImages } from './node/image-files.js';
 import { realOut } from './node/paths.js';
 import { DEFAULT_MODEL, modelPath, readGeneratorFile, checkGeneratorTensors, shippedModelList } from './node/model.js';
 import { FoldedGenerator, planTiles } from './srgan/inference.js';

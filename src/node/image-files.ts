@@ -1,6 +1,8 @@
 // Image files in Node: only regular files read, sizes capped before reading, atomic writes. The
 // codecs are src/image/image.ts's (re-exported here for Node callers).
 import { promises as fs, constants as fsConstants } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join, extname } from 'node:path';
 import { writeAtomic } from './state.js';
 import { MAX_PIXELS, decodeImage, encodeByExtension, imageByteCap, readImageHeader, type Image, type ImageHeader } from '../image/image.js';
 
@@ -86,4 +88,74 @@ export async function readImageFileHeader(path: string, maxBytes: number): Promi
 /** Encodes by extension and writes atomically. */
 export async function writeImage(path: string, img: Image, jpegQuality = 90): Promise<void> {
   await writeAtomic(path, encodeByExtension(img, path, jpegQuality));
+}
+
+export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.bmp']);
+
+export interface ListOptions {
+  /**
+   * Told of each image-named entry left out: `duplicateOf` is set when it is the same real file
+   * as one already listed (a hard link, a symbolic link); otherwise `problem` says why.
+   */
+  onSkip?: (path: string, problem: string, duplicateOf?: string) => void;
+  /**
+   * Folders not to walk (compared as real folders, however they are spelt or linked): where the run
+   * writes (upscale.js -o DIR inside an input folder, a training run folder inside --data), so a
+   * later run never reads its own outputs back as inputs.
+   */
+  exclude?: string[];
+}
+
+/**
+ * Image files under a folder, recursively, sorted (a stable order makes runs reproducible).
+ * Symbolic links are followed, but each real folder is walked once (a link to a parent cannot loop)
+ * and each real file listed once; only regular files are listed (a FIFO named x.png would hang
+ * whoever reads it).
+ */
+export async function listImages(dir: string, opts: ListOptions = {}): Promise<string[]> {
+  const st = await stat(dir).catch(() => null);
+  if (!st) throw new Error(`${dir}: no such folder`);
+  if (!st.isDirectory()) {
+    if (IMAGE_EXTENSIONS.has(extname(dir).toLowerCase())) return [dir];
+    throw new Error(`${dir}: not a folder or an image`);
+  }
+  const out: string[] = [];
+  const id = (s: { dev: number; ino: number }) => `${s.dev}:${s.ino}`;
+  const dirsSeen = new Set<string>([id(st)]);
+  // an excluded folder counts as seen: never entered, by its name or through a link
+  for (const e of opts.exclude ?? []) { const s = await stat(e).catch(() => null); if (s?.isDirectory() && id(s) !== id(st)) dirsSeen.add(id(s)); }
+  const filesSeen = new Map<string, string>();
+  const walk = async (d: string): Promise<void> => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch (e) {
+      if (d === dir) throw e;
+      opts.onSkip?.(d, `cannot read folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      return;
+    }
+    // folders reached through a link are walked after the real ones, so that a folder that is also
+    // linked to is listed under its own name
+    const linked: string[] = [];
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(d, e.name);
+      const isImage = IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase());
+      if (!isImage && !e.isDirectory() && !e.isSymbolicLink()) continue;
+      const s = await stat(p).catch(() => null); // follows links
+      if (!s) { if (isImage) opts.onSkip?.(p, 'broken symbolic link'); continue; }
+      if (s.isDirectory()) {
+        if (e.isSymbolicLink()) linked.push(p);
+        else if (!dirsSeen.has(id(s))) { dirsSeen.add(id(s)); await walk(p); }
+      } else if (!isImage) continue;
+      else if (!s.isFile()) opts.onSkip?.(p, 'not a regular file (device, FIFO or socket)');
+      else if (filesSeen.has(id(s))) opts.onSkip?.(p, 'same file as another', filesSeen.get(id(s)));
+      else { filesSeen.set(id(s), p); out.push(p); }
+    }
+    for (const p of linked) {
+      const s = await stat(p).catch(() => null);
+      if (s && !dirsSeen.has(id(s))) { dirsSeen.add(id(s)); await walk(p); }
+    }
+  };
+  await walk(dir);
+  return out;
 }

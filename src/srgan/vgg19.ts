@@ -4,16 +4,12 @@
 // Weights come from a TensorFlow.js layers model (Keras VGG19: BGR, mean-subtracted 0..255 input)
 // or from safetensors with torchvision names (RGB normalised by ImageNet mean/std). Each brings its
 // own preprocessing, applied as a frozen 1x1 convolution so gradients flow through it.
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { gpu } from '../gpu/gpu.js';
 import { Module } from '../nn/module.js';
 import { Conv2d } from '../nn/layers.js';
 import * as ops from '../nn/ops.js';
 import type { Tensor } from '../nn/tensor.js';
-import { oihwToHwio, toFloat32 } from '../nn/safetensors.js';
-import { readSafetensors } from '../node/state.js';
-import { loadTfjsModel } from './tfjs.js';
+import { oihwToHwio } from '../nn/safetensors.js';
 
 export type VggLayer = 'vgg54' | 'vgg34' | 'vgg22';
 export const VGG_LAYERS: readonly VggLayer[] = ['vgg34', 'vgg22', 'vgg54'];
@@ -30,6 +26,8 @@ export const VGG19_CONVS: Array<[number, number, number]> = [
 export const TORCHVISION_INDEX = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34];
 
 export type VggPreprocess = 'keras-bgr' | 'torch-rgb';
+/** One weight tensor as float32 values and its shape. */
+export interface VggTensor { shape: readonly number[]; data: Float32Array }
 
 export class VGG19Features extends Module {
   readonly pre: Conv2d;
@@ -88,39 +86,30 @@ export class VGG19Features extends Module {
     return h;
   }
 
-  /** Loads ImageNet weights from a tfjs model.json (or a folder holding one) or a .safetensors file. */
-  async load(path: string): Promise<void> {
-    let p = path;
-    const st = await stat(p).catch(() => null);
-    if (!st) throw new Error(`${path}: no such file or folder (VGG19 weights)`);
-    if (st.isDirectory()) p = join(p, 'model.json');
-    if (p.endsWith('.json')) {
-      const tf = await loadTfjsModel(p);
-      this.convs.forEach((conv, i) => {
-        const name = this.names[i];
-        const k = tf.tensors.get(`${name}/kernel`);
-        const b = tf.tensors.get(`${name}/bias`);
-        if (!k || !b) throw new Error(`${p}: VGG19 weights incomplete: no ${name} (a ${this.layer.toUpperCase()} loss needs block1_conv1..${this.names[this.names.length - 1]})`);
-        const want = [3, 3, conv.cin, conv.cout];
-        if (k.shape.join() !== want.join()) throw new Error(`${p}: ${name}/kernel has shape [${k.shape}], expected [${want}]`);
-        if (b.data.length !== conv.cout) throw new Error(`${p}: ${name}/bias has ${b.data.length} values, expected ${conv.cout}`);
-        gpu().write(conv.weight.buffer, k.data); // Keras kernels are [kh,kw,in,out]: the engine's layout
-        gpu().write(conv.bias!.buffer, b.data);
-      });
-      this.setPreprocess('keras-bgr');
-    } else {
-      const { tensors } = await readSafetensors(p);
-      this.convs.forEach((conv, i) => {
-        const idx = TORCHVISION_INDEX[i];
-        const wk = `features.${idx}.weight`, bk = `features.${idx}.bias`;
-        const w = tensors.get(wk), b = tensors.get(bk);
-        if (!w || !b) throw new Error(`${p}: VGG19 weights incomplete: no ${!w ? wk : bk}`);
-        const want = [conv.cout, conv.cin, 3, 3];
-        if (w.shape.join() !== want.join()) throw new Error(`${p}: ${wk} has shape [${w.shape}], expected [${want}]`);
-        gpu().write(conv.weight.buffer, oihwToHwio(toFloat32(w, wk), 3, conv.cin, conv.cout));
-        gpu().write(conv.bias!.buffer, toFloat32(b, bk));
-      });
-      this.setPreprocess('torch-rgb');
-    }
+  /**
+   * Sets ImageNet weights from tensors already read (src/node/vgg-files.ts reads them from disk):
+   * Keras names (`block1_conv1/kernel`, HWIO) from a TensorFlow.js model, or torchvision's
+   * (`features.0.weight`, OIHW) from safetensors. `source` names the file in errors.
+   */
+  setWeights(tensors: Map<string, VggTensor>, naming: 'keras' | 'torchvision', source: string): void {
+    this.convs.forEach((conv, i) => {
+      const name = this.names[i];
+      const keras = naming === 'keras';
+      const wk = keras ? `${name}/kernel` : `features.${TORCHVISION_INDEX[i]}.weight`;
+      const bk = keras ? `${name}/bias` : `features.${TORCHVISION_INDEX[i]}.bias`;
+      const w = tensors.get(wk), b = tensors.get(bk);
+      if (!w || !b) {
+        throw new Error(keras
+          ? `${source}: VGG19 weights incomplete: no ${name} (a ${this.layer.toUpperCase()} loss needs block1_conv1..${this.names[this.names.length - 1]})`
+          : `${source}: VGG19 weights incomplete: no ${!w ? wk : bk}`);
+      }
+      const want = keras ? [3, 3, conv.cin, conv.cout] : [conv.cout, conv.cin, 3, 3];
+      if (w.shape.join() !== want.join()) throw new Error(`${source}: ${wk} has shape [${w.shape}], expected [${want}]`);
+      if (b.data.length !== conv.cout) throw new Error(`${source}: ${bk} has ${b.data.length} values, expected ${conv.cout}`);
+      // Keras kernels are [kh,kw,in,out]: the engine's layout; torchvision's are [out,in,kh,kw]
+      gpu().write(conv.weight.buffer, keras ? w.data : oihwToHwio(w.data, 3, conv.cin, conv.cout));
+      gpu().write(conv.bias!.buffer, b.data);
+    });
+    this.setPreprocess(naming === 'keras' ? 'keras-bgr' : 'torch-rgb');
   }
 }

@@ -13,7 +13,7 @@ import {
   generalizedKernel, jpegRoundTrip, plateauKernel, poisson, quantTable, randomKernel, resize, separableTerms, sincKernel,
   usmSharpen, type Rgb,
 } from '../../src/srgan/degrade.js';
-import { degradedPair, makeBatch, type RgbImage } from '../../src/srgan/data.js';
+import { degradedPair, makeBatch, type RgbImage } from '../../src/train/data.js';
 import { Rng } from '../../src/nn/random.js';
 import { blockiness } from '../../src/image/metrics.js';
 import { makeImage } from '../../src/image/image.js';

@@ -14,10 +14,10 @@ import { parseSafetensors, serializeSafetensors, toFloat32 } from '../../src/nn/
 import { stateTensors } from '../../src/nn/state.js';
 import { resolveConfig, learningRate, DEFAULT_CONFIG, type TrainConfig } from '../../src/srgan/config.js';
 import { Discriminator, discriminatorParamCount, PAPER_DISCRIMINATOR } from '../../src/srgan/discriminator.js';
-import { Trainer, resumeConfig } from '../../src/srgan/trainer.js';
-import { makeBatch } from '../../src/srgan/data.js';
+import { Trainer, resumeConfig } from '../../src/train/trainer.js';
+import { makeBatch } from '../../src/train/data.js';
 import { boxAverage4, chroma, gridPhases } from '../../src/srgan/losses.js';
-import { evaluateFolder } from '../../src/srgan/evaluate.js';
+import { evaluateFolder } from '../../src/train/evaluate.js';
 
 function makeData(n: number, size = 48): string {
   const dir = mkdtempSync(join(tmpdir(), 'srgan-recipe-data-'));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { f32ToF16Bits } from '../../src/nn/safetensors.js';
-import { loadTfjsModel, VGG19_KERAS_CONVS, type TfjsWeights } from '../../src/srgan/tfjs.js';
+import { loadTfjsModel, VGG19_KERAS_CONVS, type TfjsWeights } from '../../src/node/tfjs.js';
 
 const WEIGHTS = fileURLToPath(new URL('../../../shared/weights/', import.meta.url));
 const U8_DIR = join(WEIGHTS, 'vgg19_tfjs_uint8');

@@ -4,9 +4,9 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { testGpu, expectClose } from '../helpers.js';
 import { VGG19Features, VGG19_CONVS } from '../../src/srgan/vgg19.js';
-import { vggCrops, vggDistance } from '../../src/srgan/evaluate.js';
+import { vggCrops, vggDistance } from '../../src/train/evaluate.js';
 import * as ops from '../../src/nn/ops.js';
-import { loadTfjsModel } from '../../src/srgan/tfjs.js';
+import { loadTfjsModel } from '../../src/node/tfjs.js';
 import { readImage } from '../../src/node/image-files.js';
 import { fromArray, noGrad, tidy } from '../../src/nn/tensor.js';
 import { serializeSafetensors, fromFloat32, type StTensor } from '../../src/nn/safetensors.js';
@@ -14,6 +14,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uniform } from '../helpers.js';
+import { loadVgg19 } from '../../src/node/vgg-files.js';
 
 const U8 = fileURLToPath(new URL('../../../shared/weights/vgg19_tfjs_uint8/model.json', import.meta.url));
 const BABY = fileURLToPath(new URL('../../../shared/data/Set5/baby.png', import.meta.url));
@@ -98,7 +99,7 @@ describe('VGG19 feature extractor', () => {
       crop[(y * W + x) * 3 + c] = img.data[((y0 + y) * img.width + x0 + x) * img.channels + c] * 2 - 1;
     }
     const vgg = new VGG19Features('vgg54');
-    await vgg.load(U8);
+    await loadVgg19(vgg, U8);
     const weights = (await loadTfjsModel(U8)).tensors;
     for (const layer of ['block1_conv2', 'block5_conv4']) {
       const t = noGrad(() => tidy(() => vgg.forward(fromArray(crop, [1, H, W, 3]), layer)));
@@ -116,7 +117,7 @@ describe('VGG19 feature extractor', () => {
     const H = 17, W = 22;
     const crop = uniform(H * W * 3, 77);
     const vgg = new VGG19Features('vgg34');
-    await vgg.load(U8);
+    await loadVgg19(vgg, U8);
     const weights = (await loadTfjsModel(U8)).tensors;
     const t = noGrad(() => tidy(() => vgg.forward(fromArray(crop, [1, H, W, 3]))));
     expect(t.shape).toEqual([1, 4, 5, 256]);
@@ -150,7 +151,7 @@ describe('VGG19 feature extractor', () => {
     const H = 13, W = 10;
     const img = uniform(H * W * 3, seed++);
     const vgg = new VGG19Features('vgg22');
-    await vgg.load(file);
+    await loadVgg19(vgg, file);
     const t = noGrad(() => tidy(() => vgg.forward(fromArray(img, [1, H, W, 3]))));
     const got = await t.data();
     t.dispose();
@@ -163,7 +164,7 @@ describe('VGG19 feature extractor', () => {
     // a file without one of the needed tensors is a clear error, not a silently random layer
     writeFileSync(file, serializeSafetensors(entries.filter(([n]) => n !== 'features.7.bias')));
     const v2 = new VGG19Features('vgg22');
-    await expect(v2.load(file)).rejects.toThrow(/incomplete: no features\.7\.bias/);
+    await expect(loadVgg19(v2, file)).rejects.toThrow(/incomplete: no features\.7\.bias/);
     v2.dispose();
   });
 });

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { makeBatch, type Batch, type RgbImage } from './data.js';
-import type { DegradationConfig } from './degrade.js';
+import type { DegradationConfig } from '../srgan/degrade.js';
 
 export interface BatchParams { n: number; crop: number; scale: number; seed: number; degradation?: DegradationConfig }
 

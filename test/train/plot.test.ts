@@ -2,7 +2,7 @@
 // mapping (decade-rounded log axis for losses, whole dB +-1 for PSNR, steps from 0) puts them.
 import { describe, it, expect } from 'vitest';
 import { decodeImage, encodePng } from '../../src/image/image.js';
-import { renderPlot, PLOT_LAYOUT, SERIES_COLORS, type LogRecord, type Rect } from '../../src/srgan/plot.js';
+import { renderPlot, PLOT_LAYOUT, SERIES_COLORS, type LogRecord, type Rect } from '../../src/train/plot.js';
 
 describe('plot', () => {
   it('draws the loss and PSNR curves where they must pass', () => {

@@ -10,7 +10,7 @@ import { testGpu, rng } from '../helpers.js';
 import { encodePng } from '../../src/image/image.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/nn/safetensors.js';
 import { resolveConfig } from '../../src/srgan/config.js';
-import { Trainer, resumeConfig, LOCK_FILE, type TrainOptions } from '../../src/srgan/trainer.js';
+import { Trainer, resumeConfig, LOCK_FILE, type TrainOptions } from '../../src/train/trainer.js';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
 

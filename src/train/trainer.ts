@@ -13,21 +13,23 @@ import {
 } from '../node/state.js';
 import type { StTensor } from '../nn/safetensors.js';
 import { setInitSeed } from '../nn/layers.js';
-import { archOf, makeGenerator, normalGenerator, tailOf, upsamplingOf, type AnyGenerator } from './generator.js';
-import { sameGenerator } from './model.js';
-import { Discriminator } from './discriminator.js';
-import { VGG19Features } from './vgg19.js';
-import { listImages, loadImages, makeBatch, type Batch, type RgbImage } from './data.js';
+import { archOf, makeGenerator, normalGenerator, tailOf, upsamplingOf, type AnyGenerator } from '../srgan/generator.js';
+import { sameGenerator } from '../srgan/model.js';
+import { Discriminator } from '../srgan/discriminator.js';
+import { VGG19Features } from '../srgan/vgg19.js';
+import { loadImages, makeBatch, type Batch, type RgbImage } from './data.js';
+import { listImages } from '../node/image-files.js';
 import { BatchSource } from './prefetch.js';
-import type { EvalCase } from './degrade.js';
-import { configChanges, learningRate, resolveConfig, restrictedChanges, type TrainConfig } from './config.js';
+import type { EvalCase } from '../srgan/degrade.js';
+import { configChanges, learningRate, resolveConfig, restrictedChanges, type TrainConfig } from '../srgan/config.js';
 import { readImage, encodePng } from '../node/image-files.js';
 import { renderPlot, type LogRecord } from './plot.js';
 import { writePreview } from './preview.js';
 import { readGeneratorFile } from '../node/model.js';
 import { evaluateFolder, formatEvalTable, type Scores } from './evaluate.js';
-import { srresnetStep, srganStep, phase2Weights } from './steps.js';
-import { PHASE2_TERMS, logName } from './losses.js';
+import { srresnetStep, srganStep, phase2Weights } from '../srgan/steps.js';
+import { PHASE2_TERMS, logName } from '../srgan/losses.js';
+import { loadVgg19 } from '../node/vgg-files.js';
 
 export interface TrainOptions {
   dataDir: string;
@@ -143,7 +145,7 @@ export class Trainer {
     if (this.cfg.phase2Steps > 0) {
       this.vgg = new VGG19Features(this.cfg.vggLayer);
       if (this.opts.vggPath) {
-        await this.vgg.load(this.opts.vggPath).catch((e: Error) => {
+        await loadVgg19(this.vgg, this.opts.vggPath).catch((e: Error) => {
           throw new Error(`${e.message} (--vgg takes ${VGG_FORMATS})`);
         });
         this.say(`VGG19 (${this.cfg.vggLayer}) weights: ${this.opts.vggPath}`);

@@ -10,14 +10,15 @@
 import { cropImage, makeImage, quantize, readImage, toRGB, type Image } from '../node/image-files.js';
 import { imresize } from '../image/resize.js';
 import { blockiness, evaluatePair, gridShare, textureEnergy } from '../image/metrics.js';
-import { evalInput, type EvalCase } from './degrade.js';
+import { evalInput, type EvalCase } from '../srgan/degrade.js';
 import { gpu } from '../gpu/gpu.js';
 import { fromArray, noGrad, tidy } from '../nn/tensor.js';
 import * as ops from '../nn/ops.js';
-import type { AnyGenerator } from './generator.js';
-import type { VGG19Features } from './vgg19.js';
-import { FoldedGenerator, upscaleTiled, type TileOptions } from './inference.js';
-import { listImages, downscale, toBytes } from './data.js';
+import type { AnyGenerator } from '../srgan/generator.js';
+import type { VGG19Features } from '../srgan/vgg19.js';
+import { FoldedGenerator, upscaleTiled, type TileOptions } from '../srgan/inference.js';
+import { downscale, toBytes } from './data.js';
+import { listImages } from '../node/image-files.js';
 import { basename } from 'node:path';
 
 export interface Scores {

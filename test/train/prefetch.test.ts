@@ -29,8 +29,8 @@ beforeAll(() => {
 
 describe('BatchSource', () => {
   it('a worker thread builds the batches makeBatch builds, whatever order they are asked in', async () => {
-    const { BatchSource } = await import(dist('srgan/prefetch.js').href);
-    const { makeBatch, loadImages } = await import(dist('srgan/data.js').href);
+    const { BatchSource } = await import(dist('train/prefetch.js').href);
+    const { makeBatch, loadImages } = await import(dist('train/data.js').href);
     const { DEFAULT_DEGRADATION } = await import(dist('srgan/degrade.js').href);
     const images = await loadImages(data, { minSize: 32 });
     const deg = { ...DEFAULT_DEGRADATION, kind: 'realesrgan', cleanProb: 0.2 };

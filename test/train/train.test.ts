@@ -8,8 +8,8 @@ import { testGpu, rng } from '../helpers.js';
 import { gpu } from '../../src/gpu/gpu.js';
 import { encodePng } from '../../src/image/image.js';
 import { resolveConfig } from '../../src/srgan/config.js';
-import { Trainer } from '../../src/srgan/trainer.js';
-import { makeBatch } from '../../src/srgan/data.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { makeBatch } from '../../src/train/data.js';
 import { loadGenerator } from '../../src/node/model.js';
 import type { GeneratorConfig } from '../../src/srgan/generator.js';
 
