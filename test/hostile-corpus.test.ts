@@ -12,7 +12,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodePng } from '../src/image/image.js';
 import { serializeSafetensors, fromFloat32 } from '../src/nn/safetensors.js';
-import { generatorTensorShapes } from '../src/srgan/model.js';
+import { generatorTensorShapes } from '../src/srgan/generator.js';
 import { setup, img } from './upscale-cli.js';
 import { CRAFTED_PTH } from './pth-builder.js';
 

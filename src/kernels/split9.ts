@@ -40,8 +40,8 @@ export interface Split9Shape { N: number; H: number; W: number; Cin: number; Cou
 export const split9Fits = (s: { K: number; stride: number; Cin: number; Cout: number }): boolean =>
   s.K === 9 && s.stride === 1 && s.Cin % 4 === 0 && s.Cout <= 4;
 
-/** The stacked 3x3 conv's output channels: 9 x Cout, rounded up to a multiple of 4. */
-const czOf = (Cout: number) => ceilDiv(9 * Cout, 4) * 4;
+/** The stacked 3x3 conv's output channels: 9 x Cout, rounded up to a multiple of 4 (its temporary holds that many floats per padded pixel). */
+export const czOf = (Cout: number) => ceilDiv(9 * Cout, 4) * 4;
 /** The 3x3 conv on the padded grid. */
 const inner = (s: Split9Shape) => ({ N: s.N, H: s.H + 6, W: s.W + 6, Cin: s.Cin, Cout: czOf(s.Cout) });
 

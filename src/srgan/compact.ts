@@ -12,7 +12,7 @@ import { Conv2d, PReLU } from '../nn/layers.js';
 import * as ops from '../nn/ops.js';
 import { isGradEnabled, type Tensor } from '../nn/tensor.js';
 import { oihwToHwio } from '../nn/safetensors.js';
-import type { GeneratorConfig, GeneratorTensors } from './generator.js';
+import type { GeneratorConfig, GeneratorTensors, NetTiling } from './generator.js';
 
 /** Index in Real-ESRGAN's body list of the conv of stage i (0: the first conv, blocks + 1: the last). */
 export const compactConvName = (i: number) => `body.${2 * i}`;
@@ -82,8 +82,18 @@ export class CompactGenerator extends Module {
     return out;
   }
 
-  /** LR pixels of context a tile needs: one per 3x3 conv. */
-  get bodyRadius(): number { return this.convs.length; }
+  /**
+   * Every conv at LR: a tile needs one pixel of context per 3x3 conv; the tail is the pixel
+   * shuffle (an LR pixel's own block, no context) of the last conv's 3 * scale^2 channels.
+   */
+  get tiling(): NetTiling {
+    const { channels: c, scale: s } = this.config;
+    return {
+      bodyRadius: this.convs.reduce((a, conv) => a + (conv.k - 1) / 2, 0),
+      bodyBytesPerLrPixel: Math.max(4, c, 3 * s * s) * 4,
+      tailCone: [0, 0], tailBytesPerLrPixel: 3 * s * s * 4, padHr: 0,
+    };
+  }
 }
 
 /** Multiply-adds per LR pixel: every conv is at LR; the shuffle and skip cost none. */

@@ -13,6 +13,7 @@ import { BatchNorm2d, Conv2d, PReLU } from '../nn/layers.js';
 import * as ops from '../nn/ops.js';
 import { isGradEnabled, type Tensor } from '../nn/tensor.js';
 import { oihwToHwio } from '../nn/safetensors.js';
+import { czOf, split9Fits } from '../kernels/split9.js';
 import { CompactGenerator, compactMacsPerLrPixel, compactTensorShapes } from './compact.js';
 import { RRDBGenerator, growthOf, rrdbMacsPerLrPixel, rrdbTensorShapes } from './rrdb.js';
 
@@ -101,6 +102,23 @@ export const PAPER_GENERATOR: GeneratorConfig = { channels: 64, blocks: 16, scal
  * Generator from them gives the inference graph, each BN folded into the conv before it on the CPU.
  */
 export type GeneratorTensors = (name: string) => Float32Array;
+
+/**
+ * What the tiler (src/srgan/inference.ts) needs to know of a network's layers, from the network
+ * itself: the body runs in tiles, the tail (the part above LR) in strips of LR rows.
+ */
+export interface NetTiling {
+  /** LR pixels of context a tile's body needs on each side (its convs' radii, summed). */
+  bodyRadius: number;
+  /** Bytes per LR pixel of the body's largest activation (the RGB input is padded to 4 channels). */
+  bodyBytesPerLrPixel: number;
+  /** The output cone of LR pixel 0 through the tail, in LR pixels [lo, hi]. */
+  tailCone: [number, number];
+  /** Bytes per LR pixel of the tail's largest tensor. */
+  tailBytesPerLrPixel: number;
+  /** HR pixels a tail conv binds its input padded by on every side (the 9x9 conv_out's split path). */
+  padHr: number;
+}
 
 /** BatchNorm2d's default eps: generator files do not store it. */
 const BN_EPS = 1e-5;
@@ -286,20 +304,88 @@ export class Generator extends Module {
     if (free) y.dispose();
     return out;
   }
+
+  /**
+   * The tail's cone: conv_out at its resolution (the output's, or outShuffle times lower before
+   * an ESPCN output's shuffle), then each upsampling step walked back to LR: a conv before the pixel
+   * shuffle (at the lower resolution), or a conv after the nearest-neighbour step (at the higher).
+   * Its largest tensor: C floats per pixel at conv_out's input resolution, f^2 pixels per LR pixel
+   * (the last conv before a pixel shuffle, and the shuffled tensor), or the 3 * scale^2 floats of
+   * the output; the paper's 9x9 conv_out (src/kernels/split9.ts) binds its input padded by 3 and
+   * a temporary of 28 floats per padded HR pixel.
+   */
+  get tiling(): NetTiling {
+    const r = (K: number) => (K - 1) / 2;
+    const { scale: s, channels: c } = this.config, out = tailOf(this.config).outShuffle;
+    const f = s / out; // conv_out's pixels per LR pixel, per side
+    let lo = -r(this.convOut.k), hi = f - 1 + r(this.convOut.k);
+    for (const u of [...this.ups].reverse()) {
+      if (u.mode === 'nearest') { lo = Math.floor((lo - r(u.conv.k)) / 2); hi = Math.floor((hi + r(u.conv.k)) / 2); }
+      else { lo = Math.floor(lo / 2) - r(u.conv.k); hi = Math.floor(hi / 2) + r(u.conv.k); }
+    }
+    // the 9x9 conv_out's split path stacks 9 shifted 3-channel outputs (padded to 28) per HR pixel
+    const split9 = out === 1 && split9Fits({ K: 9, stride: 1, Cin: c, Cout: 3 });
+    let body = r(this.convIn.k) + r(this.convMid.k);
+    for (const b of this.blocks) body += r(b.conv1.k) + r(b.conv2.k);
+    return {
+      bodyRadius: body, bodyBytesPerLrPixel: Math.max(4, c) * 4,
+      tailCone: [lo, hi], tailBytesPerLrPixel: Math.max(f * f * c, 3 * s * s, split9 ? czOf(3) * s * s : 0) * 4, padHr: out === 1 ? 3 : 0,
+    };
+  }
 }
 
-/** A generator of either architecture: the same forward, body, tail and skip, the same module interface. */
+/** A generator of any architecture: the same forward, body, tail and skip, tiling and module interface. */
 export type AnyGenerator = Generator | CompactGenerator | RRDBGenerator;
+
+/**
+ * What each architecture is, in one place: its network (random, the training graph, or from a
+ * file's tensors, the inference graph), its file's tensors (names and PyTorch shapes, the file
+ * format) and its multiply-adds per LR pixel. The parameter count is read off the tensors; the
+ * tile geometry is each network's own `tiling`; model.ts reads a configuration back off a file's
+ * tensors (inferGeneratorConfig) and test/srgan/networks.test.ts checks every table against the
+ * module tree for every architecture and tail.
+ */
+interface Architecture {
+  make(config: GeneratorConfig, file?: GeneratorTensors): AnyGenerator;
+  tensorShapes(config: GeneratorConfig): Map<string, number[]>;
+  macsPerLrPixel(config: GeneratorConfig): { body: number; tail: number };
+}
+const ARCHITECTURES: Record<Arch, Architecture> = {
+  srresnet: { make: (c, f) => new Generator(c, f), tensorShapes: srresnetTensorShapes, macsPerLrPixel: srresnetMacsPerLrPixel },
+  compact: { make: (c, f) => new CompactGenerator(c, f), tensorShapes: compactTensorShapes, macsPerLrPixel: compactMacsPerLrPixel },
+  rrdb: { make: (c, f) => new RRDBGenerator(c, f), tensorShapes: rrdbTensorShapes, macsPerLrPixel: rrdbMacsPerLrPixel },
+};
+
 /** The generator of a configuration's architecture: random (training graph) or from a file's tensors (inference). */
 export function makeGenerator(config: GeneratorConfig, file?: GeneratorTensors): AnyGenerator {
-  const arch = archOf(config);
-  return arch === 'compact' ? new CompactGenerator(config, file) : arch === 'rrdb' ? new RRDBGenerator(config, file) : new Generator(config, file);
+  return ARCHITECTURES[archOf(config)].make(config, file);
 }
 
-/** Multiply-adds of the convs per LR pixel of a forward pass, body (up to conv_mid) and tail, from the layer table. */
+/** Every tensor of a generator file, name -> shape in PyTorch's layout (conv OIHW): the file format. */
+export function generatorTensorShapes(cfg: GeneratorConfig): Map<string, number[]> {
+  return ARCHITECTURES[archOf(cfg)].tensorShapes(cfg);
+}
+
+/** Multiply-adds of the convs per LR pixel of a forward pass, body (at LR) and tail (above it). */
 export function generatorMacsPerLrPixel(cfg: GeneratorConfig): { body: number; tail: number } {
-  if (archOf(cfg) === 'compact') return compactMacsPerLrPixel(cfg);
-  if (archOf(cfg) === 'rrdb') return rrdbMacsPerLrPixel(cfg);
+  return ARCHITECTURES[archOf(cfg)].macsPerLrPixel(cfg);
+}
+
+/** Floating-point operations (2 per multiply-add) of the convs per LR pixel of a forward pass. */
+export function generatorFlopsPerLrPixel(cfg: GeneratorConfig): number {
+  const { body, tail } = generatorMacsPerLrPixel(cfg);
+  return 2 * (body + tail);
+}
+
+/** Parameter count of a generator configuration: its file's tensors but BN's running statistics. */
+export function generatorParamCount(cfg: GeneratorConfig): number {
+  let n = 0;
+  for (const [name, shape] of generatorTensorShapes(cfg)) if (!/\.running_(mean|var)$/.test(name)) n += shape.reduce((a, b) => a * b, 1);
+  return n;
+}
+
+/** SRResNet's multiply-adds per LR pixel: conv_in, the blocks and conv_mid at LR; the upsampling and conv_out above. */
+function srresnetMacsPerLrPixel(cfg: GeneratorConfig): { body: number; tail: number } {
   const c = cfg.channels, s = cfg.scale, { steps, step, outShuffle: r } = tailOf(cfg);
   const macs = (cin: number, cout: number, k: number, pixels: number) => cin * cout * k * k * pixels;
   const body = macs(3, c, 9, 1) + cfg.blocks * 2 * macs(c, c, 3, 1) + macs(c, c, 3, 1); // conv_in, blocks, conv_mid
@@ -311,25 +397,25 @@ export function generatorMacsPerLrPixel(cfg: GeneratorConfig): { body: number; t
   return { body, tail };
 }
 
-/** Floating-point operations (2 per multiply-add) of the convs per LR pixel of a forward pass. */
-export function generatorFlopsPerLrPixel(cfg: GeneratorConfig): number {
-  const { body, tail } = generatorMacsPerLrPixel(cfg);
-  return 2 * (body + tail);
-}
-
-/** Parameter count of a generator configuration, from the layer table (for checks). */
-export function generatorParamCount(cfg: GeneratorConfig): number {
-  if (archOf(cfg) !== 'srresnet') {
-    return [...(archOf(cfg) === 'compact' ? compactTensorShapes(cfg) : rrdbTensorShapes(cfg)).values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
-  }
+/** Every tensor of an SRResNet-family file, name -> shape (PyTorch's OIHW), in the module tree's order. */
+function srresnetTensorShapes(cfg: GeneratorConfig): Map<string, number[]> {
   const c = cfg.channels;
-  const conv = (cin: number, cout: number, k: number, bias: boolean) => cin * cout * k * k + (bias ? cout : 0);
-  const withBn = normOf(cfg) === 'batch', bn = withBn ? 2 * c : 0;
-  let n = conv(3, c, 9, true) + c;                                 // conv_in + PReLU
-  n += cfg.blocks * (2 * conv(c, c, 3, !withBn) + 2 * bn + c);      // residual blocks
-  n += conv(c, c, 3, !withBn) + bn;                                  // conv_mid + bn_mid
+  const m = new Map<string, number[]>();
+  const conv = (n: string, cin: number, cout: number, k: number, bias: boolean) => {
+    m.set(`${n}.weight`, [cout, cin, k, k]);
+    if (bias) m.set(`${n}.bias`, [cout]);
+  };
+  const withBn = normOf(cfg) === 'batch';
+  const bn = (n: string) => { if (withBn) for (const p of ['weight', 'bias', 'running_mean', 'running_var']) m.set(`${n}.${p}`, [c]); };
+  conv('conv_in', 3, c, 9, true); m.set('act_in.weight', [c]);
+  for (let i = 0; i < cfg.blocks; i++) {
+    conv(`blocks.${i}.conv1`, c, c, 3, !withBn); bn(`blocks.${i}.bn1`); m.set(`blocks.${i}.act.weight`, [c]);
+    conv(`blocks.${i}.conv2`, c, c, 3, !withBn); bn(`blocks.${i}.bn2`);
+  }
+  conv('conv_mid', c, c, 3, !withBn); bn('bn_mid');
   const { steps, step, outShuffle: r } = tailOf(cfg);
-  n += steps * (conv(c, step === 'nearest' ? c : 4 * c, 3, true) + c); // upsampling
-  n += r === 1 ? conv(c, 3, 9, true) : conv(c, 3 * r * r, 3, true);    // conv_out
-  return n;
+  for (let i = 0; i < steps; i++) { conv(`ups.${i}.conv`, c, step === 'nearest' ? c : 4 * c, 3, true); m.set(`ups.${i}.act.weight`, [c]); }
+  if (r === 1) conv('conv_out', c, 3, 9, true);
+  else conv('conv_out', c, 3 * r * r, 3, true);
+  return m;
 }

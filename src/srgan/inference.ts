@@ -9,17 +9,7 @@ import { gpu } from '../gpu/gpu.js';
 import { toFloat32 } from '../nn/safetensors.js';
 import { stateTensors } from '../nn/state.js';
 import { Tensor, empty, fromArray, noGrad, tidy } from '../nn/tensor.js';
-import { generatorMacsPerLrPixel, makeGenerator, tailOf, type AnyGenerator, type GeneratorConfig } from './generator.js';
-import { CompactGenerator } from './compact.js';
-import { RRDBGenerator, growthOf } from './rrdb.js';
-
-/**
- * LR pixels of context each side of an RRDBNet tile. Its true receptive field (hundreds of convs)
- * is wider than any tile, so its tiles cannot equal the whole image exactly, as Real-ESRGAN's
- * (tile_pad 10) cannot; with 16 pixels of real context the difference stays under a level where
- * the tiles meet (measured in test/srgan/rrdb.test.ts).
- */
-export const RRDB_TILE_CONTEXT = 16;
+import { generatorMacsPerLrPixel, makeGenerator, type AnyGenerator, type GeneratorConfig } from './generator.js';
 
 /**
  * The generator for inference: the same Generator graph built from a file's tensors, BN folded away on the CPU (every
@@ -59,49 +49,9 @@ export class FoldedGenerator {
     return noGrad(() => tidy(() => this.net.addSkip(x, this.runTail(this.net.body(x), tailRows))));
   }
 
-  /**
-   * The output cone of LR pixel 0 in the tail, in LR pixels [lo, hi]: conv_out at its resolution
-   * (the output's, or outShuffle times lower before an ESPCN output's shuffle), then each upsampling
-   * step walked back to LR: a conv before the pixel shuffle (at the lower resolution), or a conv
-   * after the nearest-neighbour step (at the higher).
-   */
-  private get tailCone(): [number, number] {
-    // the compact network's tail is its pixel shuffle: an LR pixel's own block, no context
-    if (this.net instanceof CompactGenerator) return [0, 0];
-    // RRDBNet: conv_up1 after the first nearest x2, conv_up2 after the second, conv_hr and conv_last at 4x
-    if (this.net instanceof RRDBGenerator) {
-      let lo = -2, hi = 4 - 1 + 2; // the two 3x3 convs at 4x
-      for (let i = 0; i < 2; i++) { lo = Math.floor((lo - 1) / 2); hi = Math.floor((hi + 1) / 2); }
-      return [lo, hi];
-    }
-    const r = (K: number) => (K - 1) / 2;
-    const convOut = this.net.convOut;
-    const f = this.config.scale / tailOf(this.config).outShuffle; // conv_out's pixels per LR pixel, per side
-    let lo = -r(convOut.k), hi = f - 1 + r(convOut.k);
-    for (const u of [...this.net.ups].reverse()) {
-      if (u.mode === 'nearest') { lo = Math.floor((lo - r(u.conv.k)) / 2); hi = Math.floor((hi + r(u.conv.k)) / 2); }
-      else { lo = Math.floor(lo / 2) - r(u.conv.k); hi = Math.floor(hi / 2) + r(u.conv.k); }
-    }
-    return [lo, hi];
-  }
-
-  /**
-   * Bytes per LR pixel of the tail's largest tensor: C floats per pixel at conv_out's input
-   * resolution, f^2 pixels per LR pixel (the last conv before a pixel shuffle, and the shuffled
-   * tensor), or the 3 * scale^2 floats of the output. The paper's 9x9 conv_out (its split 9x9 path,
-   * src/kernels/split9.ts) binds its input padded by 3 output pixels on every side (`padHr`).
-   */
-  private get tailBytes(): { perLrPixel: number; padHr: number } {
-    const { scale: s, channels: c } = this.config;
-    if (this.net instanceof CompactGenerator) return { perLrPixel: 3 * s * s * 4, padHr: 0 };
-    if (this.net instanceof RRDBGenerator) return { perLrPixel: s * s * c * 4, padHr: 0 };
-    const r = tailOf(this.config).outShuffle, f = s / r;
-    return { perLrPixel: Math.max(f * f * c, 3 * s * s) * 4, padHr: r === 1 ? 3 : 0 };
-  }
-
   /** LR rows of context a tail strip needs on each side. */
   get tailContext(): number {
-    const [lo, hi] = this.tailCone;
+    const [lo, hi] = this.net.tiling.tailCone;
     return Math.max(-lo, hi);
   }
 
@@ -111,7 +61,7 @@ export class FoldedGenerator {
     const [N, H, W, C] = h.shape;
     const s = this.config.scale, ctx = this.tailContext;
     // largest tail tensor per LR row, its padded HR columns and rows included
-    const { perLrPixel, padHr } = this.tailBytes;
+    const { tailBytesPerLrPixel: perLrPixel, padHr } = this.net.tiling;
     const rowBytes = N * (W + 2 * padHr / s) * perLrPixel;
     rows ??= Math.floor(Number(g.limits.maxStorageBufferBindingSize) / rowBytes) - 2 * ctx - Math.ceil(2 * padHr / s);
     if (rows >= H) return this.net.tail(h);
@@ -143,30 +93,17 @@ export class FoldedGenerator {
 
   /**
    * Receptive-field radius in LR pixels: the context a tile needs so that its core matches the
-   * whole image. One LR pixel's output cone walked back from the output: the tail's, then the
-   * body's convs (conv_mid, two per block, conv_in).
+   * whole image: the tail's cone, then the body's, as the network's own `tiling` gives them.
    */
   get radius(): number {
-    const r = (K: number) => (K - 1) / 2;
-    const n = this.net;
-    if (n instanceof CompactGenerator) return this.tailContext + n.convs.reduce((a, c) => a + r(c.k), 0);
-    if (n instanceof RRDBGenerator) return this.tailContext + RRDB_TILE_CONTEXT;
-    let body = r(n.convIn.k) + r(n.convMid.k);
-    for (const b of n.blocks) body += r(b.conv1.k) + r(b.conv2.k);
-    return this.tailContext + body;
+    return this.tailContext + this.net.tiling.bodyRadius;
   }
 
   /**
-   * Bytes per LR pixel of the largest activation bound whole: C floats, the body's (the tail runs
-   * in strips; the RGB input is padded to 4 channels).
+   * Bytes per LR pixel of the largest activation bound whole: the body's (the tail runs in strips).
    */
   get bytesPerLrPixel(): number {
-    // the compact network's last conv outputs 3 * scale^2 channels at LR
-    const last = this.net instanceof CompactGenerator ? 3 * this.config.scale ** 2 : 0;
-    // RRDBNet's dense block holds its input, four growth-wide outputs, a partial sum, the RRDB's
-    // input and conv_first's output at once
-    if (this.net instanceof RRDBGenerator) return (3 * this.config.channels + 5 * growthOf(this.config)) * 4;
-    return Math.max(4, this.config.channels, last) * 4;
+    return this.net.tiling.bodyBytesPerLrPixel;
   }
 
   /** The network as the tile planner sees it. */
@@ -176,7 +113,7 @@ export class FoldedGenerator {
 
   private get tailInfo(): NonNullable<TileNet['tail']> {
     const { body, tail } = generatorMacsPerLrPixel(this.config);
-    return { bytesPerLrPixel: this.tailBytes.perLrPixel, context: this.tailContext, share: tail / (body + tail) };
+    return { bytesPerLrPixel: this.net.tiling.tailBytesPerLrPixel, context: this.tailContext, share: tail / (body + tail) };
   }
 
   dispose(): void {

@@ -8,11 +8,11 @@ import { firstNonFinite, parseSafetensorsHeader, toFloat32, type StTensor } from
 import { parsePth, isZip } from '../nn/pth.js';
 import { parseNcnnParam, readNcnnWeights, type NcnnLayer } from '../nn/ncnn.js';
 import {
-  ARCHS, NORMS, SKIPS, UPSAMPLINGS, alternatives, archOf, generatorConfigError, normOf, normalGenerator, skipOf, tailOf, upsamplingOf,
+  ARCHS, NORMS, SKIPS, UPSAMPLINGS, alternatives, archOf, generatorConfigError, generatorTensorShapes, normOf, normalGenerator, skipOf, upsamplingOf,
   type Arch, type GeneratorConfig, type Norm, type Skip, type Upsampling,
 } from './generator.js';
-import { compactConvName, compactTensorShapes } from './compact.js';
-import { growthOf, rrdbTensorShapes } from './rrdb.js';
+import { compactConvName } from './compact.js';
+import { growthOf } from './rrdb.js';
 import { FoldedGenerator } from './inference.js';
 
 /** Sane bounds for a generator read from a file: checked before any shape table or model is built. */
@@ -204,8 +204,8 @@ function parseNcnnRrdb(layers: NcnnLayer[], bin: Uint8Array, file: string): Map<
   const cout = (l: NcnnLayer) => int(l, 0, 0), cin = (l: NcnnLayer) => int(l, 6, 0) / (cout(l) * 9);
   const c = cout(convs[0]), g = cout(convs[1]);
   const cfg: GeneratorConfig = { arch: 'rrdb', channels: c, blocks, growth: g, scale: 4 };
-  const names = [...rrdbTensorShapes(cfg).keys()].filter((k) => k.endsWith('.weight')).map((k) => k.slice(0, -'.weight'.length));
-  const shapes = rrdbTensorShapes(cfg);
+  const names = [...generatorTensorShapes(cfg).keys()].filter((k) => k.endsWith('.weight')).map((k) => k.slice(0, -'.weight'.length));
+  const shapes = generatorTensorShapes(cfg);
   const count = (t: string) => layers.filter((l) => l.type === t).length;
   const want: Array<[string, number]> = [['Concat', 12 * blocks], ['Eltwise', 4 * blocks], ['Interp', 2], ['BinaryOp', 1]];
   for (const [t, n] of want) if (count(t) !== n) throw new Error(`${file}: ${count(t)} ${t} layers, an RRDBNet of ${blocks} blocks has ${n}`);
@@ -354,31 +354,6 @@ export function foldedGeneratorFromNcnn(m: NcnnBytes, name: string): FoldedGener
   checkGeneratorShapes(config, tensors, name);
   checkFinite(tensors, name);
   return FoldedGenerator.fromTensors(config, checkGeneratorTensors(config, tensors, name));
-}
-
-/** Every tensor of a generator file, name -> shape in PyTorch's layout (conv OIHW): the file format. */
-export function generatorTensorShapes(cfg: GeneratorConfig): Map<string, number[]> {
-  if (archOf(cfg) === 'compact') return compactTensorShapes(cfg);
-  if (archOf(cfg) === 'rrdb') return rrdbTensorShapes(cfg);
-  const c = cfg.channels;
-  const m = new Map<string, number[]>();
-  const conv = (n: string, cin: number, cout: number, k: number, bias: boolean) => {
-    m.set(`${n}.weight`, [cout, cin, k, k]);
-    if (bias) m.set(`${n}.bias`, [cout]);
-  };
-  const withBn = normOf(cfg) === 'batch';
-  const bn = (n: string) => { if (withBn) for (const p of ['weight', 'bias', 'running_mean', 'running_var']) m.set(`${n}.${p}`, [c]); };
-  conv('conv_in', 3, c, 9, true); m.set('act_in.weight', [c]);
-  for (let i = 0; i < cfg.blocks; i++) {
-    conv(`blocks.${i}.conv1`, c, c, 3, !withBn); bn(`blocks.${i}.bn1`); m.set(`blocks.${i}.act.weight`, [c]);
-    conv(`blocks.${i}.conv2`, c, c, 3, !withBn); bn(`blocks.${i}.bn2`);
-  }
-  conv('conv_mid', c, c, 3, !withBn); bn('bn_mid');
-  const { steps, step, outShuffle: r } = tailOf(cfg);
-  for (let i = 0; i < steps; i++) { conv(`ups.${i}.conv`, c, step === 'nearest' ? c : 4 * c, 3, true); m.set(`ups.${i}.act.weight`, [c]); }
-  if (r === 1) conv('conv_out', c, 3, 9, true);
-  else conv('conv_out', c, 3 * r * r, 3, true);
-  return m;
 }
 
 /**

@@ -17,9 +17,16 @@ import { Conv2d } from '../nn/layers.js';
 import * as ops from '../nn/ops.js';
 import { fromArray, isGradEnabled, type Tensor } from '../nn/tensor.js';
 import { oihwToHwio } from '../nn/safetensors.js';
-import type { GeneratorConfig, GeneratorTensors } from './generator.js';
+import type { GeneratorConfig, GeneratorTensors, NetTiling } from './generator.js';
 
 const SLOPE = 0.2;
+/**
+ * LR pixels of context each side of an RRDBNet tile. Its true receptive field (hundreds of convs)
+ * is wider than any tile, so its tiles cannot equal the whole image exactly, as Real-ESRGAN's
+ * (tile_pad 10) cannot; with 16 pixels of real context the difference stays under a level where
+ * the tiles meet (measured in test/srgan/rrdb.test.ts).
+ */
+export const RRDB_TILE_CONTEXT = 16;
 /** ESRGAN's residual scaling of each dense block and each RRDB. */
 const RES_SCALE = 0.2;
 export const DEFAULT_GROWTH = 32;
@@ -182,6 +189,22 @@ export class RRDBGenerator extends Module {
 
   /** No global skip: the identity. */
   addSkip(_x: Tensor, y: Tensor): Tensor { return y; }
+
+  /**
+   * The body: RRDB_TILE_CONTEXT pixels (its true cone is wider than any tile); a dense block holds
+   * its input, four growth-wide outputs, a partial sum, the RRDB's input and conv_first's output at
+   * once. The tail's cone: conv_up1 after the first nearest x2, conv_up2 after the second, conv_hr
+   * and conv_last at 4x; its largest tensor C floats at 4x.
+   */
+  get tiling(): NetTiling {
+    const { channels: c, scale: s } = this.config;
+    let lo = -2, hi = 4 - 1 + 2; // the two 3x3 convs at 4x
+    for (let i = 0; i < 2; i++) { lo = Math.floor((lo - 1) / 2); hi = Math.floor((hi + 1) / 2); }
+    return {
+      bodyRadius: RRDB_TILE_CONTEXT, bodyBytesPerLrPixel: (3 * c + 5 * growthOf(this.config)) * 4,
+      tailCone: [lo, hi], tailBytesPerLrPixel: s * s * c * 4, padHr: 0,
+    };
+  }
 }
 
 /** Multiply-adds per LR pixel: body at LR, the tail's convs at 2x (conv_up1) and 4x (the rest). */

@@ -13,9 +13,8 @@ import { fromFloat32, serializeSafetensors, type StTensor } from '../../src/nn/s
 import { saveModule } from '../../src/node/state.js';
 import { setInitSeed } from '../../src/nn/layers.js';
 import { Generator, type GeneratorConfig } from '../../src/srgan/generator.js';
-import {
-  generatorTensorShapes, loadFoldedGenerator, loadGenerator, readGeneratorFile, readGeneratorHeader,
-} from '../../src/node/model.js';
+import { loadFoldedGenerator, loadGenerator, readGeneratorFile, readGeneratorHeader } from '../../src/node/model.js';
+import { generatorTensorShapes } from '../../src/srgan/generator.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'srgan-modelfiles-'));
 let n = 0;

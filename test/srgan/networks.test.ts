@@ -1,13 +1,17 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { testGpu, uniform, expectClose } from '../helpers.js';
-import { Generator, PAPER_GENERATOR, generatorConfigError, generatorFlopsPerLrPixel, generatorParamCount, type GeneratorConfig } from '../../src/srgan/generator.js';
+import {
+  Generator, PAPER_GENERATOR, generatorConfigError, generatorFlopsPerLrPixel, generatorParamCount, generatorTensorShapes, makeGenerator, normalGenerator,
+  type GeneratorConfig,
+} from '../../src/srgan/generator.js';
+import { inferGeneratorConfig } from '../../src/srgan/model.js';
 import { upsampleBilinearRef } from '../../src/kernels/ref/upsample.js';
 import { conv2dForwardRef } from '../../src/kernels/ref/conv2d.js';
 import { pixelShuffleRef } from '../../src/kernels/ref/pixel_shuffle.js';
 import { preluRef } from '../../src/kernels/ref/activation.js';
 import { Discriminator, PAPER_DISCRIMINATOR, discriminatorParamCount } from '../../src/srgan/discriminator.js';
 import { FoldedGenerator, upscaleTiled, planTiles, type TileNet } from '../../src/srgan/inference.js';
-import { generatorTensorShapes, loadFoldedGenerator, modelPath } from '../../src/node/model.js';
+import { loadFoldedGenerator, modelPath } from '../../src/node/model.js';
 import { fromArray, noGrad, tidy, type Tensor } from '../../src/nn/tensor.js';
 import { gpu } from '../../src/gpu/gpu.js';
 import { setInitSeed } from '../../src/nn/layers.js';
@@ -269,5 +273,47 @@ describe('tile planning', () => {
     // batches when tiles are small enough
     expect(planTiles(300, 300, net, { tile: 100 }, binding).batch).toBeGreaterThan(1);
     expect(() => planTiles(300, 300, net, { tile: 2 * net.radius }, binding)).toThrow(/too small/); // no room for a core
+  });
+});
+
+describe('the architecture table (generator.ts) against the module trees, every architecture and tail', () => {
+  const CONFIGS: GeneratorConfig[] = [
+    { channels: 8, blocks: 2, scale: 4 },
+    { channels: 8, blocks: 1, scale: 2, upsample: 'nearest' },
+    { channels: 8, blocks: 2, scale: 4, upsample: 'espcn', norm: 'none' },
+    { channels: 8, blocks: 3, scale: 4, upsample: 'shuffle-espcn', norm: 'none' },
+    { channels: 4, blocks: 0, scale: 2, upsample: 'espcn' },
+    { arch: 'compact', channels: 8, blocks: 3, scale: 4 },
+    { arch: 'compact', channels: 4, blocks: 1, scale: 2 },
+    { arch: 'rrdb', channels: 8, blocks: 2, growth: 4, scale: 4 },
+  ];
+  it.each(CONFIGS.map((c) => [JSON.stringify(c), c] as const))('%s: shapes, their inverse, parameters', (_, cfg) => {
+    expect(generatorConfigError(cfg)).toBeUndefined();
+    const g = makeGenerator(cfg);
+    // the file format's shape table is the training graph's module tree, name for name
+    const tree = new Map(g.stateEntries().map(([n, e]) => [n, diskShape(e.tensor, e.layout)]));
+    expect(generatorTensorShapes(cfg)).toEqual(tree);
+    expect(g.parameterCount()).toBe(generatorParamCount(cfg));
+    // the inverse: a file of these tensors (no metadata) reads back as the configuration
+    const entries = new Map([...tree].map(([n, shape]) => [n, { dtype: 'F32' as const, shape }]));
+    expect(inferGeneratorConfig(entries, 'x.safetensors')).toEqual(normalGenerator(cfg));
+    // the network the table names: its forward gives the scale's output
+    const x = fromArray(uniform(6 * 5 * 3, 3, 0, 1), [1, 5, 6, 3]);
+    const out = noGrad(() => g.forward(x));
+    expect(out.shape).toEqual([1, 5 * cfg.scale, 6 * cfg.scale, 3]);
+    out.dispose(); x.dispose(); g.dispose();
+  });
+
+  it('the tiler reads each network\'s own geometry: tiled output equals whole-image output for the exact ones', async () => {
+    for (const cfg of CONFIGS.filter((c) => c.arch !== 'rrdb')) {
+      setInitSeed(5);
+      const g = makeGenerator(cfg);
+      const F = await FoldedGenerator.fromGenerator(g);
+      const x = uniform(53 * 41 * 3, 8, 0, 1);
+      const whole = await wholeImage(() => F.forward(fromArray(x, [1, 41, 53, 3])));
+      const tiled = await upscaleTiled(F, Float32Array.from(x), 53, 41, { tile: 2 * F.radius + 5 });
+      expectClose(tiled, whole, 1e-5, 1e-6, `${JSON.stringify(cfg)} tiled`);
+      F.dispose(); g.dispose();
+    }
   });
 });

@@ -12,7 +12,7 @@ import { rng } from '../helpers.js';
 import { encodePng } from '../../src/image/image.js';
 import { fromFloat32, serializeSafetensors } from '../../src/nn/safetensors.js';
 import { applySet, parseDuration, resolveConfig, DEFAULT_CONFIG, CONFIG_RULES } from '../../src/srgan/config.js';
-import { generatorTensorShapes } from '../../src/srgan/model.js';
+import { generatorTensorShapes } from '../../src/srgan/generator.js';
 import { PHASE2_TERMS } from '../../src/srgan/losses.js';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
