@@ -12,7 +12,9 @@
 // upscaler's x4 outputs, DIR/<image name>.png (e.g. Real-ESRGAN's upscayl-bin run on the same files).
 // --degrade CASE makes the LR as eval.js --degrade does (jpeg75, ...) instead of bicubic.
 import { parseArgs } from 'node:util';
-import { readImage, toRGB, fromRGB, encodePng } from '../dist/node/image-files.js';
+import { toRGB, fromRGB } from '../dist/image/pixels.js';
+import { encodePng } from '../dist/image/png.js';
+import { readImage } from '../dist/node/image-files.js';
 import { writeAtomic } from '../dist/node/state.js';
 import { imresize, upscaleNearest } from '../dist/image/resize.js';
 import { downscale } from '../dist/train/data.js';

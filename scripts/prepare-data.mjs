@@ -10,7 +10,9 @@
 import { readdirSync, statSync, existsSync, mkdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readImage, toRGB, fromRGB, cropImage, encodePng } from '../dist/node/image-files.js';
+import { toRGB, fromRGB, cropImage } from '../dist/image/pixels.js';
+import { encodePng } from '../dist/image/png.js';
+import { readImage } from '../dist/node/image-files.js';
 import { writeAtomic } from '../dist/node/state.js';
 import { imresize } from '../dist/image/resize.js';
 

@@ -9,10 +9,12 @@ import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import { getGpu, gpu, listAdapters, GpuError } from './node/gpu.js';
 import { runCli, runInFilteredChild, stderrIsTTY } from './cli.js';
 import { writeAtomic } from './node/state.js';
-import {
-  decodeImage, encodePng, encodeJpeg, readImageBytes, readImageFileHeader, imageByteCap,
-  readMetadata, writeMetadata, MAX_PIXELS, type Image, type ImageHeader,
-} from './node/image-files.js';
+import { MAX_PIXELS, type Image } from './image/pixels.js';
+import { decodeImage, imageByteCap, type ImageHeader } from './image/image.js';
+import { encodePng } from './image/png.js';
+import { encodeJpeg } from './image/jpeg.js';
+import { readMetadata, writeMetadata } from './image/metadata.js';
+import { readImageBytes, readImageFileHeader } from './node/image-files.js';
 import { imresize } from './image/resize.js';
 import { listImages } from './node/image-files.js';
 import { realOut } from './node/paths.js';

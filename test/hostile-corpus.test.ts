@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, symli
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodePng } from '../src/image/image.js';
+import { encodePng } from '../src/image/png.js';
 import { serializeSafetensors, fromFloat32 } from '../src/nn/safetensors.js';
 import { generatorTensorShapes } from '../src/srgan/generator.js';
 import { setup, img } from './upscale-cli.js';

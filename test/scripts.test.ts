@@ -9,7 +9,8 @@ import { copyFileSync, linkSync, mkdtempSync, mkdirSync, readdirSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodePng, encodeJpeg } from '../src/image/image.js';
+import { encodePng } from '../src/image/png.js';
+import { encodeJpeg } from '../src/image/jpeg.js';
 import { img } from './upscale-cli.js';
 
 const script = (s: string) => fileURLToPath(new URL(`../scripts/${s}`, import.meta.url));

@@ -3,7 +3,10 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { writeFileSync, readFileSync, existsSync, mkdirSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodePng, encodeJpeg, decodeImage, readMetadata, writeMetadata } from '../src/image/image.js';
+import { decodeImage } from '../src/image/image.js';
+import { encodePng } from '../src/image/png.js';
+import { encodeJpeg } from '../src/image/jpeg.js';
+import { readMetadata, writeMetadata } from '../src/image/metadata.js';
 import { setup, img, upscale, CLI } from './upscale-cli.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testGpu, rng } from './helpers.js';
-import type { Image } from '../src/image/image.js';
+import type { Image } from '../src/image/pixels.js';
 import { Generator } from '../src/srgan/generator.js';
 import { saveModule } from '../src/node/state.js';
 import { setInitSeed } from '../src/nn/layers.js';

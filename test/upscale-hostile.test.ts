@@ -7,7 +7,7 @@ import { writeFileSync, readFileSync, existsSync, mkdirSync, symlinkSync, linkSy
 import { execFileSync } from 'node:child_process';
 import { deflateSync } from 'node:zlib';
 import { join } from 'node:path';
-import { encodePng, crc32 } from '../src/image/image.js';
+import { encodePng, crc32 } from '../src/image/png.js';
 import { setup, img, upscale } from './upscale-cli.js';
 
 let dir = '';

@@ -3,7 +3,7 @@
 // off every side. SSIM is Wang et al.'s: 11x11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03,
 // L = 255, 'valid' filtering (as MATLAB's ssim_index and BasicSR's calculate_ssim).
 // Everything is float64; Y is not rounded to integers.
-import { type Image, cropImage, toRGB } from './image.js';
+import { type Image, cropImage, toRGB } from './pixels.js';
 
 /** Y on the 0..255 scale, in [16, 235]: Y = 16 + 65.481 R + 128.553 G + 24.966 B, R, G, B in [0, 1]. Gray counts as R = G = B. */
 export function rgb2y(img: Image): Float64Array {

@@ -1,12 +1,11 @@
 // Image files in Node: only regular files read, sizes capped before reading, atomic writes. The
-// codecs are src/image/image.ts's (re-exported here for Node callers).
+// codecs are src/image/'s (image.ts chooses one by the bytes or the file name).
 import { promises as fs, constants as fsConstants } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, extname } from 'node:path';
 import { writeAtomic } from './state.js';
-import { MAX_PIXELS, decodeImage, encodeByExtension, imageByteCap, readImageHeader, type Image, type ImageHeader } from '../image/image.js';
-
-export * from '../image/image.js';
+import { MAX_PIXELS, type Image } from '../image/pixels.js';
+import { decodeImage, encodeByExtension, imageByteCap, readImageHeader, type ImageHeader } from '../image/image.js';
 
 function oneLine(s: string): string {
   return s.replace(/\s+/g, ' ').trim();

@@ -3,6 +3,7 @@
 // bundlers) say how to open the GPU and how to turn a model name or URL into bytes.
 import { gpu, GpuError, type Gpu } from '../gpu/gpu.js';
 import { imresize } from '../image/resize.js';
+import { clamp01, toRGB } from '../image/pixels.js';
 import { foldedGeneratorFromBytes, foldedGeneratorFromNcnn, type NcnnBytes } from './model.js';
 import { FoldedGenerator, planTiles, upscaleTiled, type TileOptions } from './inference.js';
 
@@ -22,15 +23,12 @@ export interface FloatImage { width: number; height: number; channels: 1 | 2 | 3
 export async function upscaleImage(G: FoldedGenerator, img: FloatImage, opts: TileOptions = {}, where = 'upscale'): Promise<FloatImage> {
   const { width: w, height: h, channels: ch } = img;
   if (!(ch >= 1 && ch <= 4) || img.data.length !== w * h * ch) throw new Error(`${where}: ${img.data.length} values for a ${w}x${h} image of ${ch} channels`);
-  const rgb = new Float32Array(w * h * 3);
-  for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) rgb[i * 3 + c] = img.data[i * ch + (ch >= 3 ? c : 0)];
+  const { rgb, alpha } = toRGB(img);
   const sr = await upscaleTiled(G, rgb, w, h, opts);
   checkResult(sr, rgb, where);
   const s = G.config.scale, W = w * s, H = h * s;
   // RGB out: map sr to [0,1] in place (an 8000x8000 result is 768 MB of floats; no second copy)
   const data = ch === 3 ? sr : new Float32Array(W * H * ch);
-  const alpha = ch === 2 || ch === 4 ? new Float32Array(w * h) : null;
-  if (alpha) for (let i = 0; i < w * h; i++) alpha[i] = img.data[i * ch + ch - 1];
   const alphaUp = alpha ? imresize(alpha, w, h, 1, W, H) : null;
   for (let i = 0; i < W * H; i++) {
     const r = (sr[i * 3] + 1) / 2, g = (sr[i * 3 + 1] + 1) / 2, b = (sr[i * 3 + 2] + 1) / 2;
@@ -189,7 +187,7 @@ class TiledUpscaler implements Upscaler {
     const out = new Uint8ClampedArray(W * H * 4);
     for (let i = 0; i < W * H; i++) {
       // [0, 1] -> bytes, rounded as the PNG encoder rounds
-      for (let c = 0; c < ch; c++) out[i * 4 + c] = Math.round(Math.min(1, Math.max(0, up.data[i * ch + c])) * 255);
+      for (let c = 0; c < ch; c++) out[i * 4 + c] = Math.round(clamp01(up.data[i * ch + c]) * 255);
       if (ch === 3) out[i * 4 + 3] = 255;
     }
     return { width: W, height: H, data: out };

@@ -5,7 +5,8 @@
 // that resumes at step k draws exactly the batches an uninterrupted run would.
 import { readFile } from 'node:fs/promises';
 import { mat3 } from 'wgpu-matrix';
-import { decodeImage, quantize, toRGB } from '../image/image.js';
+import { quantize, toRGB } from '../image/pixels.js';
+import { decodeImage } from '../image/image.js';
 import { imresize } from '../image/resize.js';
 import { Rng } from '../nn/random.js';
 import { listImages } from '../node/image-files.js';

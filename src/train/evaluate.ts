@@ -7,7 +7,8 @@
 // scale), over the same border-shaved image. And the grid share: how much of the result's fine
 // detail is a pattern repeating every 4 pixels (a sub-pixel upsampler's dot grid, which the texture
 // figure would count as texture).
-import { cropImage, makeImage, quantize, readImage, toRGB, type Image } from '../node/image-files.js';
+import { cropImage, makeImage, quantize, toRGB, type Image } from '../image/pixels.js';
+import { readImage } from '../node/image-files.js';
 import { imresize } from '../image/resize.js';
 import { blockiness, evaluatePair, gridShare, textureEnergy } from '../image/metrics.js';
 import { evalInput, type EvalCase } from '../srgan/degrade.js';

@@ -8,7 +8,7 @@
 // [floor(min) - 1, ceil(max) + 1] dB; the VGG panel [floor(min / t) * t, ceil(max / t) * t] with t
 // the tick step niceStep(max - min, 5) (max / 10 when all values are equal). Each maps the top value
 // to the rectangle's top row.
-import type { Image } from '../image/image.js';
+import type { Image } from '../image/pixels.js';
 
 export interface LogRecord {
   step: number; phase?: number;

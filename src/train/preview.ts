@@ -1,5 +1,5 @@
 // Preview grids: one row per sample: LR (nearest-upscaled) | bicubic | SR | HR.
-import { encodePng } from '../image/image.js';
+import { encodePng } from '../image/png.js';
 import { imresize, upscaleNearest } from '../image/resize.js';
 import { writeAtomic } from '../node/state.js';
 import type { Batch } from './data.js';

@@ -23,7 +23,9 @@ const fail = (m) => { throw new Error(m); };
 for (const [p, how] of [[join(web, 'index.html'), 'npm run build:web'], [join(root, 'dist/upscale.js'), 'npm run build'], [chromium, 'apt-get install -y chromium']]) {
   if (!existsSync(p)) fail(`${p} is missing (${how})`);
 }
-const { decodeImage, encodePng, makeImage } = await import(join(root, 'dist/image/image.js'));
+const { decodeImage } = await import(join(root, 'dist/image/image.js'));
+const { encodePng } = await import(join(root, 'dist/image/png.js'));
+const { makeImage } = await import(join(root, 'dist/image/pixels.js'));
 
 const tmp = mkdtempSync(join(tmpdir(), 'srgan-browser-'));
 // A small RGB image with smooth areas and hard edges (both matter to a GAN), tiled in the page

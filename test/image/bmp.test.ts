@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { decodeImage, readImage } from '../../src/node/image-files.js';
+import { decodeImage } from '../../src/image/image.js';
+import { readImage } from '../../src/node/image-files.js';
 import { expectOneLineError, randInts } from './util.js';
 import { fixture, parsePnm } from './fixtures.js';
 

@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeImage, encodePng, fromRGB, makeImage, quantize, readImage, toRGB, writeImage, cropImage } from '../../src/node/image-files.js';
+import { fromRGB, makeImage, quantize, toRGB, cropImage } from '../../src/image/pixels.js';
+import { decodeImage } from '../../src/image/image.js';
+import { encodePng } from '../../src/image/png.js';
+import { readImage, writeImage } from '../../src/node/image-files.js';
 import { writeAtomic } from '../../src/node/state.js';
 import { expectOneLineError, expectOneLineRejection, rng } from './util.js';
 

@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import jpeg from 'jpeg-js';
-import { applyOrientation, decodeImage, encodeJpeg, makeImage, type Image } from '../../src/image/image.js';
+import { applyOrientation, makeImage, type Image } from '../../src/image/pixels.js';
+import { decodeImage } from '../../src/image/image.js';
+import { encodeJpeg } from '../../src/image/jpeg.js';
 import { concat, expectOneLineError, rng } from './util.js';
 import { fixture, parsePnm } from './fixtures.js';
 

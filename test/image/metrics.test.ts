@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { makeImage, quantize } from '../../src/image/image.js';
+import { makeImage, quantize } from '../../src/image/pixels.js';
 import { evaluatePair, gaussian1d, gridShare, modcrop, psnr, rgb2y, shave, ssim, textureEnergy } from '../../src/image/metrics.js';
 import { rng } from './util.js';
 

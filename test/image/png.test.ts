@@ -2,7 +2,9 @@ import { describe, expect, test } from 'vitest';
 import { deflateSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import pngjs from 'pngjs';
-import { decodeImage, encodePng, makeImage, type Image } from '../../src/image/image.js';
+import { makeImage, type Image } from '../../src/image/pixels.js';
+import { decodeImage } from '../../src/image/image.js';
+import { encodePng } from '../../src/image/png.js';
 import { concat, crc32Slow, expectOneLineError, randInts, u32be } from './util.js';
 
 // --- A PNG writer written for the tests: unfiltered rows (filter type 0), optional Adam7. ------

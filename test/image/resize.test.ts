@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { contributions, imresize, imresizePlanar, resizeNearest, upscaleNearest } from '../../src/image/resize.js';
-import { quantize, readImage } from '../../src/node/image-files.js';
+import { quantize } from '../../src/image/pixels.js';
+import { readImage } from '../../src/node/image-files.js';
 import { evaluatePair, modcrop } from '../../src/image/metrics.js';
 import { rng } from './util.js';
 

@@ -16,7 +16,7 @@ import {
 import { degradedPair, makeBatch, type RgbImage } from '../../src/train/data.js';
 import { Rng } from '../../src/nn/random.js';
 import { blockiness } from '../../src/image/metrics.js';
-import { makeImage } from '../../src/image/image.js';
+import { makeImage } from '../../src/image/pixels.js';
 import { imresize } from '../../src/image/resize.js';
 
 const ref = JSON.parse(readFileSync(new URL('../fixtures/degrade-reference.json', import.meta.url), 'utf8'));

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync, mkdirSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testGpu, rng, uniform, expectClose, finiteDiff } from '../helpers.js';
-import { encodePng } from '../../src/image/image.js';
+import { encodePng } from '../../src/image/png.js';
 import { fromArray, backward, tidy } from '../../src/nn/tensor.js';
 import * as ops from '../../src/nn/ops.js';
 import { setInitSeed } from '../../src/nn/layers.js';

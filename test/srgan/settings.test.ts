@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rng } from '../helpers.js';
-import { encodePng } from '../../src/image/image.js';
+import { encodePng } from '../../src/image/png.js';
 import { fromFloat32, serializeSafetensors } from '../../src/nn/safetensors.js';
 import { applySet, parseDuration, resolveConfig, DEFAULT_CONFIG, CONFIG_RULES } from '../../src/srgan/config.js';
 import { generatorTensorShapes } from '../../src/srgan/generator.js';

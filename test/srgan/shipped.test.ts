@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MODEL, SHIPPED_MODELS, loadFoldedGenerator, modelPath } from '../../src/node/model.js';
-import { cropImage, readImage, writeImage } from '../../src/node/image-files.js';
+import { cropImage } from '../../src/image/pixels.js';
+import { readImage, writeImage } from '../../src/node/image-files.js';
 import { evaluateFolder } from '../../src/train/evaluate.js';
 import { testGpu } from '../helpers.js';
 

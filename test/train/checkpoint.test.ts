@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync, mkdirSync, append
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testGpu, rng } from '../helpers.js';
-import { encodePng } from '../../src/image/image.js';
+import { encodePng } from '../../src/image/png.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/nn/safetensors.js';
 import { resolveConfig } from '../../src/srgan/config.js';
 import { Trainer, resumeConfig, LOCK_FILE, type TrainOptions } from '../../src/train/trainer.js';

@@ -1,7 +1,8 @@
 // plot.png from a synthetic log: the size, and the curves' colours exactly where the documented
 // mapping (decade-rounded log axis for losses, whole dB +-1 for PSNR, steps from 0) puts them.
 import { describe, it, expect } from 'vitest';
-import { decodeImage, encodePng } from '../../src/image/image.js';
+import { decodeImage } from '../../src/image/image.js';
+import { encodePng } from '../../src/image/png.js';
 import { renderPlot, PLOT_LAYOUT, SERIES_COLORS, type LogRecord, type Rect } from '../../src/train/plot.js';
 
 describe('plot', () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rng } from '../helpers.js';
-import { encodePng } from '../../src/image/image.js';
+import { encodePng } from '../../src/image/png.js';
 import { parseSafetensors } from '../../src/nn/safetensors.js';
 
 const dist = (f: string) => new URL(`../../dist/${f}`, import.meta.url);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rng } from '../helpers.js';
-import { encodePng } from '../../src/image/image.js';
+import { encodePng } from '../../src/image/png.js';
 import { readSafetensors, readSafetensorsHeader } from '../../src/node/state.js';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));

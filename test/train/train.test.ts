@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testGpu, rng } from '../helpers.js';
 import { gpu } from '../../src/gpu/gpu.js';
-import { encodePng } from '../../src/image/image.js';
+import { encodePng } from '../../src/image/png.js';
 import { resolveConfig } from '../../src/srgan/config.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { makeBatch } from '../../src/train/data.js';
