@@ -48,7 +48,8 @@ usage: node dist/upscale.js INPUT... [options]
                       or a generator file: from train.js, or a PyTorch state_dict with the same
                       tensor names (.safetensors or a torch.save .pth), or Real-ESRGAN's compact
                       network (SRVGGNetCompact, e.g. realesr-general-x4v3) as a .pth/.safetensors
-                      with its own names (body.N) or an ncnn model (NAME.param, NAME.bin beside it)
+                      with its own names (body.N) or an ncnn model (NAME.param, NAME.bin beside it),
+                      or ESRGAN's RRDBNet (RealESRGAN_x4plus, x2plus) the same ways (x2 not as ncnn)
   --tile N            largest tile side in LR pixels, context included (default: from the
                       adapter's limits); a warning says when the context would dominate the work
   --max-pixels N      skip images whose x4 network output or final output is over N pixels

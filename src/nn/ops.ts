@@ -212,6 +212,31 @@ export function pixelShuffle(x: Tensor, r: number): Tensor {
   return y;
 }
 
+/**
+ * PyTorch's pixel_unshuffle, the inverse of pixelShuffle: [N, H*r, W*r, C] -> [N, H, W, C*r*r], output
+ * channel c*r*r + i*r + j holding input pixel (h*r + i, w*r + j) of channel c (ESRGAN's x2 and x1
+ * RRDBNet start with it). Runs the pixel-shuffle kernel family's inverse permutation; its gradient
+ * is the shuffle.
+ */
+export function pixelUnshuffle(x: Tensor, r: number): Tensor {
+  const [N, Hr, Wr, C] = nhwc(x, 'pixelUnshuffle');
+  if (Hr % r || Wr % r) throw new Error(`pixelUnshuffle: a ${Wr}x${Hr} image is not a multiple of ${r} on each side`);
+  const H = Hr / r, W = Wr / r;
+  const y = empty([N, H, W, C * r * r]);
+  ps.pixelShuffleBackward(gpu(), x.buffer, y.buffer, N, H, W, C * r * r, r);
+  if (needsGrad(x)) {
+    record({
+      name: 'pixelUnshuffle', inputs: [x], output: y,
+      backward: (g) => {
+        const dx = empty(x.shape);
+        ps.pixelShuffle(gpu(), g.buffer, dx.buffer, N, H, W, C * r * r, r);
+        return [dx];
+      },
+    });
+  }
+  return y;
+}
+
 /** Nearest-neighbour upsampling by 2: [N, H, W, C] -> [N, 2H, 2W, C], each pixel over a 2x2 block. */
 export function upsampleNearest2(x: Tensor): Tensor {
   const [N, H, W, C] = nhwc(x, 'upsampleNearest2');

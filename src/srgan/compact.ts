@@ -89,9 +89,9 @@ export class CompactGenerator extends Module {
   get tiling(): NetTiling {
     const { channels: c, scale: s } = this.config;
     return {
-      bodyRadius: this.convs.reduce((a, conv) => a + (conv.k - 1) / 2, 0),
+      stride: 1, bodyRadius: this.convs.reduce((a, conv) => a + (conv.k - 1) / 2, 0),
       bodyBytesPerLrPixel: Math.max(4, c, 3 * s * s) * 4,
-      tailCone: [0, 0], tailBytesPerLrPixel: 3 * s * s * 4, padHr: 0,
+      tailCone: [0, 0], tailBytesPerBodyPixel: 3 * s * s * 4, padHr: 0,
     };
   }
 }

@@ -108,14 +108,19 @@ export type GeneratorTensors = (name: string) => Float32Array;
  * itself: the body runs in tiles, the tail (the part above LR) in strips of LR rows.
  */
 export interface NetTiling {
-  /** LR pixels of context a tile's body needs on each side (its convs' radii, summed). */
+  /**
+   * LR pixels per body pixel, per side: 1, or 2 where the body starts with a pixel unshuffle (the x2
+   * RRDBNet); tiles and tail strips then lie on that grid.
+   */
+  stride: number;
+  /** Body pixels of context a tile's body needs on each side (its convs' radii, summed). */
   bodyRadius: number;
   /** Bytes per LR pixel of the body's largest activation (the RGB input is padded to 4 channels). */
   bodyBytesPerLrPixel: number;
-  /** The output cone of LR pixel 0 through the tail, in LR pixels [lo, hi]. */
+  /** The output cone of body pixel 0 through the tail, in body pixels [lo, hi]. */
   tailCone: [number, number];
-  /** Bytes per LR pixel of the tail's largest tensor. */
-  tailBytesPerLrPixel: number;
+  /** Bytes per body pixel of the tail's largest tensor. */
+  tailBytesPerBodyPixel: number;
   /** HR pixels a tail conv binds its input padded by on every side (the 9x9 conv_out's split path). */
   padHr: number;
 }
@@ -328,8 +333,8 @@ export class Generator extends Module {
     let body = r(this.convIn.k) + r(this.convMid.k);
     for (const b of this.blocks) body += r(b.conv1.k) + r(b.conv2.k);
     return {
-      bodyRadius: body, bodyBytesPerLrPixel: Math.max(4, c) * 4,
-      tailCone: [lo, hi], tailBytesPerLrPixel: Math.max(f * f * c, 3 * s * s, split9 ? czOf(3) * s * s : 0) * 4, padHr: out === 1 ? 3 : 0,
+      stride: 1, bodyRadius: body, bodyBytesPerLrPixel: Math.max(4, c) * 4,
+      tailCone: [lo, hi], tailBytesPerBodyPixel: Math.max(f * f * c, 3 * s * s, split9 ? czOf(3) * s * s : 0) * 4, padHr: out === 1 ? 3 : 0,
     };
   }
 }

@@ -49,20 +49,21 @@ export class FoldedGenerator {
     return noGrad(() => tidy(() => this.net.addSkip(x, this.runTail(this.net.body(x), tailRows))));
   }
 
-  /** LR rows of context a tail strip needs on each side. */
+  /** Body rows of context a tail strip needs on each side (LR rows but for a pixel-unshuffled body). */
   get tailContext(): number {
     const [lo, hi] = this.net.tiling.tailCone;
     return Math.max(-lo, hi);
   }
 
-  /** The tail on the body's output h [N, H, W, C]: whole, or in strips of LR rows. */
+  /** The tail on the body's output h [N, H, W, C]: whole, or in strips of body rows. */
   private runTail(h: Tensor, rows?: number): Tensor {
     const g = gpu();
     const [N, H, W, C] = h.shape;
-    const s = this.config.scale, ctx = this.tailContext;
-    // largest tail tensor per LR row, its padded HR columns and rows included
-    const { tailBytesPerLrPixel: perLrPixel, padHr } = this.net.tiling;
-    const rowBytes = N * (W + 2 * padHr / s) * perLrPixel;
+    // output pixels per body pixel: the scale, times the stride of a pixel-unshuffled body
+    const s = this.config.scale * this.net.tiling.stride, ctx = this.tailContext;
+    // largest tail tensor per body row, its padded HR columns and rows included
+    const { tailBytesPerBodyPixel, padHr } = this.net.tiling;
+    const rowBytes = N * (W + 2 * padHr / s) * tailBytesPerBodyPixel;
     rows ??= Math.floor(Number(g.limits.maxStorageBufferBindingSize) / rowBytes) - 2 * ctx - Math.ceil(2 * padHr / s);
     if (rows >= H) return this.net.tail(h);
     if (rows < 1) throw new Error(`a ${W}-pixel-wide tile is too wide for the adapter's storage binding limit; use a smaller --tile`);
@@ -84,9 +85,10 @@ export class FoldedGenerator {
     return out;
   }
 
-  /** Compiles every pipeline the forward uses (a 1x1 image through the whole network). */
+  /** Compiles every pipeline the forward uses (the smallest image, 1x1 or one 2x2 block, through the whole network). */
   async warmup(): Promise<void> {
-    const t = tidy(() => this.forward(fromArray(new Float32Array(3), [1, 1, 1, 3])));
+    const a = this.net.tiling.stride;
+    const t = tidy(() => this.forward(fromArray(new Float32Array(3 * a * a), [1, a, a, 3])));
     await t.data();
     t.dispose();
   }
@@ -96,7 +98,8 @@ export class FoldedGenerator {
    * whole image: the tail's cone, then the body's, as the network's own `tiling` gives them.
    */
   get radius(): number {
-    return this.tailContext + this.net.tiling.bodyRadius;
+    const { stride, bodyRadius } = this.net.tiling;
+    return stride * (this.tailContext + bodyRadius);
   }
 
   /**
@@ -108,12 +111,13 @@ export class FoldedGenerator {
 
   /** The network as the tile planner sees it. */
   get tileNet(): TileNet {
-    return { radius: this.radius, bytesPerLrPixel: this.bytesPerLrPixel, tail: this.tailInfo };
+    return { radius: this.radius, bytesPerLrPixel: this.bytesPerLrPixel, tail: this.tailInfo, align: this.net.tiling.stride };
   }
 
   private get tailInfo(): NonNullable<TileNet['tail']> {
     const { body, tail } = generatorMacsPerLrPixel(this.config);
-    return { bytesPerLrPixel: this.net.tiling.tailBytesPerLrPixel, context: this.tailContext, share: tail / (body + tail) };
+    const { stride, tailBytesPerBodyPixel } = this.net.tiling;
+    return { bytesPerLrPixel: tailBytesPerBodyPixel / stride ** 2, context: stride * this.tailContext, share: tail / (body + tail) };
   }
 
   dispose(): void {
@@ -125,6 +129,11 @@ export class FoldedGenerator {
 export interface TileNet {
   /** LR pixels of context a tile needs on each side. */
   radius: number;
+  /**
+   * Windows and cores start and end on multiples of this (2 for a pixel-unshuffled body, 1 or
+   * absent otherwise); the image itself must be a multiple of it (upscaleTiled pads it).
+   */
+  align?: number;
   /** Bytes per LR pixel of the largest activation bound whole. */
   bytesPerLrPixel: number;
   /**
@@ -170,10 +179,14 @@ function tailRowsFit(net: TileNet, tw: number, n: number, maxBinding: number): n
  * its tail share weighted by the context rows its strips recompute.
  */
 export function planTiles(w: number, h: number, net: TileNet, o: TileOptions, maxBinding: number): TilePlan {
-  const r = net.radius;
+  const r = net.radius, a = net.align ?? 1;
+  if (r % a) throw new Error(`planTiles: a context of ${r} is not on the network's grid of ${a}`);
+  // the image as upscaleTiled pads it to the grid
+  w = Math.ceil(w / a) * a; h = Math.ceil(h / a) * a;
+  const down = (v: number) => Math.floor(v / a) * a;
   const budget = Math.min(o.budgetBytes ?? 512 * 2 ** 20, maxBinding);
   const maxPixels = Math.floor(budget / net.bytesPerLrPixel);
-  const maxSide = o.tile ?? Infinity;
+  const maxSide = o.tile === undefined ? Infinity : down(o.tile);
   if (o.tile !== undefined && o.tile <= 2 * r && (w > o.tile || h > o.tile)) {
     throw new Error(`--tile ${o.tile} is too small: it must exceed twice the generator's context radius (${2 * r} LR pixels)`);
   }
@@ -185,13 +198,13 @@ export function planTiles(w: number, h: number, net: TileNet, o: TileOptions, ma
     return tw * (th * (1 - net.tail.share) + tailRows * net.tail.share);
   };
   // window span of n tiles over `full` pixels: the whole axis, or an even core plus context
-  const span = (full: number, n: number) => (n === 1 ? full : Math.ceil(full / n) + 2 * r);
+  const span = (full: number, n: number) => (n === 1 ? full : Math.ceil(Math.ceil(full / n) / a) * a + 2 * r);
   let best: { nx: number; ny: number; tw: number; th: number; cost: number } | null = null;
   for (let nx = 1; nx <= w; nx++) {
     const tw = span(w, nx);
     if (nx > 1 && tw >= w) continue; // as wide as the image: one tile does it
     if (tw > maxSide || tailRowsFit(net, tw, 1, maxBinding) < 1) continue;
-    const thMax = Math.min(maxSide, Math.floor(maxPixels / tw));
+    const thMax = down(Math.min(maxSide, Math.floor(maxPixels / tw)));
     // fewest rows of tiles whose windows fit, and a few more (thinner tiles, wider tail strips)
     const ny0 = h <= thMax ? 1 : thMax > 2 * r ? Math.ceil(h / (thMax - 2 * r)) : 0;
     if (!ny0) continue;
@@ -207,10 +220,10 @@ export function planTiles(w: number, h: number, net: TileNet, o: TileOptions, ma
   const { nx, ny, tw, th } = best;
   const windows: TilePlan['windows'] = [];
   for (let j = 0; j < ny; j++) {
-    const cy0 = Math.floor((j * h) / ny), cy1 = Math.floor(((j + 1) * h) / ny);
+    const cy0 = a * Math.floor((j * h) / a / ny), cy1 = a * Math.floor(((j + 1) * h) / a / ny);
     const y = Math.max(0, Math.min(cy0 - r, h - th));
     for (let i = 0; i < nx; i++) {
-      const cx0 = Math.floor((i * w) / nx), cx1 = Math.floor(((i + 1) * w) / nx);
+      const cx0 = a * Math.floor((i * w) / a / nx), cx1 = a * Math.floor(((i + 1) * w) / a / nx);
       const x = Math.max(0, Math.min(cx0 - r, w - tw));
       windows.push({ x, y, cx0, cy0, cx1, cy1 });
     }
@@ -226,6 +239,22 @@ export function planTiles(w: number, h: number, net: TileNet, o: TileOptions, ma
  * interleaved RGB in [-1,1] of size (w*scale) x (h*scale), equal to the whole-image forward.
  */
 export async function upscaleTiled(G: FoldedGenerator, rgb: Float32Array, w: number, h: number, o: TileOptions = {}): Promise<Float32Array> {
+  const a = G.tileNet.align ?? 1;
+  if (w % a || h % a) {
+    // a pixel-unshuffled body needs whole a x a blocks: pad by reflection (as Real-ESRGAN's
+    // inference pads an x2 RRDBNet's input), upscale, and crop the padding's output away
+    const W = Math.ceil(w / a) * a, H = Math.ceil(h / a) * a, s = G.config.scale;
+    const reflect = (i: number, n: number) => (i < n ? i : Math.max(0, 2 * n - 2 - i));
+    const padded = new Float32Array(W * H * 3);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+      const src = (reflect(y, h) * w + reflect(x, w)) * 3;
+      padded.set(rgb.subarray(src, src + 3), (y * W + x) * 3);
+    }
+    const up = await upscaleTiled(G, padded, W, H, o);
+    const out = new Float32Array(w * s * h * s * 3);
+    for (let y = 0; y < h * s; y++) out.set(up.subarray(y * W * s * 3, (y * W * s + w * s) * 3), y * w * s * 3);
+    return out;
+  }
   const g = gpu();
   const scale = G.config.scale;
   const plan = planTiles(w, h, G.tileNet, o, Number(g.limits.maxStorageBufferBindingSize));

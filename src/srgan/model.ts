@@ -176,16 +176,18 @@ export function parseNcnnGenerator(paramText: string, bin: Uint8Array, file: str
 /**
  * ESRGAN's RRDBNet (BasicSR's names: conv_first, body.N.rdbR.convK, conv_body, conv_up1/2, conv_hr,
  * conv_last): channels from conv_first, growth from the first dense conv, blocks from the indices.
- * The x2 variant (a pixel-unshuffled 12-channel input) is refused by name.
+ * The x2 variant is told by conv_first's 12 input channels (its input pixel-unshuffled by 2); the x1
+ * (48 channels) is refused by name.
  */
 function inferRrdbConfig(entries: Map<string, Shaped>, file: string): GeneratorConfig {
   const first = entries.get('conv_first.weight')!.shape;
-  if (first.length === 4 && first[1] !== 3) throw new Error(`${file}: conv_first takes ${first[1]} channels: an RRDBNet with a pixel-unshuffled input (x2 or x1) is not supported, only the x4 network`);
-  if (first.length !== 4 || first[2] !== 3 || first[3] !== 3) throw new Error(`${file}: tensor 'conv_first.weight' has shape [${first}], RRDBNet's is [channels, 3, 3, 3]`);
+  // 3 input channels: the x4 network; 12: the x2 one (a pixel unshuffle by 2 first); 48 would be x1
+  if (first.length === 4 && first[1] === 48) throw new Error(`${file}: conv_first takes 48 channels: the x1 RRDBNet (a pixel unshuffle by 4) is not supported, only x4 and x2`);
+  if (first.length !== 4 || (first[1] !== 3 && first[1] !== 12) || first[2] !== 3 || first[3] !== 3) throw new Error(`${file}: tensor 'conv_first.weight' has shape [${first}], RRDBNet's is [channels, 3, 3, 3] (x4) or [channels, 12, 3, 3] (x2)`);
   const g = entries.get('body.0.rdb1.conv1.weight')?.shape[0] ?? 32;
   let blocks = 0;
   for (const k of entries.keys()) { const m = /^body\.(\d{1,6})\./.exec(k); if (m) blocks = Math.max(blocks, Number(m[1]) + 1); }
-  return checkGeneratorConfig({ arch: 'rrdb', channels: first[0], blocks, growth: g, scale: 4 }, file);
+  return checkGeneratorConfig({ arch: 'rrdb', channels: first[0], blocks, growth: g, scale: first[1] === 12 ? 2 : 4 }, file);
 }
 
 /**

@@ -30,6 +30,12 @@ export const RRDB_TILE_CONTEXT = 16;
 /** ESRGAN's residual scaling of each dense block and each RRDB. */
 const RES_SCALE = 0.2;
 export const DEFAULT_GROWTH = 32;
+/**
+ * The pixel unshuffle an RRDBNet of this scale starts with: the network body and tail always make
+ * x4, so Real-ESRGAN's x2 model (RealESRGAN_x2plus) first folds each 2x2 block of the input into 12
+ * channels at half the resolution.
+ */
+export const rrdbUnshuffle = (cfg: GeneratorConfig): number => 4 / cfg.scale;
 export const growthOf = (cfg: GeneratorConfig): number => cfg.growth ?? DEFAULT_GROWTH;
 
 /** A conv from a file: weight OIHW [cout, cin, 3, 3] -> engine HWIO; `scale` multiplies weights and bias, `shift` is added to the bias. */
@@ -136,12 +142,12 @@ export class RRDBGenerator extends Module {
 
   constructor(readonly config: GeneratorConfig, file?: GeneratorTensors) {
     super();
-    if (config.scale !== 4) throw new Error(`RRDBNet x${config.scale}: only the x4 network (no pixel-unshuffle input) is supported`);
-    const c = config.channels, g = growthOf(config);
+    if (config.scale !== 4 && config.scale !== 2) throw new Error(`RRDBNet x${config.scale}: only the x4 and x2 networks are supported`);
+    const c = config.channels, g = growthOf(config), u = rrdbUnshuffle(config);
     this.folded = !!file;
     const conv = (name: string, cin: number, cout: number, scale = 1, shift = 0) =>
       this.child(name, file ? fileConv(file, name, cin, cout, scale, shift) : new Conv2d(cin, cout, 3, { bias: true }));
-    this.convFirst = conv('conv_first', 3, c);
+    this.convFirst = conv('conv_first', 3 * u * u, c);
     this.blocks = Array.from({ length: config.blocks }, (_, i) => this.child(`body.${i}`, new RRDB(file, `body.${i}`, c, g)));
     this.convBody = conv('conv_body', c, c);
     this.convUp1 = conv('conv_up1', c, c);
@@ -153,10 +159,16 @@ export class RRDBGenerator extends Module {
 
   forward(x: Tensor): Tensor { return this.addSkip(x, this.tail(this.body(x))); }
 
-  /** conv_first, the RRDBs, conv_body plus conv_first's output: [N, H, W, C] at LR. */
+  /**
+   * conv_first (after the x2 network's pixel unshuffle), the RRDBs, conv_body plus conv_first's
+   * output: [N, H, W, C] at LR (the x2 network: H and W halved).
+   */
   body(x: Tensor): Tensor {
     const free = !isGradEnabled();
-    const feat = this.convFirst.forward(x);
+    const u = rrdbUnshuffle(this.config);
+    const xu = u > 1 ? ops.pixelUnshuffle(x, u) : x;
+    const feat = this.convFirst.forward(xu);
+    if (free && xu !== x) xu.dispose();
     let h = feat;
     for (const b of this.blocks) {
       const next = b.forward(h);
@@ -191,29 +203,33 @@ export class RRDBGenerator extends Module {
   addSkip(_x: Tensor, y: Tensor): Tensor { return y; }
 
   /**
-   * The body: RRDB_TILE_CONTEXT pixels (its true cone is wider than any tile); a dense block holds
-   * its input, four growth-wide outputs, a partial sum, the RRDB's input and conv_first's output at
-   * once. The tail's cone: conv_up1 after the first nearest x2, conv_up2 after the second, conv_hr
-   * and conv_last at 4x; its largest tensor C floats at 4x.
+   * The body: RRDB_TILE_CONTEXT body pixels (its true cone is wider than any tile); a dense block
+   * holds its input, four growth-wide outputs, a partial sum, the RRDB's input and conv_first's
+   * output at once (the x2 network: per 2x2 LR pixels, on that grid). The tail's cone: conv_up1
+   * after the first nearest x2, conv_up2 after the second, conv_hr and conv_last at 4x; its largest
+   * tensor C floats at 4x the body's resolution.
    */
   get tiling(): NetTiling {
-    const { channels: c, scale: s } = this.config;
+    const { channels: c } = this.config, u = rrdbUnshuffle(this.config);
     let lo = -2, hi = 4 - 1 + 2; // the two 3x3 convs at 4x
     for (let i = 0; i < 2; i++) { lo = Math.floor((lo - 1) / 2); hi = Math.floor((hi + 1) / 2); }
     return {
-      bodyRadius: RRDB_TILE_CONTEXT, bodyBytesPerLrPixel: (3 * c + 5 * growthOf(this.config)) * 4,
-      tailCone: [lo, hi], tailBytesPerLrPixel: s * s * c * 4, padHr: 0,
+      stride: u, bodyRadius: RRDB_TILE_CONTEXT, bodyBytesPerLrPixel: Math.max(16, (3 * c + 5 * growthOf(this.config)) * 4 / (u * u)),
+      tailCone: [lo, hi], tailBytesPerBodyPixel: 16 * c * 4, padHr: 0,
     };
   }
 }
 
-/** Multiply-adds per LR pixel: body at LR, the tail's convs at 2x (conv_up1) and 4x (the rest). */
+/**
+ * Multiply-adds per LR pixel: the body at its resolution (LR, or a quarter of its pixels in the x2
+ * network), the tail's convs at 2x (conv_up1) and 4x (the rest) of it.
+ */
 export function rrdbMacsPerLrPixel(cfg: GeneratorConfig): { body: number; tail: number } {
-  const c = cfg.channels, g = growthOf(cfg);
+  const c = cfg.channels, g = growthOf(cfg), u = rrdbUnshuffle(cfg);
   let dense = 0;
   for (let k = 1; k <= 5; k++) dense += (c + (k - 1) * g) * (k === 5 ? c : g);
-  const body = 9 * (3 * c + cfg.blocks * 3 * dense + c * c);
-  const tail = 9 * (c * c * 4 + c * c * 16 + c * c * 16 + c * 3 * 16);
+  const body = 9 * (3 * u * u * c + cfg.blocks * 3 * dense + c * c) / (u * u);
+  const tail = 9 * (c * c * 4 + c * c * 16 + c * c * 16 + c * 3 * 16) / (u * u);
   return { body, tail };
 }
 
@@ -221,7 +237,7 @@ export function rrdbMacsPerLrPixel(cfg: GeneratorConfig): { body: number; tail: 
 export function rrdbTensorShapes(cfg: GeneratorConfig): Map<string, number[]> {
   const c = cfg.channels, g = growthOf(cfg), m = new Map<string, number[]>();
   const conv = (n: string, cin: number, cout: number) => { m.set(`${n}.weight`, [cout, cin, 3, 3]); m.set(`${n}.bias`, [cout]); };
-  conv('conv_first', 3, c);
+  conv('conv_first', 3 * rrdbUnshuffle(cfg) ** 2, c);
   for (let i = 0; i < cfg.blocks; i++) for (let r = 1; r <= 3; r++) for (let k = 1; k <= 5; k++) {
     conv(`body.${i}.rdb${r}.conv${k}`, c + (k - 1) * g, k === 5 ? c : g);
   }

@@ -25,7 +25,7 @@ import { addScaledRef, scaleRef } from '../../src/kernels/ref/elementwise.js';
 import { matmulRef } from '../../src/kernels/ref/matmul.js';
 import { conv2dForwardRef } from '../../src/kernels/ref/conv2d.js';
 import { batchNormTrainRef } from '../../src/kernels/ref/batchnorm.js';
-import { pixelShuffleRef } from '../../src/kernels/ref/pixel_shuffle.js';
+import { pixelShuffleRef, pixelUnshuffleRef } from '../../src/kernels/ref/pixel_shuffle.js';
 import { upsampleNearest2Ref } from '../../src/kernels/ref/upsample.js';
 import { maxPool2Ref } from '../../src/kernels/ref/maxpool.js';
 import { concatChannelsRef } from '../../src/kernels/ref/concat_channels.js';
@@ -222,6 +222,22 @@ describe('gradients through the tape vs finite differences of the float64 refere
         ([x]) => dot(ops.pixelShuffle(x, rr), r), ([x]) => dotRef(pixelShuffleRef(x, N, H, W, C, rr), r));
     });
   }
+
+  // [N, H*r, W*r, C] -> [N, H, W, C*r*r]: RGB (the x2 RRDBNet's input, the generic kernel) and 4 channels (the vector one)
+  for (const [shape, rr] of [[[2, 6, 4, 3], 2], [[1, 6, 9, 4], 3], [[1, 4, 2, 8], 2]] as Array<[number[], number]>) {
+    it(`pixelUnshuffle x${rr} [${shape}]`, async () => {
+      const [N, Hr, Wr, C] = shape, n = size(shape), r = values(n, 63);
+      // the forward copies values exactly
+      const x = values(n, 66);
+      const y = await tidy(() => ops.pixelUnshuffle(fromArray(x, shape), rr).data());
+      expect(Array.from(y)).toEqual(Array.from(pixelUnshuffleRef(Float32Array.from(x), N, Hr / rr, Wr / rr, C, rr)));
+      await gradCheck('pixelUnshuffle', [input(shape, values(n, 61))],
+        ([x]) => dot(ops.pixelUnshuffle(x, rr), r), ([x]) => dotRef(pixelUnshuffleRef(x, N, Hr / rr, Wr / rr, C, rr), r));
+    });
+  }
+  it('pixelUnshuffle refuses a size that is not a multiple of r', () => {
+    expect(() => tidy(() => ops.pixelUnshuffle(fromArray(new Float32Array(5 * 4 * 3), [1, 5, 4, 3]), 2))).toThrow(/a 4x5 image is not a multiple of 2/);
+  });
 
   // a dense block's input: channels 5, 3 and 7 (not multiples of 4), two images
   it('concatChannels [2, 3, 4, 5 | 3 | 7]', async () => {

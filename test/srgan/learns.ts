@@ -9,11 +9,11 @@ import { rng } from '../helpers.js';
 
 export async function l1Steps(G: AnyGenerator, size: number, steps: number, seed: number,
   map: (rgb: Float32Array, c: number) => number): Promise<number[]> {
-  const r = rng(seed), B = 2, S = 4 * size;
+  const r = rng(seed), B = 2, k = G.config.scale, S = k * size;
   const lr = new Float32Array(B * size * size * 3).map(() => r());
   const hr = new Float32Array(B * S * S * 3);
   for (let n = 0; n < B; n++) for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) {
-    const i = ((n * size + (y >> 2)) * size + (x >> 2)) * 3;
+    const i = ((n * size + Math.floor(y / k)) * size + Math.floor(x / k)) * 3;
     for (let c = 0; c < 3; c++) hr[((n * S + y) * S + x) * 3 + c] = map(lr.subarray(i, i + 3), c);
   }
   const opt = new Adam(G.parameters(), { lr: 1e-3 });
