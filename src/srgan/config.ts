@@ -130,6 +130,8 @@ export const CONFIG_RULES: Record<string, Rule> = {
   'discriminator.head': oneOf('dense', 'pool'),
   'degradation.kind': oneOf('bicubic', 'realesrgan'),
   'degradation.cleanProb': num(0, 1),
+  'degradation.webProb': num(0, 1),
+  'degradation.webJpeg': range(1, 100),
   'degradation.usm': num(0, 4),
   ...Object.fromEntries(([1, 2] as const).flatMap((n) => [
     [`degradation.blur${n}`, num(0, 1)],
@@ -225,6 +227,8 @@ export function resolveConfig(partial: Record<string, unknown>, base: TrainConfi
   // the entries together: options that do not apply to the architecture, a tail that needs scale 4
   const bad = generatorConfigError((cfg as unknown as TrainConfig).generator);
   if (bad) throw new Error(`${where}: ${bad}`);
+  const deg = (cfg as unknown as TrainConfig).degradation;
+  if (deg.cleanProb + deg.webProb > 1) throw new Error(`${where}: degradation.cleanProb + degradation.webProb must be at most 1, got ${deg.cleanProb} + ${deg.webProb}`);
   return cfg as unknown as TrainConfig;
 }
 

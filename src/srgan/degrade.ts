@@ -30,6 +30,12 @@ export interface DegradationConfig {
   kind: 'bicubic' | 'realesrgan';
   /** Share of samples that take the paper's bicubic route even under 'realesrgan' (clean inputs stay in the training mix). */
   cleanProb: number;
+  /**
+   * Share of samples made as a web thumbnail is (beyond Real-ESRGAN's model): the paper's bicubic LR
+   * saved once as JPEG (4:2:0) at a quality drawn from `webJpeg`, its 8x8 blocks on the LR grid.
+   */
+  webProb: number;
+  webJpeg: Range;
   /** Unsharp-mask weight applied to the HR before degrading it and as the target (Real-ESRGAN: 0.5; 0 = off). */
   usm: number;
   blur1: number; blur1Kernel: number[]; blur1Sinc: number; blur1Sigma: Range; blur1BetaG: Range; blur1BetaP: Range;
@@ -56,6 +62,7 @@ const KERNEL_PROBS = [0.45, 0.25, 0.12, 0.03, 0.12, 0.03];
 export const DEFAULT_DEGRADATION: DegradationConfig = {
   kind: 'bicubic',
   cleanProb: 0,
+  webProb: 0, webJpeg: [30, 95],
   usm: 0.5,
   blur1: 1, blur1Kernel: KERNEL_PROBS, blur1Sinc: 0.1, blur1Sigma: [0.2, 3], blur1BetaG: [0.5, 4], blur1BetaP: [1, 2],
   resize1Probs: [0.2, 0.7, 0.1], resize1Range: [0.15, 1.5],

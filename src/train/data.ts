@@ -10,7 +10,7 @@ import { decodeImage } from '../image/image.js';
 import { imresize } from '../image/resize.js';
 import { Rng } from '../nn/random.js';
 import { listImages } from '../node/image-files.js';
-import { bicubicLr, degradeRealEsrgan, usmSharpen, type DegradationConfig, type Rgb } from '../srgan/degrade.js';
+import { bicubicLr, degradeRealEsrgan, jpegRoundTrip, usmSharpen, type DegradationConfig, type Rgb } from '../srgan/degrade.js';
 
 /** An 8-bit RGB image kept in memory (3 bytes a pixel). */
 export interface RgbImage { name: string; width: number; height: number; rgb: Uint8Array }
@@ -131,7 +131,8 @@ export function sharpenedImage(img: RgbImage, weight: number): RgbImage {
  * One training pair from an image under the real-world degradation model: a region of the crop plus
  * up to DEGRADE_MARGIN each side (less where the image is smaller), of the unsharp-masked image when
  * `usm` > 0 (the target too, as Real-ESRGAN's), degraded to LR, and both cut back to the crop; or,
- * with probability `cleanProb`, the paper's bicubic LR of the target.
+ * with probability `cleanProb`, the paper's bicubic LR of the target, and with `webProb` that LR
+ * saved as JPEG (a web thumbnail).
  */
 export function degradedPair(img: RgbImage, crop: number, scale: number, deg: DegradationConfig, rng: Rng): { lr: Float32Array; hr: Float32Array } {
   const room = Math.floor((Math.min(img.width, img.height) - crop) / 2 / scale) * scale;
@@ -140,7 +141,12 @@ export function degradedPair(img: RgbImage, crop: number, scale: number, deg: De
   const region: Rgb = { w: size, h: size, data: Float32Array.from(c, (v) => v / 255) };
   const hr = new Float32Array(crop * crop * 3);
   for (let y = 0; y < crop; y++) hr.set(region.data.subarray(((y + m) * size + m) * 3, ((y + m) * size + m + crop) * 3), y * crop * 3);
-  if (rng.next() < deg.cleanProb) return { lr: bicubicLr({ w: crop, h: crop, data: hr }, scale).data, hr };
+  const route = rng.next();
+  if (route < deg.cleanProb) return { lr: bicubicLr({ w: crop, h: crop, data: hr }, scale).data, hr };
+  if (route < deg.cleanProb + deg.webProb) {
+    const q = deg.webJpeg[0] + rng.next() * (deg.webJpeg[1] - deg.webJpeg[0]);
+    return { lr: jpegRoundTrip(bicubicLr({ w: crop, h: crop, data: hr }, scale), q).data, hr };
+  }
   const lrFull = degradeRealEsrgan(region, scale, deg, rng);
   const ls = crop / scale, lm = m / scale, lsz = size / scale;
   const lr = new Float32Array(ls * ls * 3);

@@ -297,6 +297,19 @@ describe('the second-order pipeline', () => {
     const p = makeBatch(images, 2, 32, 4, 7, 11, { ...cfg, kind: 'bicubic' }), q = makeBatch(images, 2, 32, 4, 7, 11);
     expect(Array.from(p.lr)).toEqual(Array.from(q.lr));
   });
+  test('webProb: the bicubic LR saved as JPEG at a quality from webJpeg (a web thumbnail), deterministic per (seed, step)', () => {
+    const rgb = Uint8Array.from(hr.data, (v) => Math.round(v * 255));
+    const img: RgbImage = { name: 'a', width: 64, height: 48, rgb };
+    const clean = degradedPair(img, 32, 4, { ...cfg, cleanProb: 1, usm: 0 }, new Rng(4));
+    const web = degradedPair(img, 32, 4, { ...cfg, cleanProb: 0, webProb: 1, webJpeg: [60, 60], usm: 0 }, new Rng(4));
+    expect(Array.from(web.hr)).toEqual(Array.from(clean.hr)); // the same crop
+    const want = jpegRoundTrip({ w: 8, h: 8, data: clean.lr }, 60).data;
+    expect(Array.from(web.lr)).toEqual(Array.from(want));
+    expect(maxDiff(web.lr, clean.lr)).toBeGreaterThan(1 / 255); // JPEG changed it
+    const mixed = { ...cfg, cleanProb: 0.3, webProb: 0.4 };
+    const m1 = makeBatch([img], 6, 32, 4, 7, 3, mixed), m2 = makeBatch([img], 6, 32, 4, 7, 3, mixed);
+    expect(Array.from(m1.lr)).toEqual(Array.from(m2.lr));
+  });
   test('evaluation inputs: JPEG cases are the bicubic LR saved at that quality, noise cases seeded by the name, all in 8-bit levels', () => {
     const bic: Rgb = { w: 16, h: 12, data: Float32Array.from(resize(hr, 16, 12, 'area').data, (v) => Math.round(v * 255) / 255) };
     expect(Array.from(evalInput('jpeg75', hr, bic, 4, 'x.png').data)).toEqual(Array.from(jpegRoundTrip(bic, 75).data));

@@ -75,6 +75,8 @@ describe('config entries', () => {
       [{ degradation: { blur1Kernel: [1, 0, 0] } }, /degradation\.blur1Kernel must be 6 probabilities/],
       [{ degradation: { noise1Sigma: ['a', 3] } }, /degradation\.noise1Sigma must be a range/],
       [{ degradation: { cleanProb: 1.5 } }, /degradation\.cleanProb must be in \[0, 1\], got 1\.5/],
+      [{ degradation: { cleanProb: 0.6, webProb: 0.5 } }, /degradation\.cleanProb \+ degradation\.webProb must be at most 1, got 0\.6 \+ 0\.5/],
+      [{ degradation: { webJpeg: [90, 20] } }, /degradation\.webJpeg must be/],
       [{ degradation: 'realesrgan' }, /'degradation' must be an object/],
       [{ validateDegraded: 'jpeg75,bicubic' }, /^config: validateDegraded must be '' or a comma-separated list of jpeg50, jpeg75, jpeg90, noise5, noise10, realesrgan, got "jpeg75,bicubic"$/],
       [{ batch: 0 }, /batch must be an integer/],
