@@ -100,8 +100,10 @@ async function gradCheck(what: string, inputs: Input[], gpuLoss: (xs: Tensor[]) 
 }
 
 describe('gradients through the tape vs finite differences of the float64 references', () => {
-  it('sub and scale', async () => {
+  it('add, sub and scale', async () => {
     const n = 2 * 3 * 5 * 7, r = values(n, 3);
+    await gradCheck('add', [input([2, 3, 5, 7], values(n, 5)), input([2, 3, 5, 7], values(n, 6))],
+      ([a, b]) => dot(ops.add(a, b), r), ([a, b]) => dotRef(addScaledRef(a, b, n, 1, 1), r));
     await gradCheck('sub', [input([2, 3, 5, 7], values(n, 1)), input([2, 3, 5, 7], values(n, 2))],
       ([a, b]) => dot(ops.sub(a, b), r), ([a, b]) => dotRef(addScaledRef(a, b, n, 1, -1), r));
     await gradCheck('scale', [input([3, 37], values(111, 4))],
