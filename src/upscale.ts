@@ -19,7 +19,7 @@ import { imresize } from './image/resize.js';
 import { listImages } from './node/image-files.js';
 import { realOut } from './node/paths.js';
 import { DEFAULT_MODEL, modelPath, readGeneratorFile, checkGeneratorTensors, shippedModelList } from './node/model.js';
-import { FoldedGenerator, planTiles } from './srgan/inference.js';
+import { FoldedGenerator, planTiles, tileSizeProblem } from './srgan/inference.js';
 import { upscaleImage, type FloatImage } from './srgan/upscaler.js';
 import type { GeneratorConfig } from './srgan/generator.js';
 
@@ -361,9 +361,8 @@ async function run(o: Options, jobs: Job[], config: GeneratorConfig, tensors: Pa
 
   const maxBinding = Number(gpu().limits.maxStorageBufferBindingSize);
   const r = F.tileNet.radius;
-  if (o.tile !== undefined && o.tile <= 2 * r) {
-    throw new UsageError(`--tile ${o.tile} is too small: each tile carries ${r} LR pixels of context on every side, so it must exceed ${2 * r}`);
-  }
+  const small = o.tile === undefined ? undefined : tileSizeProblem(o.tile, r);
+  if (small) throw new UsageError(`--${small}`);
   const plans = new Map<Job, ReturnType<typeof planTiles>>();
   let worst = 1;
   for (const j of jobs) {

@@ -52,6 +52,8 @@ describe('library', () => {
     u.dispose(); v.dispose();
     await expect(createUpscaler({ model: 'no-such-model' })).rejects.toThrow(/model 'no-such-model': no such shipped model \(shipped: srgan, srresnet, or 'default'\)/);
     await expect(createUpscaler({ model: new Uint8Array(16) })).rejects.toThrow();
+    // the tile rule in the library's words (no command-line flag named), as upscale.js states it with --tile
+    await expect(createUpscaler({ model: 'srresnet', tile: 30 })).rejects.toThrow(/^tile 30 is too small: each tile carries 19 LR pixels of context on every side, so it must exceed 38$/);
   });
 
   it('an aborted signal rejects with AbortError and leaves no GPU memory in use', async () => {

@@ -161,7 +161,7 @@ describe('upscale.js batches', () => {
     expect(r.stderr).toMatch(new RegExp(`warning: --tile ${2 * radius + 6}: each tile carries ${radius} LR pixels of context .* up to \\d+\\.\\dx the work`));
     const small = await upscale(model, [p, '--tile', String(2 * radius), '--overwrite']);
     expect(small.code).toBe(2);
-    expect(small.errors[0]).toMatch(/--tile .* is too small/);
+    expect(small.errors[0]).toMatch(/--tile \d+ is too small: each tile carries \d+ LR pixels of context on every side, so it must exceed \d+$/);
   });
 
   it('carries the ICC profile and EXIF to the output (JPEG APP1/APP2 <-> PNG iCCP/eXIf), EXIF orientation reset', async () => {

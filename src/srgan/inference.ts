@@ -66,7 +66,7 @@ export class FoldedGenerator {
     const rowBytes = N * (W + 2 * padHr / s) * tailBytesPerBodyPixel;
     rows ??= Math.floor(Number(g.limits.maxStorageBufferBindingSize) / rowBytes) - 2 * ctx - Math.ceil(2 * padHr / s);
     if (rows >= H) return this.net.tail(h);
-    if (rows < 1) throw new Error(`a ${W}-pixel-wide tile is too wide for the adapter's storage binding limit; use a smaller --tile`);
+    if (rows < 1) throw new Error(`a ${W}-pixel-wide tile is too wide for the adapter's storage binding limit; use a smaller tile`);
     const strips = Math.ceil(H / rows), step = Math.ceil(H / strips);
     const out = empty([N, s * H, s * W, 3]);
     const inRow = W * C * 4, outRow = s * W * 3 * 4;
@@ -178,6 +178,16 @@ function tailRowsFit(net: TileNet, tw: number, n: number, maxBinding: number): n
  * the memory budget and the binding limit, the one with the least work: the total window area,
  * its tail share weighted by the context rows its strips recompute.
  */
+/**
+ * The one tile-size rule, in words that read the same for the command line (`--tile`) and the
+ * library (`tile`): a tile must be wider than its context on both sides. Undefined when `tile` is fine.
+ */
+export function tileSizeProblem(tile: number, radius: number): string | undefined {
+  return tile <= 2 * radius
+    ? `tile ${tile} is too small: each tile carries ${radius} LR pixels of context on every side, so it must exceed ${2 * radius}`
+    : undefined;
+}
+
 export function planTiles(w: number, h: number, net: TileNet, o: TileOptions, maxBinding: number): TilePlan {
   const r = net.radius, a = net.align ?? 1;
   if (r % a) throw new Error(`planTiles: a context of ${r} is not on the network's grid of ${a}`);
@@ -187,9 +197,8 @@ export function planTiles(w: number, h: number, net: TileNet, o: TileOptions, ma
   const budget = Math.min(o.budgetBytes ?? 512 * 2 ** 20, maxBinding);
   const maxPixels = Math.floor(budget / net.bytesPerLrPixel);
   const maxSide = o.tile === undefined ? Infinity : down(o.tile);
-  if (o.tile !== undefined && o.tile <= 2 * r && (w > o.tile || h > o.tile)) {
-    throw new Error(`--tile ${o.tile} is too small: it must exceed twice the generator's context radius (${2 * r} LR pixels)`);
-  }
+  const small = o.tile === undefined ? undefined : tileSizeProblem(o.tile, r);
+  if (small && (w > o.tile! || h > o.tile!)) throw new Error(small);
   const work = (tw: number, th: number) => {
     if (!net.tail) return tw * th;
     const rows = o.tailRows ?? tailRowsFit(net, tw, 1, maxBinding);
@@ -216,7 +225,7 @@ export function planTiles(w: number, h: number, net: TileNet, o: TileOptions, ma
     }
     if (best && nx * span(w, nx) * h > 1.5 * best.cost) break; // more columns only add context
   }
-  if (!best) throw new Error(`no tile plan fits a ${w}x${h} image in ${budget} bytes per batch (context radius ${r}); use a larger --tile`);
+  if (!best) throw new Error(`no tile plan fits a ${w}x${h} image in ${budget} bytes per batch (context radius ${r}); use a larger tile`);
   const { nx, ny, tw, th } = best;
   const windows: TilePlan['windows'] = [];
   for (let j = 0; j < ny; j++) {

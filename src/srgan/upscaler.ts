@@ -5,7 +5,7 @@ import { gpu, GpuError, type Gpu } from '../gpu/gpu.js';
 import { imresize } from '../image/resize.js';
 import { clamp01, toRGB } from '../image/pixels.js';
 import { foldedGeneratorFromBytes, foldedGeneratorFromNcnn, type NcnnBytes } from './model.js';
-import { FoldedGenerator, planTiles, upscaleTiled, type TileOptions } from './inference.js';
+import { FoldedGenerator, planTiles, tileSizeProblem, upscaleTiled, type TileOptions } from './inference.js';
 
 /**
  * An image as the engine takes it: `channels` floats in [0, 1] per pixel (1 grey, 2 grey + alpha,
@@ -210,9 +210,8 @@ export async function createUpscalerOn(platform: Platform, options: UpscalerOpti
     : await platform.loadModel(src);
   const G = 'ncnn' in loaded ? foldedGeneratorFromNcnn(loaded.ncnn, loaded.name) : foldedGeneratorFromBytes(loaded.bytes, loaded.name);
   try {
-    if (options.tile !== undefined && options.tile <= 2 * G.radius) {
-      throw new Error(`tile ${options.tile} is too small: it must exceed twice the generator's context radius (${2 * G.radius} LR pixels)`);
-    }
+    const small = options.tile === undefined ? undefined : tileSizeProblem(options.tile, G.radius);
+    if (small) throw new Error(small);
     await G.warmup();
   } catch (e) {
     G.dispose();
