@@ -3,7 +3,8 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { destroyGpu, getGpu } from './gpu.js';
-import { modelPath, shippedName } from './model.js';
+import { modelPath } from './model.js';
+import { shippedName } from '../srgan/model.js';
 import {
   cachedUpscale, createUpscalerOn, type ModelSource, type Platform, type Upscaler, type UpscalerOptions,
 } from '../srgan/upscaler.js';

@@ -15,7 +15,6 @@ import {
 } from '../srgan/model.js';
 import { readSafetensors, readSafetensorsHeader } from './state.js';
 
-export * from '../srgan/model.js';
 
 /** The package's models/ folder (found from this file: sources, dist/ and installed layouts). */
 function modelsDir(): string {

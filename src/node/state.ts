@@ -7,7 +7,6 @@ import type { Module } from '../nn/module.js';
 import { parseSafetensorsHeader, headerLength, serializeSafetensors, type StHeader, type StTensor } from '../nn/safetensors.js';
 import { CHECKSUM_KEY, loadTensors, parseSafetensorsChecked, stateTensors } from '../nn/state.js';
 
-export * from '../nn/state.js';
 
 const nodeSha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 

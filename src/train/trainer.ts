@@ -8,9 +8,8 @@ import { Adam } from '../nn/adam.js';
 import { Ema } from '../nn/ema.js';
 import type { Entry } from '../nn/module.js';
 import { fromArray, noGrad, tidy, type Tensor } from '../nn/tensor.js';
-import {
-  diskShape, loadTensors, readSafetensors, readSafetensorsHeader, stateTensors, writeAtomic, saveModule, serializeChecked, TMP_FILE,
-} from '../node/state.js';
+import { readSafetensors, readSafetensorsHeader, writeAtomic, saveModule, serializeChecked } from '../node/state.js';
+import { diskShape, loadTensors, stateTensors, TMP_FILE } from '../nn/state.js';
 import type { StTensor } from '../nn/safetensors.js';
 import { setInitSeed } from '../nn/layers.js';
 import { archOf, makeGenerator, normalGenerator, tailOf, upsamplingOf, type AnyGenerator } from '../srgan/generator.js';

@@ -9,9 +9,8 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rng } from '../../src/nn/random.js';
-import {
-  toDisk, fromDisk, diskShape, readSafetensors, readSafetensorsHeader, serializeChecked, writeAtomic, CHECKSUM_KEY,
-} from '../../src/node/state.js';
+import { readSafetensors, readSafetensorsHeader, serializeChecked, writeAtomic } from '../../src/node/state.js';
+import { toDisk, fromDisk, diskShape, CHECKSUM_KEY } from '../../src/nn/state.js';
 import { firstNonFinite, parseSafetensorsHeader } from '../../src/nn/safetensors.js';
 import type { Tensor } from '../../src/nn/tensor.js';
 
