@@ -15,10 +15,10 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> y4: array<vec4f>;
-@group(0) @binding(2) var<storage, read> s2: array<vec4f>;        // backward: dy
-@group(0) @binding(3) var<storage, read_write> dx3: array<vec4f>;
+@group(0) @binding(2) var<storage, read> grad: array<vec4f>;        // backward: dy
+@group(0) @binding(3) var<storage, read_write> grad_in: array<vec4f>;
 @group(0) @binding(2) var<storage, read> slope: array<f32>;
-@group(0) @binding(3) var<storage, read_write> y3: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> prelu_y: array<vec4f>;
 // prelu backward, scalar: x, slope, dy, dx, partial sums
 @group(0) @binding(1) var<storage, read> xs: array<f32>;
 @group(0) @binding(3) var<storage, read> dys: array<f32>;
@@ -75,7 +75,7 @@ fn backward(@builtin(global_invocation_id) id: vec3u) {
   let i = id.x + id.y * p.stride;
   if (4u * i >= p.n) { return; }
   let s = x4[i];
-  let g = s2[i];
+  let g = grad[i];
   var r: vec4f;
   switch p.kind {
     case 1u: { r = select(vec4f(0.0), g, s > vec4f(0.0)); }
@@ -84,8 +84,8 @@ fn backward(@builtin(global_invocation_id) id: vec3u) {
     case 5u: { r = g * s * (1.0 - s); }
     default: { r = g; }
   }
-  if (full(i)) { dx3[i] = r; return; }
-  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { dx3[i][k] = r[k]; } }
+  if (full(i)) { grad_in[i] = r; return; }
+  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { grad_in[i][k] = r[k]; } }
 }
 
 @compute @workgroup_size(256)
@@ -102,8 +102,8 @@ fn prelu_forward(@builtin(global_invocation_id) id: vec3u) {
     for (var k = 0u; k < 4u; k++) { w[k] = slope[(c0 + k) % p.C]; }
   }
   let r = select(w * v, v, v > vec4f(0.0));
-  if (full(i)) { y3[i] = r; return; }
-  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { y3[i][k] = r[k]; } }
+  if (full(i)) { prelu_y[i] = r; return; }
+  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { prelu_y[i][k] = r[k]; } }
 }
 
 // Invocation (block b, channel c) walks rows [b*block, (b+1)*block) of channel c: it writes dx and

@@ -13,9 +13,9 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4f>;
 @group(0) @binding(2) var<storage, read> b: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> out3: array<vec4f>;
-@group(0) @binding(1) var<storage, read_write> out1: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> out2: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> result: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> scaled: array<vec4f>;
 
 fn full(i: u32) -> bool { return 4u * i + 3u < p.n; }
 fn inside(i: u32, k: u32) -> bool { return 4u * i + k < p.n; }
@@ -28,8 +28,8 @@ fn binary(@builtin(global_invocation_id) id: vec3u) {
   let y = b[i];
   var r: vec4f;
   if (p.op == 1u) { r = x * y; } else { r = p.alpha * x + p.beta * y; }
-  if (full(i)) { out3[i] = r; return; }
-  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { out3[i][k] = r[k]; } }
+  if (full(i)) { result[i] = r; return; }
+  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { result[i][k] = r[k]; } }
 }
 
 @compute @workgroup_size(256)
@@ -37,16 +37,16 @@ fn scale(@builtin(global_invocation_id) id: vec3u) {
   let i = id.x + id.y * p.stride;
   if (4u * i >= p.n) { return; }
   let r = p.alpha * a[i];
-  if (full(i)) { out2[i] = r; return; }
-  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { out2[i][k] = r[k]; } }
+  if (full(i)) { scaled[i] = r; return; }
+  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { scaled[i][k] = r[k]; } }
 }
 
 @compute @workgroup_size(256)
 fn fill(@builtin(global_invocation_id) id: vec3u) {
   let i = id.x + id.y * p.stride;
   if (4u * i >= p.n) { return; }
-  if (full(i)) { out1[i] = vec4f(p.alpha); return; }
-  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { out1[i][k] = p.alpha; } }
+  if (full(i)) { dst[i] = vec4f(p.alpha); return; }
+  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { dst[i][k] = p.alpha; } }
 }
 
 // acc += x, with acc bound once as read_write (the gradient accumulator of autograd).
@@ -54,7 +54,7 @@ fn fill(@builtin(global_invocation_id) id: vec3u) {
 fn accumulate(@builtin(global_invocation_id) id: vec3u) {
   let i = id.x + id.y * p.stride;
   if (4u * i >= p.n) { return; }
-  let r = out1[i] + b[i];
-  if (full(i)) { out1[i] = r; return; }
-  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { out1[i][k] = r[k]; } }
+  let r = dst[i] + b[i];
+  if (full(i)) { dst[i] = r; return; }
+  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { dst[i][k] = r[k]; } }
 }

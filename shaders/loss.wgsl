@@ -14,14 +14,14 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<vec4f>;
 @group(0) @binding(2) var<storage, read> b: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> partial3: array<f32>;
-@group(0) @binding(2) var<storage, read_write> partial2: array<f32>;
+@group(0) @binding(3) var<storage, read_write> mse_parts: array<f32>;
+@group(0) @binding(2) var<storage, read_write> bce_parts: array<f32>;
 @group(0) @binding(1) var<storage, read> partialIn: array<f32>;
 @group(0) @binding(2) var<storage, read_write> result: array<f32>;
-@group(0) @binding(3) var<storage, read> dOut3: array<f32>;
-@group(0) @binding(4) var<storage, read_write> grad4: array<vec4f>;
-@group(0) @binding(2) var<storage, read> dOut2: array<f32>;
-@group(0) @binding(3) var<storage, read_write> grad3: array<vec4f>;
+@group(0) @binding(3) var<storage, read> mse_dout: array<f32>;
+@group(0) @binding(4) var<storage, read_write> mse_grad: array<vec4f>;
+@group(0) @binding(2) var<storage, read> bce_dout: array<f32>;
+@group(0) @binding(3) var<storage, read_write> bce_grad: array<vec4f>;
 
 fn lanes(i: u32) -> vec4<bool> { return 4u * i + vec4u(0u, 1u, 2u, 3u) < vec4u(p.n); }
 fn full(i: u32) -> bool { return 4u * i + 3u < p.n; }
@@ -63,7 +63,7 @@ fn mse_partial(@builtin(global_invocation_id) id: vec3u) {
     let d = a[i] - b[i];
     acc += select(vec4f(0.0), d * d, lanes(i));
   }
-  partial3[j] = (acc.x + acc.y) + (acc.z + acc.w);
+  mse_parts[j] = (acc.x + acc.y) + (acc.z + acc.w);
 }
 
 @compute @workgroup_size(64)
@@ -75,7 +75,7 @@ fn bce_partial(@builtin(global_invocation_id) id: vec3u) {
   for (var i = j * p.chunk; i < i1; i++) {
     acc += select(vec4f(0.0), bce4(a[i]), lanes(i));
   }
-  partial2[j] = (acc.x + acc.y) + (acc.z + acc.w);
+  bce_parts[j] = (acc.x + acc.y) + (acc.z + acc.w);
 }
 
 @compute @workgroup_size(1)
@@ -90,9 +90,9 @@ fn finalize() {
 fn mse_backward(@builtin(global_invocation_id) id: vec3u) {
   let i = id.x + id.y * p.stride;
   if (4u * i >= p.n) { return; }
-  let r = (dOut3[0] * 2.0 / f32(p.n)) * (a[i] - b[i]);
-  if (full(i)) { grad4[i] = r; return; }
-  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { grad4[i][k] = r[k]; } }
+  let r = (mse_dout[0] * 2.0 / f32(p.n)) * (a[i] - b[i]);
+  if (full(i)) { mse_grad[i] = r; return; }
+  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { mse_grad[i][k] = r[k]; } }
 }
 
 // dz = dOut * (sigmoid(z) - t) / n
@@ -100,7 +100,7 @@ fn mse_backward(@builtin(global_invocation_id) id: vec3u) {
 fn bce_backward(@builtin(global_invocation_id) id: vec3u) {
   let i = id.x + id.y * p.stride;
   if (4u * i >= p.n) { return; }
-  let r = (dOut2[0] / f32(p.n)) * (sigmoidMinus4(a[i], p.label));
-  if (full(i)) { grad3[i] = r; return; }
-  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { grad3[i][k] = r[k]; } }
+  let r = (bce_dout[0] / f32(p.n)) * (sigmoidMinus4(a[i], p.label));
+  if (full(i)) { bce_grad[i] = r; return; }
+  for (var k = 0u; k < 3u; k++) { if (inside(i, k)) { bce_grad[i][k] = r[k]; } }
 }

@@ -32,8 +32,8 @@ const NO_PRELU = { kind: 0, alpha: 0, C: 0, rows: 0, block: 0, blocks: 0 };
 const PARAMS = struct('Params', { n: 'u32', stride: 'u32', kind: 'u32', alpha: 'f32', C: 'u32', rows: 'u32', block: 'u32', blocks: 'u32' });
 export const ACTIVATION = kernelSpec('activation', {
   forward: { params: PARAMS, buffers: { x4: 'read', y4: 'read_write' } },
-  backward: { params: PARAMS, buffers: { x4: 'read', s2: 'read', dx3: 'read_write' } },
-  prelu_forward: { params: PARAMS, buffers: { x4: 'read', slope: 'read', y3: 'read_write' } },
+  backward: { params: PARAMS, buffers: { x4: 'read', grad: 'read', grad_in: 'read_write' } },
+  prelu_forward: { params: PARAMS, buffers: { x4: 'read', slope: 'read', prelu_y: 'read_write' } },
   prelu_backward: { params: PARAMS, buffers: { xs: 'read', slope: 'read', dys: 'read', dxs: 'read_write', partial: 'read_write' } },
   prelu_backward4: { params: PARAMS, buffers: { x4: 'read', slope: 'read', dy4: 'read', dx4: 'read_write', partial: 'read_write' } },
   prelu_slope: { params: PARAMS, buffers: { partialIn: 'read', dslope: 'read_write' } },
@@ -58,7 +58,7 @@ export function activationBackward(g: Gpu, kind: PointwiseAct, x: GPUBuffer, y: 
   const src = kind === 'relu' || kind === 'lrelu' ? x : y;
   checkVec4('activationBackward', n, src, dy, dx);
   const { wx, wy, stride } = grid(g, Math.ceil(n / 4), WG);
-  run(g, pipe(g, 'backward'), ACTIVATION.backward, { ...NO_PRELU, n, stride, kind: k, alpha }, { x4: src, s2: dy, dx3: dx }, [wx, wy]);
+  run(g, pipe(g, 'backward'), ACTIVATION.backward, { ...NO_PRELU, n, stride, kind: k, alpha }, { x4: src, grad: dy, grad_in: dx }, [wx, wy]);
 }
 
 function checkChannels(op: string, n: number, C: number): void {
@@ -71,7 +71,7 @@ export function prelu(g: Gpu, x: GPUBuffer, slope: GPUBuffer, y: GPUBuffer, n: n
   checkVec4('prelu', n, x, y);
   if (slope.size < C * 4) throw new Error(`prelu: slope buffer too small for ${C} channels`);
   const { wx, wy, stride } = grid(g, Math.ceil(n / 4), WG);
-  run(g, pipe(g, 'prelu_forward'), ACTIVATION.prelu_forward, { ...NO_PRELU, n, stride, C }, { x4: x, slope, y3: y }, [wx, wy]);
+  run(g, pipe(g, 'prelu_forward'), ACTIVATION.prelu_forward, { ...NO_PRELU, n, stride, C }, { x4: x, slope, prelu_y: y }, [wx, wy]);
 }
 
 /**

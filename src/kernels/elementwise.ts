@@ -7,10 +7,10 @@ const WG = 256;
 
 const PARAMS = struct('Params', { n: 'u32', stride: 'u32', alpha: 'f32', beta: 'f32', op: 'u32' });
 export const ELEMENTWISE = kernelSpec('elementwise', {
-  binary: { params: PARAMS, buffers: { a: 'read', b: 'read', out3: 'read_write' } },
-  scale: { params: PARAMS, buffers: { a: 'read', out2: 'read_write' } },
-  fill: { params: PARAMS, buffers: { out1: 'read_write' } },
-  accumulate: { params: PARAMS, buffers: { out1: 'read_write', b: 'read' } },
+  binary: { params: PARAMS, buffers: { a: 'read', b: 'read', result: 'read_write' } },
+  scale: { params: PARAMS, buffers: { a: 'read', scaled: 'read_write' } },
+  fill: { params: PARAMS, buffers: { dst: 'read_write' } },
+  accumulate: { params: PARAMS, buffers: { dst: 'read_write', b: 'read' } },
 });
 type Entry = keyof typeof ELEMENTWISE;
 
@@ -23,27 +23,27 @@ function launch(g: Gpu, entry: Entry, n: number, alpha: number, beta: number, op
 
 /** out = a + b */
 export function add(g: Gpu, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, n: number): void {
-  launch(g, 'binary', n, 1, 1, 0, { a, b, out3: out });
+  launch(g, 'binary', n, 1, 1, 0, { a, b, result: out });
 }
 
 /** out = alpha*a + beta*b */
 export function addScaled(g: Gpu, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, n: number, alpha: number, beta: number): void {
-  launch(g, 'binary', n, alpha, beta, 0, { a, b, out3: out });
+  launch(g, 'binary', n, alpha, beta, 0, { a, b, result: out });
 }
 
 /** out = a * b */
 export function mul(g: Gpu, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, n: number): void {
-  launch(g, 'binary', n, 0, 0, 1, { a, b, out3: out });
+  launch(g, 'binary', n, 0, 0, 1, { a, b, result: out });
 }
 
 /** out = s * a */
 export function scale(g: Gpu, a: GPUBuffer, out: GPUBuffer, n: number, s: number): void {
-  launch(g, 'scale', n, s, 0, 0, { a, out2: out });
+  launch(g, 'scale', n, s, 0, 0, { a, scaled: out });
 }
 
 /** out[0..n) = value */
 export function fill(g: Gpu, out: GPUBuffer, n: number, value: number): void {
-  launch(g, 'fill', n, value, 0, 0, { out1: out });
+  launch(g, 'fill', n, value, 0, 0, { dst: out });
 }
 
 /** dst[0..n) = src[0..n): a queue-ordered buffer copy, no kernel needed. */
@@ -55,5 +55,5 @@ export function copy(g: Gpu, src: GPUBuffer, dst: GPUBuffer, n: number): void {
 
 /** acc += x (acc is bound once, read_write). */
 export function accumulate(g: Gpu, acc: GPUBuffer, x: GPUBuffer, n: number): void {
-  launch(g, 'accumulate', n, 0, 0, 0, { out1: acc, b: x });
+  launch(g, 'accumulate', n, 0, 0, 0, { dst: acc, b: x });
 }

@@ -9,11 +9,11 @@ const WG = 256;
 
 const PARAMS = struct('Params', { n: 'u32', stride: 'u32', chunk: 'u32', parts: 'u32', label: 'f32' });
 export const LOSS = kernelSpec('loss', {
-  mse_partial: { params: PARAMS, buffers: { a: 'read', b: 'read', partial3: 'read_write' } },
-  bce_partial: { params: PARAMS, buffers: { a: 'read', partial2: 'read_write' } },
+  mse_partial: { params: PARAMS, buffers: { a: 'read', b: 'read', mse_parts: 'read_write' } },
+  bce_partial: { params: PARAMS, buffers: { a: 'read', bce_parts: 'read_write' } },
   finalize: { params: PARAMS, buffers: { partialIn: 'read', result: 'read_write' } },
-  mse_backward: { params: PARAMS, buffers: { a: 'read', b: 'read', dOut3: 'read', grad4: 'read_write' } },
-  bce_backward: { params: PARAMS, buffers: { a: 'read', dOut2: 'read', grad3: 'read_write' } },
+  mse_backward: { params: PARAMS, buffers: { a: 'read', b: 'read', mse_dout: 'read', mse_grad: 'read_write' } },
+  bce_backward: { params: PARAMS, buffers: { a: 'read', bce_dout: 'read', bce_grad: 'read_write' } },
 });
 
 function pipe(g: Gpu, entry: keyof typeof LOSS) {
@@ -38,8 +38,8 @@ function meanOf(g: Gpu, op: string, inputs: [GPUBuffer] | [GPUBuffer, GPUBuffer]
   const partial = g.pool.acquire(parts * 4, `${op} partial sums`);
   const { wx, wy, stride } = grid(g, parts, WG_PARTIAL);
   const params = { n, stride, chunk, parts, label: target };
-  if (inputs.length === 2) run(g, pipe(g, 'mse_partial'), LOSS.mse_partial, params, { a: inputs[0], b: inputs[1], partial3: partial }, [wx, wy]);
-  else run(g, pipe(g, 'bce_partial'), LOSS.bce_partial, params, { a: inputs[0], partial2: partial }, [wx, wy]);
+  if (inputs.length === 2) run(g, pipe(g, 'mse_partial'), LOSS.mse_partial, params, { a: inputs[0], b: inputs[1], mse_parts: partial }, [wx, wy]);
+  else run(g, pipe(g, 'bce_partial'), LOSS.bce_partial, params, { a: inputs[0], bce_parts: partial }, [wx, wy]);
   run(g, pipe(g, 'finalize'), LOSS.finalize, params, { partialIn: partial, result: out }, [1]);
   g.pool.release(partial);
 }
@@ -53,7 +53,7 @@ export function mseLoss(g: Gpu, a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, n: n
 export function mseLossBackward(g: Gpu, a: GPUBuffer, b: GPUBuffer, dOut: GPUBuffer, da: GPUBuffer, n: number): void {
   checkVec4('mseLossBackward', n, a, b, da);
   const { wx, wy, stride } = grid(g, Math.ceil(n / 4), WG);
-  run(g, pipe(g, 'mse_backward'), LOSS.mse_backward, { n, stride, chunk: 0, parts: 0, label: 0 }, { a, b, dOut3: dOut, grad4: da }, [wx, wy]);
+  run(g, pipe(g, 'mse_backward'), LOSS.mse_backward, { n, stride, chunk: 0, parts: 0, label: 0 }, { a, b, mse_dout: dOut, mse_grad: da }, [wx, wy]);
 }
 
 /** out[0] = mean over n of max(z,0) - z*t + log(1 + exp(-|z|)), t the constant target label. */
@@ -65,5 +65,5 @@ export function bceWithLogits(g: Gpu, logits: GPUBuffer, target: number, out: GP
 export function bceWithLogitsBackward(g: Gpu, logits: GPUBuffer, target: number, dOut: GPUBuffer, dz: GPUBuffer, n: number): void {
   checkVec4('bceWithLogitsBackward', n, logits, dz);
   const { wx, wy, stride } = grid(g, Math.ceil(n / 4), WG);
-  run(g, pipe(g, 'bce_backward'), LOSS.bce_backward, { n, stride, chunk: 0, parts: 0, label: target }, { a: logits, dOut2: dOut, grad3: dz }, [wx, wy]);
+  run(g, pipe(g, 'bce_backward'), LOSS.bce_backward, { n, stride, chunk: 0, parts: 0, label: target }, { a: logits, bce_dout: dOut, bce_grad: dz }, [wx, wy]);
 }
