@@ -59,6 +59,20 @@ describe('GPU runtime', () => {
     expect(BufferPool.roundSize(100_000)).toBeGreaterThanOrEqual(100_000);
   });
 
+  it('keys the pipeline cache on the shader source: two sources under one name never share a pipeline', async () => {
+    const src = (v: number) => `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(1) fn main() { o[0] = ${v}.0; }`;
+    const p1 = g.pipeline('same-name', src(1)), p2 = g.pipeline('same-name', src(2));
+    expect(p2).not.toBe(p1);
+    expect(g.pipeline('same-name', src(1))).toBe(p1);
+    const out = g.pool.acquire(16);
+    g.dispatch(p1, null, [out], [1]);
+    expect((await download(g, out, 1))[0]).toBe(1);
+    g.dispatch(p2, null, [out], [1]);
+    expect((await download(g, out, 1))[0]).toBe(2);
+    g.pool.release(out);
+  });
+
   it('times each kernel on the adapter clock while a profile runs, across submits, without changing results', async () => {
     if (!g.canProfile) {
       expect(() => g.startProfile()).toThrow(/cannot time kernels.*timestamp-query/);

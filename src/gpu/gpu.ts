@@ -57,7 +57,8 @@ export class Gpu {
   readonly hasF16: boolean;
   readonly pool: BufferPool;
 
-  private pipelines = new Map<string, PipelineEntry>();
+  /** Compiled pipelines by shader source, then by name, entry point and override constants. */
+  private pipelines = new Map<string, Map<string, PipelineEntry>>();
   private shaderModules = new Map<string, GPUShaderModule>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -140,11 +141,16 @@ export class Gpu {
 
   /**
    * Compiles (once) and returns a compute pipeline. `name` names the kernel in errors;
-   * `constants` fill WGSL override declarations (tile sizes), and are part of the cache key.
+   * `constants` fill WGSL override declarations (tile sizes). The cache is keyed on the shader
+   * source itself, then on the name, entry point and constants: two sources under one name (a
+   * prelude chosen by the adapter's features) never share a pipeline. Looking a source string up
+   * costs no rehash: the bundled sources are the same string objects every call.
    */
   pipeline(name: string, code: string, constants: Record<string, number> = {}, entryPoint = 'main'): PipelineEntry {
     const key = `${name}|${entryPoint}|${JSON.stringify(constants)}`;
-    let p = this.pipelines.get(key);
+    let byKey = this.pipelines.get(code);
+    if (!byKey) this.pipelines.set(code, (byKey = new Map()));
+    let p = byKey.get(key);
     if (p) return p;
     const t0 = performance.now();
     let module = this.shaderModules.get(name + '\0' + code);
@@ -158,7 +164,7 @@ export class Gpu {
     if (Object.keys(constants).length) compute.constants = constants;
     const pipeline = this.device.createComputePipeline({ label: name, layout: 'auto', compute });
     p = { pipeline, layout: pipeline.getBindGroupLayout(0), name };
-    this.pipelines.set(key, p);
+    byKey.set(key, p);
     this.stats.pipelinesCompiled++;
     this.stats.compileMs += performance.now() - t0;
     return p;
@@ -170,7 +176,7 @@ export class Gpu {
    */
   async pipelineChecked(name: string, code: string, constants: Record<string, number> = {}, entryPoint = 'main'): Promise<PipelineEntry> {
     const key = `${name}|${entryPoint}|${JSON.stringify(constants)}`;
-    const cached = this.pipelines.get(key);
+    const cached = this.pipelines.get(code)?.get(key);
     if (cached) return cached;
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ label: name, code });
@@ -186,7 +192,7 @@ export class Gpu {
     const p = this.pipeline(name, code, constants, entryPoint);
     const e = await this.device.popErrorScope();
     if (e) {
-      this.pipelines.delete(key);
+      this.pipelines.get(code)?.delete(key);
       throw new GpuError(`kernel '${name}' failed to build: ${e.message}`);
     }
     this.check();
