@@ -3,7 +3,7 @@
 // vec4 variants of the partial and apply passes when C is a multiple of 4.
 import type { Gpu } from '../gpu/gpu.js';
 import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run as launch, grid, type EntrySpec } from './spec.js';
+import { kernelSpec, struct, run as launch, grid, type BuffersOf, type EntrySpec } from './spec.js';
 
 const WG = 64;
 /** Rows per chunk at least, and the number of (chunk, channel) partials aimed at. */
@@ -46,7 +46,7 @@ export const BATCHNORM = kernelSpec('batchnorm', {
 type Entry = keyof typeof BATCHNORM;
 
 /** One pass of `invocations` invocations, buffers by binding name (see BATCHNORM). */
-function run(g: Gpu, entry: Entry, s: Shape, buffers: Record<string, GPUBuffer>, invocations: number): void {
+function run<E extends Entry>(g: Gpu, entry: E, s: Shape, buffers: BuffersOf<typeof BATCHNORM[E]>, invocations: number): void {
   const spec: EntrySpec = BATCHNORM[entry];
   const { wx, wy, stride } = grid(g, invocations, WG);
   launch(g, g.pipeline('batchnorm', shaderSource('batchnorm'), { WG }, entry), spec,

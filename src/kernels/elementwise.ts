@@ -1,7 +1,7 @@
 // Elementwise kernels (shaders/elementwise.wgsl): flat float32 tensors of n elements.
 import type { Gpu } from '../gpu/gpu.js';
 import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, grid, checkVec4, type EntrySpec } from './spec.js';
+import { kernelSpec, struct, run, grid, checkVec4, type BuffersOf, type EntrySpec } from './spec.js';
 
 const WG = 256;
 
@@ -14,8 +14,8 @@ export const ELEMENTWISE = kernelSpec('elementwise', {
 });
 type Entry = keyof typeof ELEMENTWISE;
 
-function launch(g: Gpu, entry: Entry, n: number, alpha: number, beta: number, op: number, bufs: Record<string, GPUBuffer>): void {
-  checkVec4(`elementwise.${entry}`, n, ...Object.values(bufs));
+function launch<E extends Entry>(g: Gpu, entry: E, n: number, alpha: number, beta: number, op: number, bufs: BuffersOf<typeof ELEMENTWISE[E]>): void {
+  checkVec4(`elementwise.${entry}`, n, ...Object.values<GPUBuffer | undefined>(bufs).filter((b): b is GPUBuffer => !!b));
   const { wx, wy, stride } = grid(g, Math.ceil(n / 4), WG);
   const spec: EntrySpec = ELEMENTWISE[entry];
   run(g, g.pipeline(`elementwise.${entry}`, shaderSource('elementwise'), {}, entry), spec, { n, stride, alpha, beta, op }, bufs, [wx, wy]);

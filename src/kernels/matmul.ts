@@ -66,11 +66,15 @@ export const MATMUL_SG_SPEC = kernelSpec('matmul_sg', {
   },
 }, { prelude: true });
 
-/** The plain kernels' operands by binding name: vec4 or general entry, with or without bias. */
-function mmBuffers(vec4: boolean, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, bias?: GPUBuffer): Record<string, GPUBuffer> {
-  const o: Record<string, GPUBuffer> = vec4 ? { a4: a, b4: b, c4: c } : { a, b, c };
-  if (bias) o.bias = bias;
-  return o;
+type MmParams = Record<keyof typeof MM_PARAMS.fields, number>;
+/** One dispatch of the plain kernel (vec4 or general entry, with or without bias), its operands by binding name. */
+function runMm(g: Gpu, pipe: ReturnType<Gpu['pipeline']>, vec4: boolean, params: MmParams, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer,
+  bias: GPUBuffer | undefined, wg: [number, number, number]): void {
+  if (vec4) {
+    if (bias) run(g, pipe, MATMUL.mm_vec4_bias, params, { a4: a, b4: b, c4: c, bias }, wg);
+    else run(g, pipe, MATMUL.mm_vec4, params, { a4: a, b4: b, c4: c }, wg);
+  } else if (bias) run(g, pipe, MATMUL.mm_gen_bias, params, { a, b, c, bias }, wg);
+  else run(g, pipe, MATMUL.mm_gen, params, { a, b, c }, wg);
 }
 const maxWg = (g: Gpu) => g.limits.maxComputeWorkgroupsPerDimension;
 // Split K when the grid has fewer invocations than this...
@@ -101,9 +105,9 @@ function reduceSplits(g: Gpu, partial: GPUBuffer, c: GPUBuffer, bias: GPUBuffer 
   const [x, y] = fold(g, groups(MN, WG_R));
   const entry = bias ? 'splitk_reduce_bias' : 'splitk_reduce';
   const params = { M, N, K, kPer, rowOff: 0, accumulate: Number(accumulate), splitStride: MN, splits: S, rowStride: x * WG_R };
-  const spec: EntrySpec = MATMUL[entry];
-  run(g, g.pipeline('matmul', shaderSource('matmul'), { WG_R }, entry), spec, params,
-    bias ? { part: partial, cr: c, biasR: bias } : { part: partial, cr: c }, [x, y]);
+  const pipe = g.pipeline('matmul', shaderSource('matmul'), { WG_R }, entry);
+  if (bias) run(g, pipe, MATMUL.splitk_reduce_bias, params, { part: partial, cr: c, biasR: bias }, [x, y]);
+  else run(g, pipe, MATMUL.splitk_reduce, params, { part: partial, cr: c }, [x, y]);
 }
 
 export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: number, N: number, K: number,
@@ -133,8 +137,8 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
     const pipe = g.pipeline('matmul', src, constants, entry);
     for (let r0 = 0; r0 < M; r0 += rowsPerDispatch) {
       const rows = Math.min(rowsPerDispatch, M - r0);
-      run(g, pipe, MATMUL[entry as keyof typeof MATMUL] as EntrySpec, { M, N, K, kPer: K, rowOff: r0, accumulate: Number(accumulate), splitStride: 0, splits: 1, rowStride: 0 },
-        mmBuffers(vec4, a, b, c, bias), [gx, groups(groups(rows, TM), WG_Y), 1]);
+      runMm(g, pipe, vec4, { M, N, K, kPer: K, rowOff: r0, accumulate: Number(accumulate), splitStride: 0, splits: 1, rowStride: 0 },
+        a, b, c, bias, [gx, groups(groups(rows, TM), WG_Y), 1]);
     }
     return;
   }
@@ -146,8 +150,8 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
   const pipe = g.pipeline('matmul', src, constants, slabEntry);
   for (let r0 = 0; r0 < M; r0 += rowsPerDispatch) {
     const rows = Math.min(rowsPerDispatch, M - r0);
-    run(g, pipe, MATMUL[slabEntry] as EntrySpec, { M, N, K, kPer, rowOff: r0, accumulate: 0, splitStride: MN, splits: S, rowStride: 0 },
-      mmBuffers(vec4, a, b, partial), [gx, groups(groups(rows, TM), WG_Y), S]);
+    runMm(g, pipe, vec4, { M, N, K, kPer, rowOff: r0, accumulate: 0, splitStride: MN, splits: S, rowStride: 0 },
+      a, b, partial, undefined, [gx, groups(groups(rows, TM), WG_Y), S]);
   }
   reduceSplits(g, partial, c, bias, M, N, K, kPer, S, accumulate);
   g.pool.release(partial);

@@ -1,7 +1,7 @@
 // 2x2 / stride 2 max pooling (shaders/maxpool.wgsl), NHWC, floor for odd sizes (PyTorch MaxPool2d(2)).
 import type { Gpu } from '../gpu/gpu.js';
 import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, grid, type EntrySpec } from './spec.js';
+import { kernelSpec, struct, run, grid, type BuffersOf, type EntrySpec } from './spec.js';
 
 const WG = 64;
 
@@ -13,12 +13,13 @@ export const MAXPOOL = kernelSpec('maxpool', {
   backward4: { params: PARAMS, buffers: { x4: 'read', dy4: 'read', dx4: 'read_write' } },
 });
 
-/** `bufs` by the scalar entry's binding names; the vec4 entry's names end in 4. */
-function launch(g: Gpu, op: string, entry: 'forward' | 'backward', N: number, H: number, W: number, C: number,
-  windowsH: number, windowsW: number, bufs: Record<string, GPUBuffer>, counts: Record<string, number>): void {
+/** `bufs` by the scalar entry's binding names (checked at compile time); the vec4 entry's names end in 4. */
+function launch<E extends 'forward' | 'backward'>(g: Gpu, op: string, entry: E, N: number, H: number, W: number, C: number,
+  windowsH: number, windowsW: number, bufs: BuffersOf<typeof MAXPOOL[E]>, counts: Record<keyof typeof bufs, number>): void {
   if (![N, H, W, C].every((v) => Number.isInteger(v) && v >= 1)) throw new Error(`${op}: bad shape ${[N, H, W, C]}`);
-  for (const [k, b] of Object.entries(bufs)) {
-    if (b.size < counts[k] * 4) throw new Error(`${op}: ${k} too small for ${counts[k]} floats`);
+  const need = counts as Record<string, number>;
+  for (const [k, b] of Object.entries<GPUBuffer | undefined>(bufs)) {
+    if (!b || b.size < need[k] * 4) throw new Error(`${op}: ${k} too small for ${need[k]} floats`);
   }
   // Four channels per invocation when they fit (vec4 loads along the innermost dimension).
   const vec = C % 4 === 0;

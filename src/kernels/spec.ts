@@ -23,6 +23,9 @@ export interface EntrySpec<F extends string = string, B extends string = string>
   buffers: Readonly<Record<B, Access>>;
 }
 
+/** The buffers an entry spec binds, by name: what its launcher's callers must pass (compile-time checked). */
+export type BuffersOf<S> = S extends EntrySpec<string, infer B> ? { [K in B]: GPUBuffer | undefined } : never;
+
 /** Every entry spec made by `kernelSpec`, for the spec-vs-WGSL test. */
 export const ALL_ENTRY_SPECS: EntrySpec[] = [];
 
