@@ -6,7 +6,8 @@ import { getGpu } from './node/gpu.js';
 import { runCli } from './cli.js';
 import { DEFAULT_CONFIG, resolveConfig, parseDuration, applySet } from './srgan/config.js';
 import { PHASE2_TERMS } from './srgan/losses.js';
-import { Trainer, resumeConfig, type StepLog } from './train/trainer.js';
+import { Trainer, type StepLog } from './train/trainer.js';
+import { resumeConfig } from './train/checkpoint.js';
 import { tuneAndSave, variantsPath } from './node/variants.js';
 
 const HELP = `Train SRResNet, then SRGAN (Ledig et al. 2017) on a folder of photographs.

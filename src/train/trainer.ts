@@ -1,15 +1,14 @@
 // The two-phase SRGAN training loop: SRResNet with MSE, then SRGAN (VGG content + adversarial),
 // with atomic checkpoints that resume exactly, previews, validation, JSON-lines logs and a plot.
-import { mkdir, appendFile, stat, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
-import { unlinkSync } from 'node:fs';
+import { mkdir, appendFile, stat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gpu } from '../gpu/gpu.js';
 import { Adam } from '../nn/adam.js';
 import { Ema } from '../nn/ema.js';
 import type { Entry } from '../nn/module.js';
 import { fromArray, noGrad, tidy, type Tensor } from '../nn/tensor.js';
-import { readSafetensors, readSafetensorsHeader, writeAtomic, saveModule, serializeChecked } from '../node/state.js';
-import { diskShape, loadTensors, stateTensors, TMP_FILE } from '../nn/state.js';
+import { readSafetensors, writeAtomic, saveModule, serializeChecked } from '../node/state.js';
+import { diskShape, loadTensors, stateTensors } from '../nn/state.js';
 import type { StTensor } from '../nn/safetensors.js';
 import { setInitSeed } from '../nn/layers.js';
 import { archOf, makeGenerator, normalGenerator, tailOf, upsamplingOf, type AnyGenerator } from '../srgan/generator.js';
@@ -20,7 +19,7 @@ import { loadImages, makeBatch, type Batch, type RgbImage } from './data.js';
 import { listImages } from '../node/image-files.js';
 import { BatchSource } from './prefetch.js';
 import type { EvalCase } from '../srgan/degrade.js';
-import { configChanges, learningRate, resolveConfig, restrictedChanges, type TrainConfig } from '../srgan/config.js';
+import { learningRate, type TrainConfig } from '../srgan/config.js';
 import { encodePng } from '../image/png.js';
 import { readImage } from '../node/image-files.js';
 import { renderPlot, type LogRecord } from './plot.js';
@@ -30,6 +29,8 @@ import { evaluateFolder, formatEvalTable, type Scores } from './evaluate.js';
 import { srresnetStep, srganStep, phase2Weights } from '../srgan/steps.js';
 import { PHASE2_TERMS, logName } from '../srgan/losses.js';
 import { loadVgg19 } from '../node/vgg-files.js';
+import { CHECKPOINT, GENERATOR_FILE, LOG_FILE, RunFolder } from './run-folder.js';
+import { checkpointMetadata, generatorMetadata, refuseRestrictedChanges } from './checkpoint.js';
 
 export interface TrainOptions {
   dataDir: string;
@@ -66,11 +67,6 @@ export interface StepLog {
   data_wait_ms?: number;
 }
 
-const CHECKPOINT = 'checkpoint.safetensors';
-export const GENERATOR_FILE = 'generator.safetensors';
-/** Held by the process training in a run folder: holds its PID. */
-export const LOCK_FILE = 'train.lock';
-const LOG_FILE = 'log.jsonl';
 const VGG_FORMATS = 'a TensorFlow.js layers-model folder or model.json, or torchvision-named safetensors (features.N.weight)';
 
 function adamEntries(params: Array<[string, Entry]>, opt: Adam, which: 'm' | 'v'): Array<[string, Entry]> {
@@ -97,9 +93,11 @@ export class Trainer {
   private startTime = 0;
   private lastLogTime = 0;
   private lastLogStep = 0;
-  private lockPath: string | null = null;
+  /** The run folder: its lock, temporaries and log. */
+  readonly folder: RunFolder;
 
   constructor(readonly cfg: TrainConfig, readonly opts: TrainOptions) {
+    this.folder = new RunFolder(opts.outDir, (msg, kind) => this.say(msg, kind));
     setInitSeed(cfg.seed);
     this.G = makeGenerator(cfg.generator);
     this.D = cfg.phase2Steps > 0 ? new Discriminator({ ...cfg.discriminator, inputSize: cfg.crop }) : null;
@@ -189,62 +187,20 @@ export class Trainer {
       }
     }
     await mkdir(out, { recursive: true }).catch((e: Error) => { throw new Error(`--out ${out}: cannot create the run folder (${e.message})`); });
-    await this.lock();
+    await this.folder.lock();
     try {
-      await this.removeStaleTemporaries();
+      await this.folder.removeStaleTemporaries();
       if (this.opts.resume) {
         await this.loadCheckpoint(ckpt);
         this.say(`resumed from ${ckpt} at step ${this.step}`);
       }
       if (this.ema && !this.emaLoaded) this.ema.reset();
       if (this.opts.resume) await this.matchGeneratorFile();
-      await this.trimLog();
+      await this.folder.trimLog(this.step);
     } catch (e) {
-      this.unlock();
+      this.folder.unlock();
       throw e;
     }
-  }
-
-  /**
-   * Takes the run folder's lock (a file holding this PID): two processes training into one
-   * folder would overwrite each other's checkpoints. A lock whose process is gone is taken over.
-   */
-  private async lock(): Promise<void> {
-    const path = join(this.opts.outDir, LOCK_FILE);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(path, `${process.pid}\n`, { flag: 'wx' });
-        this.lockPath = path;
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`${path}: cannot create the lock file (${(e as Error).message})`);
-      }
-      const text = await readFile(path, 'utf8').catch(() => '');
-      const pid = /^\d+$/.test(text.trim()) ? Number(text.trim()) : 0;
-      if (pid > 0 && processAlive(pid)) {
-        throw new Error(`${this.opts.outDir} is in use by another training process (PID ${pid}, lock file ${path}): wait for it to end, or choose another --out`);
-      }
-      this.say(`note: ${path}: taking over a stale lock (${pid > 0 ? `PID ${pid} is no longer running` : 'no PID in it'})`, 'note');
-      await unlink(path).catch(() => undefined);
-    }
-    throw new Error(`${path}: another process took the lock first`);
-  }
-
-  /** Releases the run folder's lock (also done by dispose); for a process that must exit at once. */
-  unlock(): void {
-    if (!this.lockPath) return;
-    try { unlinkSync(this.lockPath); } catch { /* already gone */ }
-    this.lockPath = null;
-  }
-
-  /** Temporary files of writes a crash interrupted (only this process writes here: it holds the lock). */
-  private async removeStaleTemporaries(): Promise<void> {
-    let n = 0;
-    for (const dir of [this.opts.outDir, join(this.opts.outDir, 'previews')]) {
-      const names = await readdir(dir).catch(() => [] as string[]);
-      for (const f of names) if (TMP_FILE.test(f)) { await unlink(join(dir, f)).catch(() => undefined); n++; }
-    }
-    if (n) this.say(`removed ${n} temporary file(s) left by an interrupted write`);
   }
 
   /**
@@ -259,32 +215,6 @@ export class Trainer {
     if (why === null) return;
     this.say(`note: ${path} rewritten from the checkpoint (step ${this.step}): ${why}`, 'note');
     await saveModule(path, this.outputG, generatorMetadata(this.cfg, this.step));
-  }
-
-  /**
-   * log.jsonl keeps the lines up to the checkpoint's step, so that a resumed run reads as one run
-   * (the lines a crash logged after the last checkpoint are redone); a line cut by a crash, or
-   * anything else that is not a JSON record, goes too. Rewritten atomically.
-   */
-  private async trimLog(): Promise<void> {
-    const path = join(this.opts.outDir, LOG_FILE);
-    const text = await readFile(path, 'utf8').catch(() => null);
-    if (text === null) return;
-    const keep: string[] = [];
-    let later = 0, bad = 0;
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      let rec: unknown;
-      try { rec = JSON.parse(line); } catch { bad++; continue; }
-      const step = (rec as { step?: unknown } | null)?.step;
-      if (typeof step !== 'number') bad++;
-      else if (step > this.step) later++;
-      else keep.push(line);
-    }
-    if (!later && !bad && (text === '' || text.endsWith('\n'))) return;
-    await writeAtomic(path, new TextEncoder().encode(keep.map((l) => l + '\n').join('')));
-    const what = [later ? `${later} line(s) after step ${this.step}` : '', bad ? `${bad} unreadable line(s) (cut by a crash?)` : ''].filter(Boolean);
-    if (what.length) this.say(`${path}: dropped ${what.join(' and ')}`);
   }
 
   /** Fails before any training if --val names nothing usable (rather than at the first validation). */
@@ -526,69 +456,13 @@ export class Trainer {
     }
   }
 
+  /** Releases the run folder's lock (also done by dispose); for a process that must exit at once. */
+  unlock(): void { this.folder.unlock(); }
+
   /** Frees the GPU state and releases the run folder's lock. */
   dispose(): void {
-    this.unlock();
+    this.folder.unlock();
     this.G.dispose(); this.Gema?.dispose(); this.D?.dispose(); this.vgg?.dispose(); this.optG.dispose(); this.optD?.dispose();
   }
 }
 
-export function generatorMetadata(cfg: TrainConfig, step: number): Record<string, string> {
-  return {
-    format: 'srgan-webgpu-generator',
-    generator: JSON.stringify(normalGenerator(cfg.generator)),
-    step: String(step),
-    trained_with: JSON.stringify({ batch: cfg.batch, crop: cfg.crop, phase1Steps: cfg.phase1Steps, phase2Steps: cfg.phase2Steps,
-      ...(cfg.ema > 0 ? { ema: cfg.ema } : {}),
-      // the inputs it learnt from: the paper's bicubic, or the real-world model (its settings are in the checkpoint)
-      ...(cfg.degradation.kind !== 'bicubic' ? { degradation: cfg.degradation.kind } : {}) }),
-  };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
-  }
-}
-
-/** A checkpoint's metadata, checked: a crafted or damaged one is refused with a clear line. */
-export function checkpointMetadata(meta: Record<string, string>, path: string): { saved: TrainConfig; step: number; adamG: number; adamD: number } {
-  if (meta.format !== 'srgan-webgpu-checkpoint' || !meta.config) throw new Error(`${path}: not a training checkpoint of srgan-webgpu`);
-  const count = (key: string): number => {
-    const v = meta[key];
-    if (typeof v !== 'string' || !/^\d{1,15}$/.test(v)) throw new Error(`${path}: metadata '${key}' is ${JSON.stringify(v) ?? 'missing'}, expected a whole number of steps`);
-    return Number(v);
-  };
-  const step = count('step'), adamG = count('adam_g_step'), adamD = count('adam_d_step');
-  let json: unknown;
-  try { json = JSON.parse(meta.config); } catch { throw new Error(`${path}: metadata 'config' is not valid JSON`); }
-  // over today's defaults: entries added since the checkpoint was written take their defaults
-  const saved = resolveConfig(json as Record<string, unknown>, undefined, `${path}: saved configuration`);
-  if (step > saved.phase1Steps + saved.phase2Steps) throw new Error(`${path}: metadata step ${step} is past the end of its run (${saved.phase1Steps + saved.phase2Steps} steps)`);
-  return { saved, step, adamG, adamD };
-}
-
-/** Resuming with settings that change the run's meaning is refused, naming each (see FREE_ON_RESUME). */
-function refuseRestrictedChanges(saved: TrainConfig, cfg: TrainConfig, path: string): void {
-  const bad = restrictedChanges(saved, cfg);
-  if (bad.length) {
-    throw new Error(`${path}: resuming would change the run's settings (${bad.join(', ')}); pass --allow-changes to resume with them anyway, or start a new run`);
-  }
-}
-
-/**
- * The configuration to resume the run in `outDir` with: the one saved in its checkpoint, with
- * `partial` (from --config / --set) applied on top, and the entries that changed, for the user.
- * Read from the checkpoint's header alone; changes beyond FREE_ON_RESUME need `allowChanges`.
- */
-export async function resumeConfig(outDir: string, partial: Record<string, unknown>, allowChanges = false): Promise<{ cfg: TrainConfig; changes: string[] }> {
-  const path = join(outDir, CHECKPOINT);
-  if (!(await stat(path).catch(() => null))) throw new Error(`${path}: no checkpoint to resume from`);
-  const { saved } = checkpointMetadata((await readSafetensorsHeader(path)).metadata, path);
-  const cfg = resolveConfig(partial, saved);
-  if (!allowChanges) refuseRestrictedChanges(saved, cfg, path);
-  return { cfg, changes: configChanges(saved, cfg) };
-}

@@ -14,7 +14,8 @@ import { parseSafetensors, serializeSafetensors, toFloat32 } from '../../src/nn/
 import { stateTensors } from '../../src/nn/state.js';
 import { resolveConfig, learningRate, DEFAULT_CONFIG, type TrainConfig } from '../../src/srgan/config.js';
 import { Discriminator, discriminatorParamCount, PAPER_DISCRIMINATOR } from '../../src/srgan/discriminator.js';
-import { Trainer, resumeConfig } from '../../src/train/trainer.js';
+import { Trainer } from '../../src/train/trainer.js';
+import { resumeConfig } from '../../src/train/checkpoint.js';
 import { makeBatch } from '../../src/train/data.js';
 import { boxAverage4, chroma, gridPhases } from '../../src/srgan/losses.js';
 import { evaluateFolder } from '../../src/train/evaluate.js';

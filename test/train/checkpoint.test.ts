@@ -10,7 +10,9 @@ import { testGpu, rng } from '../helpers.js';
 import { encodePng } from '../../src/image/png.js';
 import { parseSafetensors, serializeSafetensors } from '../../src/nn/safetensors.js';
 import { resolveConfig } from '../../src/srgan/config.js';
-import { Trainer, resumeConfig, LOCK_FILE, type TrainOptions } from '../../src/train/trainer.js';
+import { Trainer, type TrainOptions } from '../../src/train/trainer.js';
+import { resumeConfig } from '../../src/train/checkpoint.js';
+import { LOCK_FILE } from '../../src/train/run-folder.js';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
 
