@@ -25,13 +25,21 @@ import { sameFile } from '../dist/node/paths.js';
 import { EVAL_CASES, evalInput } from '../dist/srgan/degrade.js';
 import { basename, extname, join } from 'node:path';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { out: { type: 'string' }, model: { type: 'string', multiple: true }, zoom: { type: 'string' }, lr: { type: 'boolean' },
-    results: { type: 'string', multiple: true }, degrade: { type: 'string' } },
-});
+const usage = 'usage: node scripts/compare.mjs --out OUT.png [--model NAME=FILE ...] [--results NAME=DIR ...] [--zoom Z] [--lr | --degrade CASE] IMAGE@X,Y,W,H ...';
 const fail = (m) => { process.stderr.write(`error: ${m}\n`); process.exit(1); };
-if (!values.out || !positionals.length) fail('usage: node scripts/compare.mjs --out OUT.png --model NAME=FILE ... IMAGE@X,Y,W,H ...');
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: { out: { type: 'string' }, model: { type: 'string', multiple: true }, zoom: { type: 'string' }, lr: { type: 'boolean' },
+      results: { type: 'string', multiple: true }, degrade: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+} catch (e) {
+  fail(`${e.message.split('\n')[0].replace(/\. To specify a positional.*$/, '')}; ${usage}`);
+}
+const { values, positionals } = parsed;
+if (values.help) { process.stdout.write(usage + '\n'); process.exit(0); }
+if (!values.out || !positionals.length) fail(usage);
 const zoom = Number(values.zoom ?? 1);
 const models = (values.model ?? []).map((m) => { const i = m.indexOf('='); if (i < 0) fail(`--model ${m}: expected NAME=FILE`); return [m.slice(0, i), m.slice(i + 1)]; });
 const results = (values.results ?? []).map((m) => { const i = m.indexOf('='); if (i < 0) fail(`--results ${m}: expected NAME=DIR`); return [m.slice(0, i), m.slice(i + 1)]; });

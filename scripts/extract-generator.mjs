@@ -9,9 +9,16 @@ import { readSafetensors, writeAtomic } from '../dist/node/state.js';
 import { sameFile } from '../dist/node/paths.js';
 import { serializeSafetensors } from '../dist/nn/safetensors.js';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { live: { type: 'boolean' } } });
+const usage = 'usage: node scripts/extract-generator.mjs CHECKPOINT OUT.safetensors [--live]\n';
+let parsed;
+try {
+  parsed = parseArgs({ allowPositionals: true, options: { live: { type: 'boolean' } } });
+} catch (e) {
+  process.stderr.write(`error: ${e.message.split('\n')[0].replace(/\. To specify a positional.*$/, '')}\n${usage}`); process.exit(2);
+}
+const { values, positionals } = parsed;
 const [inp, out] = positionals;
-if (!inp || !out || positionals.length > 2) { process.stderr.write('usage: node scripts/extract-generator.mjs CHECKPOINT OUT.safetensors [--live]\n'); process.exit(2); }
+if (!inp || !out || positionals.length > 2) { process.stderr.write(usage); process.exit(2); }
 try {
   if (await sameFile(inp, out)) throw new Error(`${out}: is the input ${inp}; refusing to overwrite it`);
   const { tensors, metadata } = await readSafetensors(inp);

@@ -16,11 +16,17 @@ import { readImage } from '../dist/node/image-files.js';
 import { writeAtomic } from '../dist/node/state.js';
 import { imresize } from '../dist/image/resize.js';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { out: { type: 'string' }, downscale: { type: 'string' }, crop: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-});
 const usage = 'usage: node scripts/prepare-data.mjs --out DIR [--downscale F] [--crop S] FILE|FOLDER...\n';
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: { out: { type: 'string' }, downscale: { type: 'string' }, crop: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+} catch (e) {
+  process.stderr.write(`error: ${e.message.split('\n')[0].replace(/\. To specify a positional.*$/, '')}\n${usage}`); process.exit(2);
+}
+const { values, positionals } = parsed;
 if (values.help) { process.stdout.write(usage); process.exit(0); }
 const fail = (msg) => { process.stderr.write(`error: ${msg}\n`); process.exit(1); };
 if (!values.out || positionals.length === 0) { process.stderr.write(usage); process.exit(2); }

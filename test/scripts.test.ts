@@ -50,3 +50,15 @@ describe('scripts refuse to destroy their inputs', () => {
     }
   }, 120_000);
 });
+
+describe('scripts answer an unknown option in one line', () => {
+  it('compare, prepare-data, extract-generator: an error naming the option and the usage, no stack trace', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'srgan-scripts-'));
+    for (const s of ['compare.mjs', 'prepare-data.mjs', 'extract-generator.mjs']) {
+      const r = await run(s, ['--bogus', 'x'], d);
+      expect(r.code, `${s}: ${r.stderr}`).toBeGreaterThan(0);
+      expect(r.stderr.split('\n')[0], s).toMatch(/^error: Unknown option '--bogus'/);
+      expect(r.stderr, s).not.toMatch(/\n\s+at /);
+    }
+  }, 60_000);
+});
