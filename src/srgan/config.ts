@@ -39,6 +39,8 @@ export interface TrainConfig {
                             // pixel, in phase 2's generator loss: invented detail goes to Y, not colour speckle
   gridWeight2: number;      // 0: weight of an L1 loss between the 16 phase means (every 4 pixels) of SR's and
                             // HR's high-pass residual in phase 2's generator loss: no 4-pixel dot grid
+  blockWeight2: number;     // 0: weight of an L1 loss between the 64 block-phase means (every 32 pixels) of
+                            // SR's and HR's squared luma steps: no JPEG blocks redrawn at x4
   vggLayer: VggLayer;       // 'vgg54'
   vggActivation: 'after' | 'before'; // 'after' (the paper: the layer's ReLU output); 'before' (ESRGAN: the conv's output)
   ganLoss: 'vanilla' | 'ragan'; // 'vanilla' (the paper's BCE); 'ragan' (ESRGAN's relativistic average GAN)
@@ -76,6 +78,7 @@ export const DEFAULT_CONFIG: TrainConfig = {
   lowWeight2: 0,
   chromaWeight2: 0,
   gridWeight2: 0,
+  blockWeight2: 0,
   vggLayer: 'vgg54',
   vggActivation: 'after',
   ganLoss: 'vanilla',
@@ -228,6 +231,8 @@ export function resolveConfig(partial: Record<string, unknown>, base: TrainConfi
   const bad = generatorConfigError((cfg as unknown as TrainConfig).generator);
   if (bad) throw new Error(`${where}: ${bad}`);
   const deg = (cfg as unknown as TrainConfig).degradation;
+  const c = cfg as unknown as TrainConfig;
+  if (c.blockWeight2 > 0 && c.crop % 32) throw new Error(`${where}: blockWeight2 needs a crop that is a multiple of 32 (the JPEG block at x4), got ${c.crop}`);
   if (deg.cleanProb + deg.webProb > 1) throw new Error(`${where}: degradation.cleanProb + degradation.webProb must be at most 1, got ${deg.cleanProb} + ${deg.webProb}`);
   return cfg as unknown as TrainConfig;
 }

@@ -82,11 +82,63 @@ export function gridWeights(): Tensor {
   return fromArray(GRID_WEIGHTS, [9, 9, 3, 48]);
 }
 
+/** The JPEG block period at x4: an 8x8 block of the LR input covers 32x32 output pixels. */
+export const BLOCK_PERIOD = 32;
+/** BT.601 luma weights (the eval's Y, without its offset and range). */
+const LUMA = [0.299, 0.587, 0.114];
+
+/** The luma step filter, HWIO [3, 3, 3, 2]: channel 0 Y(x + 1) - Y(x), channel 1 Y(y + 1) - Y(y). */
+const STEP_WEIGHTS = (() => {
+  const w = new Float32Array(3 * 3 * 3 * 2);
+  for (let c = 0; c < 3; c++) {
+    w[((1 * 3 + 2) * 3 + c) * 2 + 0] = LUMA[c]; w[((1 * 3 + 1) * 3 + c) * 2 + 0] -= LUMA[c];
+    w[((2 * 3 + 1) * 3 + c) * 2 + 1] = LUMA[c]; w[((1 * 3 + 1) * 3 + c) * 2 + 1] -= LUMA[c];
+  }
+  return w;
+})();
+
+/**
+ * RGB [N, H, W, 3] (H, W multiples of 32) -> [N, 64]: the block profile of each image. Entries 0..31:
+ * the mean squared horizontal luma step between columns x and x + 1 over the columns with
+ * x mod 32 = p; 32..63: the same for vertical steps by row. Natural detail has no preferred phase;
+ * the 8x8 blocks of a JPEG input, redrawn at x4, put their edges at one phase of each, which then
+ * stands out (the loss-side twin of eval.js's blockiness). The steps into the zero padding past the
+ * last column and row are left out.
+ */
+export function blockPhases(x: Tensor): Tensor {
+  const [N, H, W] = x.shape, P = BLOCK_PERIOD;
+  if (H % P || W % P) throw new Error(`blockPhases: ${H}x${W} is not a multiple of ${P} both ways`);
+  const mask = new Float32Array(N * H * W * 2);
+  for (let n = 0; n < N; n++) for (let y = 0; y < H; y++) for (let i = 0; i < W; i++) {
+    const o = ((n * H + y) * W + i) * 2;
+    mask[o] = i < W - 1 ? 1 : 0; mask[o + 1] = y < H - 1 ? 1 : 0;
+  }
+  const d = ops.mul(ops.conv2d(x, fromArray(STEP_WEIGHTS, [3, 3, 3, 2]), null, 1), fromArray(mask, [N, H, W, 2]));
+  const sq = ops.mul(d, d).reshape([N * H, W * 2]);
+  const perSample = (rows: number, scale: number) => {
+    const m = new Float32Array(N * N * rows);
+    for (let n = 0; n < N; n++) m.fill(scale, n * N * rows + n * rows, n * N * rows + (n + 1) * rows);
+    return fromArray(m, [N, N * rows]);
+  };
+  const pick = (rows: number, cols: number, at: (r: number) => number) => {
+    const m = new Float32Array(rows * cols);
+    for (let r = 0; r < rows; r++) { const c = at(r); if (c >= 0) m[r * cols + c] = 1; }
+    return fromArray(m, [rows, cols]);
+  };
+  // columns: sum each sample's rows, fold the columns by phase, keep channel 0
+  const cols = ops.linear(perSample(H, 1), sq, null).reshape([N * (W / P), P * 2]);
+  const byCol = ops.linear(ops.linear(perSample(W / P, 1 / (H * W / P)), cols, null), pick(P * 2, P, (r) => (r % 2 === 0 ? r / 2 : -1)), null);
+  // rows: sum each row's channel-1 steps, fold the rows by phase
+  const rows = ops.linear(sq, pick(W * 2, 1, (r) => (r % 2 === 1 ? 0 : -1)), null).reshape([N * (H / P), P]);
+  const byRow = ops.linear(perSample(H / P, 1 / (H * W / P)), rows, null);
+  return ops.concatChannels([byCol.reshape([N, 1, 1, P]), byRow.reshape([N, 1, 1, P])]).reshape([N, 2 * P]);
+}
+
 export interface LossTerm {
   /** The config entry of its weight (0 = off, the default for every term). */
-  setting: 'pixelWeight2' | 'lowWeight2' | 'chromaWeight2' | 'gridWeight2';
+  setting: 'pixelWeight2' | 'lowWeight2' | 'chromaWeight2' | 'gridWeight2' | 'blockWeight2';
   /** The key of Phase2Out it returns under; the log's name is `logName` (the pixel term logs as its kind). */
-  key: 'pixel' | 'low' | 'chroma' | 'grid';
+  key: 'pixel' | 'low' | 'chroma' | 'grid' | 'block';
   /** One line for --help. */
   doc: string;
   /** The term for SR (with gradients) and HR (without); `pixelLoss` is the run's pixel loss kind. */
@@ -113,6 +165,11 @@ export const PHASE2_TERMS: readonly LossTerm[] = [
     setting: 'gridWeight2', key: 'grid',
     doc: "an L1 loss between the 16 phase means (every 4 pixels) of SR's and HR's high-pass residual: against the dot grid a pixel-shuffle tail can draw",
     compute: (sr, hr) => { const w = gridWeights(); return ops.l1Loss(gridPhases(sr, w), noGrad(() => gridPhases(hr, w))); },
+  },
+  {
+    setting: 'blockWeight2', key: 'block',
+    doc: "an L1 loss between the 64 block-phase means (every 32 pixels, a JPEG block at x4) of SR's and HR's squared luma steps: against JPEG blocks redrawn at x4 (crop a multiple of 32)",
+    compute: (sr, hr) => ops.l1Loss(blockPhases(sr), noGrad(() => blockPhases(hr))),
   },
 ];
 

@@ -40,7 +40,7 @@ export function phase2Weights(cfg: TrainConfig): Pick<Phase2Models, 'contentScal
 /** What one phase-2 update returns (scalars, and D's logits), the optional terms when weighted. */
 export interface Phase2Out {
   lossG: Tensor; content: Tensor; adversarial: Tensor; lossD: Tensor; dReal: Tensor; dFake: Tensor;
-  pixel?: Tensor; low?: Tensor; chroma?: Tensor; grid?: Tensor;
+  pixel?: Tensor; low?: Tensor; chroma?: Tensor; grid?: Tensor; block?: Tensor;
 }
 
 /** Phase 1 (SRResNet): one pixel-loss update of G. Returns [loss]. */

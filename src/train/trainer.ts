@@ -61,7 +61,7 @@ export interface TrainOptions {
 
 export interface StepLog {
   step: number; phase: 1 | 2; lr: number;
-  loss_g: number; mse?: number; l1?: number; low?: number; chroma?: number; grid?: number; content?: number; adversarial?: number; loss_d?: number;
+  loss_g: number; mse?: number; l1?: number; low?: number; chroma?: number; grid?: number; block?: number; content?: number; adversarial?: number; loss_d?: number;
   d_hr?: number; d_sr?: number; steps_per_s: number; time: string;
   /** Mean milliseconds a step waited for its batch since the last log line (batches built in a worker thread). */
   data_wait_ms?: number;

@@ -17,7 +17,7 @@ import { Discriminator, discriminatorParamCount, PAPER_DISCRIMINATOR } from '../
 import { Trainer } from '../../src/train/trainer.js';
 import { resumeConfig } from '../../src/train/checkpoint.js';
 import { makeBatch } from '../../src/train/data.js';
-import { boxAverage4, chroma, gridPhases } from '../../src/srgan/losses.js';
+import { blockPhases, boxAverage4, chroma, gridPhases } from '../../src/srgan/losses.js';
 import { evaluateFolder } from '../../src/train/evaluate.js';
 
 function makeData(n: number, size = 48): string {
@@ -519,6 +519,62 @@ describe('phase-2 grid-phase loss (gridWeight2)', () => {
     expectClose([rec.loss_g], [rec.content! + cfg.advWeight * rec.adversarial! + 0.5 * rec.l1! + 2 * rec.low! + 3 * rec.chroma! + 40 * rec.grid!], 1e-5, 1e-7,
       'loss_g = content + adv + pixel + low + chroma + grid');
     expect(DEFAULT_CONFIG.gridWeight2).toBe(0);
+  });
+});
+
+/**
+ * The block profile of NHWC RGB in float64, [N, 64], from its definition: BT.601 luma per pixel, the
+ * squared step to the next column (entries 0..31 by column mod 32) and to the next row (32..63 by row
+ * mod 32), inside the image only, each summed and divided by H * W / 32.
+ */
+function blockRef(x: ArrayLike<number>, N: number, H: number, W: number): Float64Array {
+  const out = new Float64Array(N * 64);
+  const Y = (n: number, r: number, q: number) => { const o = ((n * H + r) * W + q) * 3; return 0.299 * x[o] + 0.587 * x[o + 1] + 0.114 * x[o + 2]; };
+  for (let n = 0; n < N; n++) for (let r = 0; r < H; r++) for (let q = 0; q < W; q++) {
+    if (q + 1 < W) out[n * 64 + (q % 32)] += (Y(n, r, q + 1) - Y(n, r, q)) ** 2 / (H * W / 32);
+    if (r + 1 < H) out[n * 64 + 32 + (r % 32)] += (Y(n, r + 1, q) - Y(n, r, q)) ** 2 / (H * W / 32);
+  }
+  return out;
+}
+
+describe('phase-2 block-phase loss (blockWeight2)', () => {
+  it('blockPhases matches a float64 loop, and a JPEG-like 32-pixel grid stands out at its phase', async () => {
+    for (const [N, H, W] of [[2, 32, 64], [1, 96, 32]]) {
+      const x = uniform(N * H * W * 3, H + 3 * W, -1, 1);
+      const t = tidy(() => blockPhases(fromArray(x, [N, H, W, 3])));
+      expect(t.shape).toEqual([N, 64]);
+      expectClose(await t.data(), blockRef(Float32Array.from(x), N, H, W), 1e-4, 1e-6, `${N}x${H}x${W}`);
+      t.dispose();
+    }
+    expect(() => tidy(() => blockPhases(fromArray(new Float32Array(48 * 32 * 3), [1, 48, 32, 3])))).toThrow(/48x32 is not a multiple of 32/);
+    // detail with no preferred phase (random pixels), and flat 32x32 blocks offset by 8 pixels (as a JPEG's at x4)
+    const H = 64, W = 96, smooth = Float32Array.from(uniform(H * W * 3, 77, -0.5, 0.5)), blocky = new Float32Array(H * W * 3);
+    for (let r = 0; r < H; r++) for (let q = 0; q < W; q++) for (let c = 0; c < 3; c++) {
+      const f = (rr: number, qq: number) => 0.4 * Math.sin(rr / 9) * Math.cos(qq / 13);
+      blocky[(r * W + q) * 3 + c] = f(Math.floor((r + 8) / 32) * 32, Math.floor((q + 8) / 32) * 32);
+    }
+    const [ps, pb] = await Promise.all([smooth, blocky].map(async (im) => {
+      const t = tidy(() => blockPhases(fromArray(im, [1, H, W, 3])));
+      const d = await t.data(); t.dispose(); return d;
+    }));
+    // the blocks' edges lie between columns (rows) 23 and 24: all their steps at phase 23
+    const peak = (p: ArrayLike<number>, o: number) => Array.from(p).slice(o, o + 32).map((v, i) => [v, i]).sort((a, b) => b[0] - a[0])[0][1];
+    expect(peak(pb, 0)).toBe(23); expect(peak(pb, 32)).toBe(23);
+    expect(Array.from(pb).filter((v, i) => i % 32 !== 23).every((v) => v === 0)).toBe(true);
+    // the random image's profile is flat within its sampling noise (the last phase of each lacks the edge's step)
+    const inner = Array.from(ps).filter((v, i) => i !== 31 && i !== 63);
+    expect(Math.max(...inner) / Math.min(...inner)).toBeLessThan(2);
+  });
+
+  it('adds weight x mean |blockPhases(G(LR)) - blockPhases(HR)| to the generator loss beside the other terms, and logs it; off by default; needs a crop of 32s', async () => {
+    const { cfg, hr, sr, rec } = await phase2Record({ pixelWeight2: 0.5, blockWeight2: 30 }, 'srgan-block-');
+    const want = meanAbsDiff(blockRef(sr, 2, 32, 32), blockRef(hr, 2, 32, 32));
+    expect(want).toBeGreaterThan(1e-6);
+    expectClose([rec.block!], [want], 1e-3, 1e-8, 'logged block term');
+    expectClose([rec.loss_g], [rec.content! + cfg.advWeight * rec.adversarial! + 0.5 * rec.l1! + 30 * rec.block!], 1e-5, 1e-7,
+      'loss_g = content + adv + pixel + block');
+    expect(DEFAULT_CONFIG.blockWeight2).toBe(0);
+    expect(() => resolveConfig({ blockWeight2: 1, crop: 48 })).toThrow(/^config: blockWeight2 needs a crop that is a multiple of 32 \(the JPEG block at x4\), got 48$/);
   });
 });
 
