@@ -98,9 +98,14 @@ const STEP_WEIGHTS = (() => {
 })();
 
 /**
- * RGB [N, H, W, 3] (H, W multiples of 32) -> [N, 64]: the block profile of each image. Entries 0..31:
+ * RGB [N, H, W, 3] (H, W multiples of 32) -> [1, 64]: the batch's block profile. Entries 0..31:
  * the mean squared horizontal luma step between columns x and x + 1 over the columns with
- * x mod 32 = p; 32..63: the same for vertical steps by row. Natural detail has no preferred phase;
+ * x mod 32 = p over all the images, less the mean of those 32; 32..63: the same for vertical steps
+ * by row. The batch is pooled because one crop's profile is mostly the sampling noise of its
+ * texture (its phases are a few dozen columns each), while a batch's JPEG grids mostly share their
+ * phase (a web thumbnail's LR is its crop's own; the real-world model's crops sit 16 pixels into the
+ * degraded region wherever the photograph has the room). Natural
+ * detail has no preferred phase (a flat profile, 0 after centring whatever its sharpness);
  * the 8x8 blocks of a JPEG input, redrawn at x4, put their edges at one phase of each, which then
  * stands out (the loss-side twin of eval.js's blockiness). The steps into the zero padding past the
  * last column and row are left out.
@@ -115,23 +120,22 @@ export function blockPhases(x: Tensor): Tensor {
   }
   const d = ops.mul(ops.conv2d(x, fromArray(STEP_WEIGHTS, [3, 3, 3, 2]), null, 1), fromArray(mask, [N, H, W, 2]));
   const sq = ops.mul(d, d).reshape([N * H, W * 2]);
-  const perSample = (rows: number, scale: number) => {
-    const m = new Float32Array(N * N * rows);
-    for (let n = 0; n < N; n++) m.fill(scale, n * N * rows + n * rows, n * N * rows + (n + 1) * rows);
-    return fromArray(m, [N, N * rows]);
-  };
+  const pooled = (rows: number, scale: number) => fromArray(new Float32Array(N * rows).fill(scale), [1, N * rows]);
   const pick = (rows: number, cols: number, at: (r: number) => number) => {
     const m = new Float32Array(rows * cols);
     for (let r = 0; r < rows; r++) { const c = at(r); if (c >= 0) m[r * cols + c] = 1; }
     return fromArray(m, [rows, cols]);
   };
-  // columns: sum each sample's rows, fold the columns by phase, keep channel 0
-  const cols = ops.linear(perSample(H, 1), sq, null).reshape([N * (W / P), P * 2]);
-  const byCol = ops.linear(ops.linear(perSample(W / P, 1 / (H * W / P)), cols, null), pick(P * 2, P, (r) => (r % 2 === 0 ? r / 2 : -1)), null);
+  // columns: sum all rows, fold the columns by phase, keep channel 0
+  const cols = ops.linear(pooled(H, 1), sq, null).reshape([W / P, P * 2]);
+  const byCol = ops.linear(ops.linear(fromArray(new Float32Array(W / P).fill(1 / (N * H * W / P)), [1, W / P]), cols, null), pick(P * 2, P, (r) => (r % 2 === 0 ? r / 2 : -1)), null);
   // rows: sum each row's channel-1 steps, fold the rows by phase
   const rows = ops.linear(sq, pick(W * 2, 1, (r) => (r % 2 === 1 ? 0 : -1)), null).reshape([N * (H / P), P]);
-  const byRow = ops.linear(perSample(H / P, 1 / (H * W / P)), rows, null);
-  return ops.concatChannels([byCol.reshape([N, 1, 1, P]), byRow.reshape([N, 1, 1, P])]).reshape([N, 2 * P]);
+  const byRow = ops.linear(pooled(H / P, 1 / (N * H * W / P)), rows, null);
+  // each profile less its own mean: what is left is how the steps vary with the phase (a grid), not
+  // how large they are (how sharp the image is, which the other terms judge)
+  const centre = fromArray(Float32Array.from({ length: P * P }, (_, i) => (Math.floor(i / P) === i % P ? 1 : 0) - 1 / P), [P, P]);
+  return ops.concatChannels([ops.linear(byCol, centre, null).reshape([1, 1, 1, P]), ops.linear(byRow, centre, null).reshape([1, 1, 1, P])]).reshape([1, 2 * P]);
 }
 
 export interface LossTerm {
@@ -168,7 +172,7 @@ export const PHASE2_TERMS: readonly LossTerm[] = [
   },
   {
     setting: 'blockWeight2', key: 'block',
-    doc: "an L1 loss between the 64 block-phase means (every 32 pixels, a JPEG block at x4) of SR's and HR's squared luma steps: against JPEG blocks redrawn at x4 (crop a multiple of 32)",
+    doc: "an L1 loss between the block profiles (squared luma steps by phase every 32 pixels, a JPEG block at x4, less their mean) of SR and HR: against JPEG blocks redrawn at x4 (crop a multiple of 32)",
     compute: (sr, hr) => ops.l1Loss(blockPhases(sr), noGrad(() => blockPhases(hr))),
   },
 ];

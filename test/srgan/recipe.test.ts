@@ -523,16 +523,21 @@ describe('phase-2 grid-phase loss (gridWeight2)', () => {
 });
 
 /**
- * The block profile of NHWC RGB in float64, [N, 64], from its definition: BT.601 luma per pixel, the
- * squared step to the next column (entries 0..31 by column mod 32) and to the next row (32..63 by row
- * mod 32), inside the image only, each summed and divided by H * W / 32.
+ * The batch's block profile of NHWC RGB in float64, [64], from its definition: BT.601 luma per
+ * pixel, the squared step to the next column (entries 0..31 by column mod 32) and to the next row
+ * (32..63 by row mod 32), inside each image only, summed over the batch and divided by N * H * W / 32,
+ * then each group of 32 less its mean.
  */
 function blockRef(x: ArrayLike<number>, N: number, H: number, W: number): Float64Array {
-  const out = new Float64Array(N * 64);
+  const out = new Float64Array(64);
   const Y = (n: number, r: number, q: number) => { const o = ((n * H + r) * W + q) * 3; return 0.299 * x[o] + 0.587 * x[o + 1] + 0.114 * x[o + 2]; };
   for (let n = 0; n < N; n++) for (let r = 0; r < H; r++) for (let q = 0; q < W; q++) {
-    if (q + 1 < W) out[n * 64 + (q % 32)] += (Y(n, r, q + 1) - Y(n, r, q)) ** 2 / (H * W / 32);
-    if (r + 1 < H) out[n * 64 + 32 + (r % 32)] += (Y(n, r + 1, q) - Y(n, r, q)) ** 2 / (H * W / 32);
+    if (q + 1 < W) out[q % 32] += (Y(n, r, q + 1) - Y(n, r, q)) ** 2 / (N * H * W / 32);
+    if (r + 1 < H) out[32 + (r % 32)] += (Y(n, r + 1, q) - Y(n, r, q)) ** 2 / (N * H * W / 32);
+  }
+  for (let g = 0; g < 2; g++) {
+    const m = out.subarray(g * 32, g * 32 + 32).reduce((a, v) => a + v, 0) / 32;
+    for (let p = 0; p < 32; p++) out[g * 32 + p] -= m;
   }
   return out;
 }
@@ -542,7 +547,7 @@ describe('phase-2 block-phase loss (blockWeight2)', () => {
     for (const [N, H, W] of [[2, 32, 64], [1, 96, 32]]) {
       const x = uniform(N * H * W * 3, H + 3 * W, -1, 1);
       const t = tidy(() => blockPhases(fromArray(x, [N, H, W, 3])));
-      expect(t.shape).toEqual([N, 64]);
+      expect(t.shape).toEqual([1, 64]);
       expectClose(await t.data(), blockRef(Float32Array.from(x), N, H, W), 1e-4, 1e-6, `${N}x${H}x${W}`);
       t.dispose();
     }
@@ -560,10 +565,16 @@ describe('phase-2 block-phase loss (blockWeight2)', () => {
     // the blocks' edges lie between columns (rows) 23 and 24: all their steps at phase 23
     const peak = (p: ArrayLike<number>, o: number) => Array.from(p).slice(o, o + 32).map((v, i) => [v, i]).sort((a, b) => b[0] - a[0])[0][1];
     expect(peak(pb, 0)).toBe(23); expect(peak(pb, 32)).toBe(23);
-    expect(Array.from(pb).filter((v, i) => i % 32 !== 23).every((v) => v === 0)).toBe(true);
-    // the random image's profile is flat within its sampling noise (the last phase of each lacks the edge's step)
+    // every other phase holds no step: after centring, all equal (-1/32 of the peak's sum)
+    for (const o of [0, 32]) {
+      const rest = Array.from(pb).slice(o, o + 32).filter((v, i) => i !== 23);
+      expectClose(rest, new Float64Array(31).fill(rest[0]), 1e-5, 1e-9, 'the other phases');
+      expect(pb[o + 23]).toBeCloseTo(-31 * rest[0], 6);
+    }
+    // the random image's profile is flat within its sampling noise: no phase off by half the mean
+    // squared step of iid pixels, 2 Var(Y) = 2 (0.299^2 + 0.587^2 + 0.114^2) / 12
     const inner = Array.from(ps).filter((v, i) => i !== 31 && i !== 63);
-    expect(Math.max(...inner) / Math.min(...inner)).toBeLessThan(2);
+    expect(Math.max(...inner.map(Math.abs))).toBeLessThan(0.5 * 2 * (0.299 ** 2 + 0.587 ** 2 + 0.114 ** 2) / 12);
   });
 
   it('adds weight x mean |blockPhases(G(LR)) - blockPhases(HR)| to the generator loss beside the other terms, and logs it; off by default; needs a crop of 32s', async () => {
