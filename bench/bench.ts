@@ -25,9 +25,42 @@ import { fromArray, tidy } from '../src/nn/tensor.js';
 import { Discriminator } from '../src/srgan/discriminator.js';
 import { VGG19Features } from '../src/srgan/vgg19.js';
 
-const { values } = parseArgs({ options: { filter: { type: 'string' }, quick: { type: 'boolean' }, runs: { type: 'string' } } });
-const filter = values.filter ? new RegExp(values.filter) : null;
-const RUNS = Number(values.runs ?? (values.quick ? 3 : 5));
+const HELP = `usage: npm run bench [-- --filter REGEX] [--quick] [--runs N]
+
+Measures the engine's ceilings (best f32 matmul, a large buffer copy), every kernel at the shapes
+SRGAN runs, whole training steps, upscaling end to end and the training data loader; prints a row
+each (median of warm runs, compilation timed apart) and writes bench/results/<adapter>.json.
+
+  --filter REGEX  only the rows whose name matches (e.g. conv, 'end-to-end', 'data loader')
+  --quick         fewer runs (3) and shorter loops, for a first look
+  --runs N        warm runs a row, 1 to 100 (default 5, 3 with --quick)
+  -h, --help      this text
+`;
+
+/** The command line, or one line on stderr and exit 2 (a stack trace is no answer to a typo). */
+function benchArgs(): { filter: RegExp | null; quick: boolean; runs: number } {
+  try {
+    const { values } = parseArgs({
+      options: { filter: { type: 'string' }, quick: { type: 'boolean' }, runs: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    });
+    if (values.help) { process.stdout.write(HELP); process.exit(0); }
+    let filter: RegExp | null = null;
+    if (values.filter !== undefined) {
+      try { filter = new RegExp(values.filter); } catch { throw new Error(`--filter ${JSON.stringify(values.filter)}: not a regular expression`); }
+    }
+    const runs = values.runs === undefined ? (args.quick ? 3 : 5) : Number(values.runs);
+    if (!(Number.isInteger(runs) && runs >= 1 && runs <= 100)) throw new Error(`--runs ${JSON.stringify(values.runs)}: expected an integer in 1..100`);
+    return { filter, quick: Boolean(values.quick), runs };
+  } catch (e) {
+    process.stderr.write(`error: ${(e as Error).message.split('\n')[0]} (npm run bench -- --help)\n`);
+    process.exit(2);
+  }
+}
+
+const args = benchArgs();
+const filter = args.filter;
+const RUNS = args.runs;
 
 interface Row { name: string; ms: number; compileMs: number; work: number; unit: 'GFLOPS' | 'GB/s'; rate: number; pct?: number; note?: string }
 const rows: Row[] = [];
@@ -87,7 +120,7 @@ process.stdout.write(`${'kernel'.padEnd(52)} ${'median'.padStart(13)} ${'rate'.p
 // ---- convolutions at SRGAN shapes ----
 interface ConvCase { name: string; s: conv.ConvShape }
 const convCases: ConvCase[] = [];
-for (const [N, H] of [[16, 24], [1, 128], ...(values.quick ? [] : [[16, 48], [16, 96]])]) {
+for (const [N, H] of [[16, 24], [1, 128], ...(args.quick ? [] : [[16, 48], [16, 96]])]) {
   convCases.push({ name: `G conv 3->64 9x9 ${N}x${H}x${H}`, s: { N, H, W: H, Cin: 3, Cout: 64, K: 9, stride: 1 } });
   convCases.push({ name: `G conv 64->64 3x3 ${N}x${H}x${H}`, s: { N, H, W: H, Cin: 64, Cout: 64, K: 3, stride: 1 } });
   convCases.push({ name: `G conv 64->256 3x3 ${N}x${H}x${H}`, s: { N, H, W: H, Cin: 64, Cout: 256, K: 3, stride: 1 } });
@@ -97,7 +130,7 @@ for (const [N, H] of [[16, 24], [1, 128], ...(values.quick ? [] : [[16, 48], [16
 convCases.push({ name: 'G32 conv 32->3 9x9 1x512x512', s: { N: 1, H: 512, W: 512, Cin: 32, Cout: 3, K: 9, stride: 1 } });
 // and in its training step (batch 16, 64x64 HR crops)
 convCases.push({ name: 'G32 conv 32->3 9x9 16x64x64', s: { N: 16, H: 64, W: 64, Cin: 32, Cout: 3, K: 9, stride: 1 } });
-if (!values.quick) {
+if (!args.quick) {
   for (const [cin, cout, st, hw] of [[64, 64, 2, 96], [128, 128, 2, 48], [256, 256, 2, 24], [512, 512, 2, 12]] as const) {
     convCases.push({ name: `D conv ${cin}->${cout} 3x3 s${st} 16x${hw}x${hw}`, s: { N: 16, H: hw, W: hw, Cin: cin, Cout: cout, K: 3, stride: st } });
   }
@@ -202,7 +235,7 @@ async function e2e(name: string, flops: number, fn: () => Promise<void>): Promis
   });
   F.dispose();
   const opt = new Adam(G.parameters(), { lr: 1e-4 });
-  const B = values.quick ? 4 : 16;
+  const B = args.quick ? 4 : 16;
   const lrB = new Float32Array(B * 24 * 24 * 3).fill(0.5), hrB = new Float32Array(B * 96 * 96 * 3).fill(0.1);
   // the trainer's own steps (src/srgan/steps.ts), the paper's losses
   const batch = () => [fromArray(lrB, [B, 24, 24, 3]), fromArray(hrB, [B, 96, 96, 3])];
@@ -261,7 +294,7 @@ async function e2e(name: string, flops: number, fn: () => Promise<void>): Promis
     });
     F.dispose();
     const opt = new Adam(G.parameters(), { lr: 1e-4 });
-    const B = values.quick ? 4 : 16;
+    const B = args.quick ? 4 : 16;
     const lrB = new Float32Array(B * 16 * 16 * 3).fill(0.5), hrB = new Float32Array(B * 64 * 64 * 3).fill(0.1);
     await e2e(`G step batch ${B} 64x64 (${what})`, 3 * fl * 16 * 16 * B, async () => {
       const [x, y] = [fromArray(lrB, [B, 16, 16, 3]), fromArray(hrB, [B, 64, 64, 3])];
@@ -288,7 +321,7 @@ if (!filter || filter.test('data loader')) {
     return { name: `synthetic${k}`, width: w, height: h, rgb };
   });
   const deg = { ...DEFAULT_DEGRADATION, kind: 'realesrgan' as const, cleanProb: 0.1 };
-  const B = 8, crop = 96, steps = values.quick ? 10 : 30;
+  const B = 8, crop = 96, steps = args.quick ? 10 : 30;
   for (let s = 0; s < 2; s++) makeBatch(images, B, crop, 4, 1, s, deg); // unsharp masks made, code warm
   const ts: number[] = [];
   for (let s = 0; s < RUNS; s++) { const t0 = performance.now(); makeBatch(images, B, crop, 4, 1, 100 + s, deg); ts.push(performance.now() - t0); }
