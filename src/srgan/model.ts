@@ -8,7 +8,7 @@ import { firstNonFinite, parseSafetensorsHeader, toFloat32, type StTensor } from
 import { parsePth, isZip } from '../nn/pth.js';
 import { parseNcnnParam, readNcnnWeights, type NcnnLayer } from '../nn/ncnn.js';
 import {
-  ARCHS, NORMS, SKIPS, UPSAMPLINGS, alternatives, archOf, generatorConfigError, generatorTensorShapes, normOf, normalGenerator, skipOf, upsamplingOf,
+  ARCHS, NORMS, SKIPS, UPSAMPLINGS, alternatives, archOf, generatorConfigError, generatorTensorShapes, normOf, normalGenerator, skipOf, tailOf, upsamplingOf,
   type Arch, type GeneratorConfig, type Norm, type Skip, type Upsampling,
 } from './generator.js';
 import { compactConvName } from './compact.js';
@@ -47,6 +47,31 @@ export function checkGeneratorConfig(cfg: unknown, file: string): GeneratorConfi
 export function sameGenerator(a: GeneratorConfig, b: GeneratorConfig): boolean {
   return archOf(a) === archOf(b) && (archOf(a) !== 'rrdb' || growthOf(a) === growthOf(b)) && a.channels === b.channels && a.blocks === b.blocks && a.scale === b.scale && upsamplingOf(a) === upsamplingOf(b)
     && normOf(a) === normOf(b) && skipOf(a) === skipOf(b);
+}
+
+/**
+ * The tensors of generator file `file` (network `config`) that a run of network `want` starts from
+ * (train.js --init-generator): all of them when the two are the same network. An SRResNet of another
+ * tail (a pixel-shuffle SRResNet into a nearest-neighbour or an ESPCN run) has the same body, so the
+ * run starts from the file's body, and from each layer of the tail that both have alike (an
+ * upsampling step of the same kind, a conv_out of the same shape); `fresh` names the layers that
+ * start random. Any other network is an error naming the file.
+ */
+export function initialGeneratorTensors(config: GeneratorConfig, tensors: Map<string, StTensor>, want: GeneratorConfig, file: string): { tensors: Map<string, StTensor>; fresh: string[] } {
+  if (sameGenerator(config, want)) return { tensors, fresh: [] };
+  if (archOf(config) !== 'srresnet' || !sameGenerator({ ...config, upsample: want.upsample }, want)) {
+    throw new Error(`${file}: generator ${JSON.stringify(normalGenerator(config))} does not match this run's generator ${JSON.stringify(normalGenerator(want))}`);
+  }
+  const shapes = generatorTensorShapes(want);
+  const layer = (n: string) => n.slice(0, n.lastIndexOf('.'));
+  const sameStep = tailOf(config).step === tailOf(want).step;
+  const alike = (n: string) => {
+    const t = tensors.get(n), sh = shapes.get(n);
+    return Boolean(t && sh && t.shape.join() === sh.join() && (sameStep || !n.startsWith('ups.')));
+  };
+  const fresh = new Set([...shapes.keys()].filter((n) => !alike(n)).map(layer));
+  const kept = new Map([...tensors].filter(([n]) => shapes.has(n) && !fresh.has(layer(n))));
+  return { tensors: kept, fresh: [...fresh] };
 }
 
 type Shaped = Pick<StTensor, 'dtype' | 'shape'>;

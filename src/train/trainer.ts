@@ -8,11 +8,11 @@ import { Ema } from '../nn/ema.js';
 import type { Entry } from '../nn/module.js';
 import { fromArray, noGrad, tidy, type Tensor } from '../nn/tensor.js';
 import { readSafetensors, writeAtomic, saveModule, serializeChecked } from '../node/state.js';
-import { diskShape, loadTensors, stateTensors } from '../nn/state.js';
+import { loadTensors, stateTensors } from '../nn/state.js';
 import type { StTensor } from '../nn/safetensors.js';
 import { setInitSeed } from '../nn/layers.js';
-import { archOf, makeGenerator, normalGenerator, tailOf, upsamplingOf, type AnyGenerator } from '../srgan/generator.js';
-import { sameGenerator } from '../srgan/model.js';
+import { makeGenerator, upsamplingOf, type AnyGenerator } from '../srgan/generator.js';
+import { initialGeneratorTensors } from '../srgan/model.js';
 import { Discriminator } from '../srgan/discriminator.js';
 import { VGG19Features } from '../srgan/vgg19.js';
 import { loadImages, makeBatch, type Batch, type RgbImage } from './data.js';
@@ -161,30 +161,12 @@ export class Trainer {
     if (!this.opts.resume && this.opts.initGenerator) {
       const path = this.opts.initGenerator;
       const { config, tensors } = await readGeneratorFile(path);
-      const want = this.cfg.generator;
-      if (sameGenerator(config, want)) {
-        loadTensors(this.G.stateEntries(), tensors, path);
-        this.say(`generator initialised from ${path}`);
-      } else if (archOf(config) === 'srresnet' && sameGenerator({ ...config, upsample: want.upsample }, want)) {
-        // another tail (e.g. a pixel-shuffle SRResNet into a nearest-neighbour or an ESPCN run): the
-        // body is the same network, so it starts from the file, and so does each layer of the tail
-        // that both have alike (an upsampling step of the same kind, a conv_out of the same shape);
-        // the others start random
-        const shapes = new Map(this.G.stateEntries().map(([n, e]) => [n, diskShape(e.tensor, e.layout)]));
-        const layer = (n: string) => n.slice(0, n.lastIndexOf('.'));
-        const same = (n: string) => {
-          const t = tensors.get(n), sh = shapes.get(n);
-          if (!t || !sh || t.shape.join() !== sh.join()) return false;
-          return !n.startsWith('ups.') || tailOf(config).step === tailOf(want).step;
-        };
-        const fresh = new Set([...shapes.keys()].filter((n) => !same(n)).map(layer));
-        const entries = this.G.stateEntries().filter(([n]) => !fresh.has(layer(n)));
-        for (const k of [...tensors.keys()]) if (!shapes.has(k) || fresh.has(layer(k))) tensors.delete(k);
-        loadTensors(entries, tensors, path);
-        this.say(`generator initialised from ${path}, all but ${[...fresh].join(', ')} (the file's upsampling is '${upsamplingOf(config)}', this run's '${upsamplingOf(want)}'; those start random)`);
-      } else {
-        throw new Error(`${path}: generator ${JSON.stringify(normalGenerator(config))} does not match this run's generator ${JSON.stringify(normalGenerator(want))}`);
-      }
+      const { tensors: use, fresh } = initialGeneratorTensors(config, tensors, this.cfg.generator, path);
+      const layer = (n: string) => n.slice(0, n.lastIndexOf('.'));
+      loadTensors(this.G.stateEntries().filter(([n]) => !fresh.includes(layer(n))), use, path);
+      this.say(fresh.length
+        ? `generator initialised from ${path}, all but ${fresh.join(', ')} (the file's upsampling is '${upsamplingOf(config)}', this run's '${upsamplingOf(this.cfg.generator)}'; those start random)`
+        : `generator initialised from ${path}`);
     }
     await mkdir(out, { recursive: true }).catch((e: Error) => { throw new Error(`--out ${out}: cannot create the run folder (${e.message})`); });
     await this.folder.lock();

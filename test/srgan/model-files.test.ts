@@ -15,6 +15,7 @@ import { setInitSeed } from '../../src/nn/layers.js';
 import { Generator, type GeneratorConfig } from '../../src/srgan/generator.js';
 import { loadFoldedGenerator, loadGenerator, readGeneratorFile, readGeneratorHeader } from '../../src/node/model.js';
 import { generatorTensorShapes } from '../../src/srgan/generator.js';
+import { initialGeneratorTensors } from '../../src/srgan/model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'srgan-modelfiles-'));
 let n = 0;
@@ -194,5 +195,42 @@ describe('a plain PyTorch state_dict', () => {
     // a huge block index costs nothing either
     const far = tensorsOf(tiny).map(([k, v]): [string, StTensor] => [k.replace(/^blocks\.0\./, 'blocks.99999999.'), v]);
     await expect(readGeneratorHeader(write(far))).rejects.toThrow(/generator blocks 100000000 is not an integer/);
+  });
+});
+
+describe('--init-generator: what a run starts from in another network\'s file', () => {
+  const layer = (n: string) => n.slice(0, n.lastIndexOf('.'));
+  const base: GeneratorConfig = { channels: 8, blocks: 2, scale: 4 };
+  const file = new Map(tensorsOf(base));
+
+  it('the same network: every tensor, nothing fresh', () => {
+    const r = initialGeneratorTensors(base, file, { ...base }, 'g.safetensors');
+    expect(r.fresh).toEqual([]);
+    expect(r.tensors).toBe(file);
+  });
+
+  it.each([
+    ['nearest', (n: string) => n.startsWith('ups.')], // another step kind: every upsampling layer fresh, conv_out kept
+    ['espcn', (n: string) => n.startsWith('conv_out.')], // no steps, a 3x3 conv_out to 48 channels
+    ['shuffle-espcn', (n: string) => n.startsWith('conv_out.')], // ups.0 alike (a shuffle step), ups.1 gone, conv_out 3x3
+  ] as const)('a pixel-shuffle SRResNet into a %s run: the body and the alike tail layers, the rest fresh', (upsample, isFresh) => {
+    const want: GeneratorConfig = { ...base, upsample };
+    const shapes = generatorTensorShapes(want);
+    const r = initialGeneratorTensors(base, file, want, 'g.safetensors');
+    const fresh = new Set([...shapes.keys()].filter(isFresh).map(layer));
+    expect(new Set(r.fresh)).toEqual(fresh);
+    expect(fresh.size).toBeGreaterThan(0);
+    // kept: exactly the run's tensors outside the fresh layers, each the file's own, of the run's shape
+    expect([...r.tensors.keys()].sort()).toEqual([...shapes.keys()].filter((n) => !fresh.has(layer(n))).sort());
+    for (const [n, t] of r.tensors) { expect(t).toBe(file.get(n)); expect(t.shape).toEqual(shapes.get(n)); }
+    expect([...r.tensors.keys()].some((n) => n.startsWith('blocks.1.'))).toBe(true);
+  });
+
+  it.each([
+    [{ ...base, channels: 16 }, 'another width'],
+    [{ ...base, blocks: 3 }, 'another depth'],
+    [{ arch: 'compact' as const, channels: 8, blocks: 2, scale: 4 as const }, 'another architecture'],
+  ])('%j (%s): one error naming the file and both networks', (want, _why) => {
+    expect(() => initialGeneratorTensors(base, file, want, 'dir/g.safetensors')).toThrow(/^dir\/g\.safetensors: generator \{.*\} does not match this run's generator \{.*\}$/);
   });
 });
