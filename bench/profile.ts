@@ -27,16 +27,32 @@ import { Ema } from '../src/nn/ema.js';
 import { resolveConfig } from '../src/srgan/config.js';
 import { readFileSync } from 'node:fs';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { batch: { type: 'string' }, size: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-});
+const USAGE = 'usage: node dist-bench/bench/profile.js srresnet-step|srgan-step|inference|MODEL|RUN.json [--batch N] [--size N]\n';
+/** One line on stderr and exit `code`: a typo or a missing file is not a stack trace. */
+function fail(msg: string, code = 1): never {
+  process.stderr.write(`profile: ${msg.split('\n')[0]}\n`);
+  process.exit(code);
+}
+let parsed: { values: { batch?: string; size?: string; help?: boolean }; positionals: string[] };
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: { batch: { type: 'string' }, size: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+} catch (e) {
+  fail(`${(e as Error).message} (${USAGE.trim()})`, 2);
+}
+const { values, positionals } = parsed;
 const what = positionals[0];
 if (values.help || !what) {
-  process.stdout.write('usage: node dist-bench/bench/profile.js srresnet-step|srgan-step|inference|MODEL.safetensors|RUN.json [--batch N] [--size N]\n');
+  process.stdout.write(USAGE);
   process.exit(values.help ? 0 : 2);
 }
-const B = Number(values.batch ?? 16), S = Number(values.size ?? 256);
+const count = (flag: string, v: string | undefined, d: number, hi: number) => {
+  const n = v === undefined ? d : Number(v);
+  return Number.isInteger(n) && n >= 1 && n <= hi ? n : fail(`--${flag} ${JSON.stringify(v)}: expected an integer in 1..${hi}`, 2);
+};
+const B = count('batch', values.batch, 16, 256), S = count('size', values.size, 256, 4096);
 const g = await getGpu({});
 if (!g.canProfile) {
   process.stderr.write(`profile: ${g.describe()} has no 'timestamp-query': kernels cannot be timed here\n`);
@@ -53,8 +69,7 @@ if (what.endsWith('.json')) {
     cfg = resolveConfig(JSON.parse(readFileSync(what, 'utf8')), undefined, what);
   } catch (e) {
     const msg = (e as Error).message;
-    process.stderr.write(`profile: ${msg.startsWith(what) ? msg : `${what}: ${msg}`}\n`);
-    process.exit(1);
+    fail(msg.startsWith(what) ? msg : `${what}: ${msg}`);
   }
   const { batch: n, crop, generator: gc } = cfg;
   const G = new Generator(gc);
@@ -108,7 +123,7 @@ if (what.endsWith('.json')) {
 } else {
   const inference = what === 'inference';
   const size = inference ? 128 : S;
-  const F = inference ? await FoldedGenerator.fromGenerator(new Generator()) : await loadFoldedGenerator(what);
+  const F = inference ? await FoldedGenerator.fromGenerator(new Generator()) : await loadFoldedGenerator(what).catch((e: Error) => fail(e.message));
   label = `${inference ? 'paper generator' : what}: inference of 1x${size}x${size}`;
   const x = random(size * size * 3);
   work = async () => {

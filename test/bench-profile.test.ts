@@ -48,4 +48,17 @@ describe('bench/profile.js', () => {
     const line = e.stderr.split('\n').filter((l: string) => l.startsWith('profile:'));
     expect(line).toEqual([`profile: ${bad}: unknown entry 'bogus' (see --help for the entries)`]);
   });
+
+  it.each([
+    [['nope.safetensors'], 1, /^profile: nope\.safetensors: no such file$/],
+    [['inference', '--size', 'x'], 2, /^profile: --size "x": expected an integer in 1\.\.4096$/],
+    [['srresnet-step', '--batch', '0'], 2, /^profile: --batch "0": expected an integer in 1\.\.256$/],
+    [['--bogus'], 2, /^profile: Unknown option '--bogus'/],
+  ])('%j: one line naming the problem, exit %i (no stack trace)', async (args, code, message) => {
+    const e = await run('node', [script, ...args], { timeout: 60_000 }).then(() => null, (x) => x);
+    expect(e?.code).toBe(code);
+    const lines = e.stderr.split('\n').filter((l: string) => l && !l.startsWith('Warning: ') && !l.startsWith('WebGPU adapter'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+  });
 });
