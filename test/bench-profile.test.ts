@@ -19,7 +19,7 @@ describe('bench/profile.js', () => {
     expect(head).not.toBeNull();
     const [, , profiled, dispatches, kernels] = head!.map(Number);
     const rows = [...r.stdout.matchAll(/^\| (\S+) \| ([\d.]+) \| (\d+) \| ([\d.]+)% \|$/gm)];
-    expect(rows.map((m) => m[1])).toContain('matmul_sg'); // the Winograd GEMMs of the residual blocks
+    expect(rows.map((m) => m[1])).toContain('matmul_sg.main'); // the Winograd GEMMs of the residual blocks
     expect(rows.reduce((n, m) => n + Number(m[3]), 0)).toBe(dispatches);
     expect(Math.abs(rows.reduce((ms, m) => ms + Number(m[2]), 0) - kernels)).toBeLessThanOrEqual(1 + rows.length * 0.05);
     expect(kernels).toBeLessThanOrEqual(profiled);
@@ -36,7 +36,7 @@ describe('bench/profile.js', () => {
     const r = await run('node', [script, cfg], { timeout: 120_000 });
     expect(r.stdout).toContain(`${cfg}: SRGAN step, batch 2 of 32x32, vgg22`);
     const names = [...r.stdout.matchAll(/^\| (\S+) \| [\d.]+ \| \d+ \|/gm)].map((m) => m[1]);
-    expect(names).toEqual(expect.arrayContaining(['adam', 'maxpool.forward4', 'pixel_shuffle.main']));
+    expect(names).toEqual(expect.arrayContaining(['adam.main', 'maxpool.forward4', 'pixel_shuffle.main']));
   });
 
   it('refuses a run configuration with an unknown entry, naming the file', async () => {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { testGpu, upload, download } from './helpers.js';
 import { BufferPool, type Gpu } from '../src/gpu/gpu.js';
 import { shaderSource } from '../src/kernels/shader.js';
-import { packParams } from '../src/kernels/spec.js';
+import { packParams, pipelineOf } from '../src/kernels/spec.js';
 import { BROADCAST } from '../src/kernels/broadcast.js';
 import { fill } from '../src/kernels/elementwise.js';
 import { matmul } from '../src/kernels/matmul.js';
@@ -79,7 +79,7 @@ describe('GPU runtime', () => {
       return;
     }
     await expect(g.stopProfile()).rejects.toThrow(/no profile is running/);
-    const p = g.pipeline('broadcast', shaderSource('broadcast'));
+    const p = pipelineOf(g, BROADCAST.main);
     const s = upload(g, [3]);
     const out = g.pool.acquire(4 * 1000);
     const M = 520, N = 264, K = 300; // a matmul that takes a few milliseconds
@@ -98,7 +98,7 @@ describe('GPU runtime', () => {
     const mmDispatches = g.stats.dispatches - d0;
     const times = await g.stopProfile();
     const wall = performance.now() - t0;
-    expect(times.get('broadcast')!.dispatches).toBe(1100);
+    expect(times.get('broadcast.main')!.dispatches).toBe(1100);
     const mm = [...times].filter(([name]) => name.startsWith('matmul'));
     expect(mm.reduce((n, [, t]) => n + t.dispatches, 0)).toBe(mmDispatches);
     expect(mm.reduce((ms, [, t]) => ms + t.ms, 0)).toBeGreaterThan(0.05);

@@ -1,8 +1,7 @@
 // Activations (shaders/activation.wgsl): relu, leaky relu, tanh, sigmoid and per-channel PReLU,
 // forward and backward, over flat NHWC float32 tensors.
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, grid, checkVec4 } from './spec.js';
+import { kernelSpec, pipelineOf, struct, run, grid, checkVec4 } from './spec.js';
 
 /**
  * Every activation a kernel applies, and its code in the WGSL `switch` statements: the pointwise
@@ -40,7 +39,7 @@ export const ACTIVATION = kernelSpec('activation', {
 });
 
 function pipe(g: Gpu, entry: keyof typeof ACTIVATION) {
-  return g.pipeline(`activation.${entry}`, shaderSource('activation'), {}, entry);
+  return pipelineOf(g, ACTIVATION[entry]);
 }
 
 /** y = f(x); alpha is leaky relu's negative slope (default 0.2). */

@@ -1,7 +1,6 @@
 // Fused Adam update (shaders/adam.wgsl), PyTorch semantics: bias-corrected, no weight decay.
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, grid, checkVec4 } from './spec.js';
+import { kernelSpec, pipelineOf, struct, run, grid, checkVec4 } from './spec.js';
 
 const WG = 256;
 
@@ -25,7 +24,7 @@ export function adamStep(g: Gpu, param: GPUBuffer, grad: GPUBuffer, m: GPUBuffer
   const bc1 = 1 - beta1 ** step;
   const bc2 = 1 - beta2 ** step;
   const { wx, wy, stride } = grid(g, Math.ceil(n / 4), WG);
-  run(g, g.pipeline('adam', shaderSource('adam')), ADAM.main,
+  run(g, pipelineOf(g, ADAM.main), ADAM.main,
     { n, stride, oneMinusBeta1: 1 - beta1, beta2, oneMinusBeta2: 1 - beta2, stepSize: lr / bc1, sqrtBc2: Math.sqrt(bc2), eps },
     { param, grad, m, v }, [wx, wy]);
 }

@@ -2,8 +2,7 @@
 // partials over row chunks -> per-channel finalize -> one fused apply (shaders/batchnorm.wgsl);
 // vec4 variants of the partial and apply passes when C is a multiple of 4.
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run as launch, grid, type BuffersOf, type EntrySpec } from './spec.js';
+import { kernelSpec, pipelineOf, struct, run as launch, grid, type BuffersOf, type EntrySpec } from './spec.js';
 
 const WG = 64;
 /** Rows per chunk at least, and the number of (chunk, channel) partials aimed at. */
@@ -49,7 +48,7 @@ type Entry = keyof typeof BATCHNORM;
 function run<E extends Entry>(g: Gpu, entry: E, s: Shape, buffers: BuffersOf<typeof BATCHNORM[E]>, invocations: number): void {
   const spec: EntrySpec = BATCHNORM[entry];
   const { wx, wy, stride } = grid(g, invocations, WG);
-  launch(g, g.pipeline('batchnorm', shaderSource('batchnorm'), { WG }, entry), spec,
+  launch(g, pipelineOf(g, spec, { WG }), spec,
     { M: s.M, C: s.C, R: s.R, P: s.P, rowStride: stride, momentum: s.momentum ?? 0, eps: s.eps ?? 0, rowsPerInv: APPLY_ROWS },
     buffers, [wx, wy]);
 }

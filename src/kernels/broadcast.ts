@@ -1,7 +1,6 @@
 // Spreads a 1-element GPU scalar over a tensor (the backward of a full reduction).
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, grid } from './spec.js';
+import { kernelSpec, pipelineOf, struct, run, grid } from './spec.js';
 
 const WG = 256;
 
@@ -12,5 +11,5 @@ export const BROADCAST = kernelSpec('broadcast', {
 /** out[0..n) = factor * s[0]. */
 export function broadcastScalar(g: Gpu, s: GPUBuffer, out: GPUBuffer, n: number, factor = 1): void {
   const { wx, wy, stride } = grid(g, n, WG);
-  run(g, g.pipeline('broadcast', shaderSource('broadcast')), BROADCAST.main, { n, rowStride: stride, factor, _pad: 0 }, { s, out }, [wx, wy]);
+  run(g, pipelineOf(g, BROADCAST.main), BROADCAST.main, { n, rowStride: stride, factor, _pad: 0 }, { s, out }, [wx, wy]);
 }

@@ -1,8 +1,7 @@
 // Channel slices of NHWC tensors (shaders/concat_channels.wgsl): the concatenation along channels and
 // its gradient, as slice copies.
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, grid } from './spec.js';
+import { kernelSpec, pipelineOf, struct, run, grid } from './spec.js';
 
 const WG = 64;
 const PARAMS = struct('Params', { count: 'u32', stride: 'u32', Cs: 'u32', Cd: 'u32', off: 'u32' });
@@ -19,7 +18,7 @@ function launch(g: Gpu, entry: 'pack' | 'unpack', src: GPUBuffer, dst: GPUBuffer
   if (small.size < P * Cs * 4 || whole.size < P * Cd * 4) throw new Error(`channel ${entry}: buffers too small for ${P} pixels of ${Cs} / ${Cd} channels`);
   const count = P * Cs;
   const { wx, wy, stride } = grid(g, count, WG);
-  const pipe = g.pipeline(`concat_channels.${entry}`, shaderSource('concat_channels'), {}, entry);
+  const pipe = pipelineOf(g, CONCAT_CHANNELS[entry]);
   run(g, pipe, CONCAT_CHANNELS[entry], { count, stride, Cs, Cd, off }, { src, dst }, [wx, wy]);
 }
 

@@ -10,8 +10,8 @@
 // subgroup and broadcast (2-3x faster on lavapipe); without, every invocation loads it.
 import type { Gpu } from '../gpu/gpu.js';
 import { GpuError } from '../gpu/gpu.js';
-import { shaderSource, subgroupsCanShare, withPrelude } from './shader.js';
-import { kernelSpec, struct, run, fold } from './spec.js';
+import { subgroupsCanShare } from './shader.js';
+import { kernelSpec, pipelineOf, struct, run, fold, type EntrySpec } from './spec.js';
 import { winogradForward, winogradBackwardInput, winogradBackwardWeight } from './winograd.js';
 import { split9BackwardInput, split9BackwardWeight, split9Fits, split9Forward } from './split9.js';
 import { actCode, EPILOGUE_ACTS, type EpilogueAct } from './activation.js';
@@ -120,13 +120,12 @@ export const usesWinograd = (s: ConvShape): boolean =>
 const canShare = (g: Gpu) => conv2dTiles.subgroups && subgroupsCanShare(g);
 
 /** A conv kernel: its prelude (entry point, subgroup helpers), then shaders/<name>.wgsl. */
-function kernel(g: Gpu, name: string, constants: Record<string, number>) {
-  const share = canShare(g);
-  return g.pipeline(`${name}${share ? '' : '_plain'}`, withPrelude(name, share), constants);
+function kernel(g: Gpu, spec: EntrySpec, constants: Record<string, number>) {
+  return pipelineOf(g, spec, constants, canShare(g));
 }
 
 const util = (g: Gpu, entry: 'pad' | 'reduce' | 'bias_partial') =>
-  g.pipeline(`conv2d_${entry}`, shaderSource('conv2d_util'), { WG: 64 }, entry);
+  pipelineOf(g, CONV2D_UTIL[entry], { WG: 64 });
 
 /**
  * `src` viewed as [A, B, C], as a zero-padded [A, Bp, Cp] temporary (pushed on `temps`); `src` itself
@@ -175,7 +174,7 @@ export function conv2dForward(g: Gpu, s: ConvShape, x: GPUBuffer, w: GPUBuffer, 
   const t = variantOf(g, 'conv2d_fwd', convClass(s, Cout), conv2dTiles.fwd);
   const TM = t.TM, VN = Math.min(t.VN, Co4);
   const [gx, gz] = fold(g, ceilDiv(M, TM * WG));
-  const pipe = kernel(g, 'conv2d_fwd', { TM, VN, WG });
+  const pipe = kernel(g, CONV2D_FWD.main, { TM, VN, WG });
   run(g, pipe, CONV2D_FWD.main, {
     N, H, W, Ci4, Ho, Wo, Cout, Co4, K, S: stride, pad: (K - 1) / 2, M, gx, alpha: opts.alpha ?? 0.2,
     act: code, has_bias: opts.bias ? 1 : 0, has_res: opts.residual ? 1 : 0,
@@ -203,7 +202,7 @@ export function conv2dBackwardInput(g: Gpu, s: ConvShape, dy: GPUBuffer, w: GPUB
   const Mc = N * ceilDiv(H, stride) * ceilDiv(W, stride);
   const [gx, gf] = fold(g, ceilDiv(Mc, TM * WG));
   if (gf * classes > g.limits.maxComputeWorkgroupsPerDimension) throw new GpuError('conv2d: backward-input grid too large');
-  const pipe = kernel(g, 'conv2d_bwd_input', { TM, VN, WG });
+  const pipe = kernel(g, CONV2D_BWD_INPUT.main, { TM, VN, WG });
   run(g, pipe, CONV2D_BWD_INPUT.main, { N, H, W, Cin, Ho, Wo, Ci4, Co4, K, S: stride, pad: (K - 1) / 2, gx },
     { dy: dyp, w: wp, dx }, [gx, ceilDiv(Ci4, VN), gf * classes]);
   for (const b of temps) g.pool.release(b);
@@ -233,7 +232,7 @@ export function conv2dBackwardWeight(g: Gpu, s: ConvShape, x: GPUBuffer, dy: GPU
   const slice = R4 * 4 * Co4 * 4;
   const part = g.pool.acquire(S * slice * 4, 'conv2d dw partials');
   temps.push(part);
-  const pipe = kernel(g, 'conv2d_bwd_weight', { VN, WG });
+  const pipe = kernel(g, CONV2D_BWD_WEIGHT.main, { VN, WG });
   run(g, pipe, CONV2D_BWD_WEIGHT.main, { N, H, W, Ci4, Ho, Wo, Co4, K, S: stride, pad: (K - 1) / 2, rows, chunk, R4 },
     { x: xp, dy: dyp, part }, [gx, gy, S]);
   reduceSlices(g, part, dw, S, slice, K * K, Cin, Cout, Ci4 * 4, Co4 * 4);

@@ -1,7 +1,6 @@
 // Elementwise kernels (shaders/elementwise.wgsl): flat float32 tensors of n elements.
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, grid, checkVec4, type BuffersOf, type EntrySpec } from './spec.js';
+import { kernelSpec, pipelineOf, struct, run, grid, checkVec4, type BuffersOf, type EntrySpec } from './spec.js';
 
 const WG = 256;
 
@@ -18,7 +17,7 @@ function launch<E extends Entry>(g: Gpu, entry: E, n: number, alpha: number, bet
   checkVec4(`elementwise.${entry}`, n, ...Object.values<GPUBuffer | undefined>(bufs).filter((b): b is GPUBuffer => !!b));
   const { wx, wy, stride } = grid(g, Math.ceil(n / 4), WG);
   const spec: EntrySpec = ELEMENTWISE[entry];
-  run(g, g.pipeline(`elementwise.${entry}`, shaderSource('elementwise'), {}, entry), spec, { n, stride, alpha, beta, op }, bufs, [wx, wy]);
+  run(g, pipelineOf(g, spec), spec, { n, stride, alpha, beta, op }, bufs, [wx, wy]);
 }
 
 /** out = a + b */

@@ -1,8 +1,7 @@
 // Mean losses (shaders/loss.wgsl): MSE and binary cross-entropy on logits with a constant target.
 // Outputs and upstream gradients are 1-element GPU buffers, so a training step never reads back.
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, grid, checkVec4 } from './spec.js';
+import { kernelSpec, pipelineOf, struct, run, grid, checkVec4 } from './spec.js';
 
 const WG_PARTIAL = 64;
 const WG = 256;
@@ -17,7 +16,7 @@ export const LOSS = kernelSpec('loss', {
 });
 
 function pipe(g: Gpu, entry: keyof typeof LOSS) {
-  return g.pipeline(`loss.${entry}`, shaderSource('loss'), {}, entry);
+  return pipelineOf(g, LOSS[entry]);
 }
 
 /**

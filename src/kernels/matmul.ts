@@ -5,8 +5,8 @@
 // deterministic split-K when the output is too small to keep the device busy but K is long (dense
 // forward: M=16, K=18432).
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource, groups, subgroupsCanShare, withPrelude } from './shader.js';
-import { kernelSpec, struct, run, fold, type EntrySpec } from './spec.js';
+import { groups, subgroupsCanShare } from './shader.js';
+import { kernelSpec, pipelineOf, struct, run, fold } from './spec.js';
 import { variantOf, type Variant } from './variants.js';
 
 export interface MatmulOptions {
@@ -105,7 +105,7 @@ function reduceSplits(g: Gpu, partial: GPUBuffer, c: GPUBuffer, bias: GPUBuffer 
   const [x, y] = fold(g, groups(MN, WG_R));
   const entry = bias ? 'splitk_reduce_bias' : 'splitk_reduce';
   const params = { M, N, K, kPer, rowOff: 0, accumulate: Number(accumulate), splitStride: MN, splits: S, rowStride: x * WG_R };
-  const pipe = g.pipeline('matmul', shaderSource('matmul'), { WG_R }, entry);
+  const pipe = pipelineOf(g, MATMUL[entry], { WG_R });
   if (bias) run(g, pipe, MATMUL.splitk_reduce_bias, params, { part: partial, cr: c, biasR: bias }, [x, y]);
   else run(g, pipe, MATMUL.splitk_reduce, params, { part: partial, cr: c }, [x, y]);
 }
@@ -125,8 +125,7 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
   if (vec4 && mode !== 'plain' && (mode === 'shared' || sharedFits(M)) && subgroupsCanShare(g)) { matmulShared(g, a, b, c, M, N, K, opts); return; }
   const { TM, WG_X, WG_Y } = MATMUL_TILE;
   const constants = { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, WG_X, WG_Y };
-  const src = shaderSource('matmul');
-  const entry = (vec4 ? 'mm_vec4' : 'mm_gen') + (bias ? '_bias' : '');
+  const entry = `${vec4 ? 'mm_vec4' : 'mm_gen'}${bias ? '_bias' : ''}` as const;
 
   const { S, kPer } = splitPlan(M, N, K, opts);
   const gx = groups(groups(N, 4), WG_X);
@@ -134,7 +133,7 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
   const rowsPerDispatch = maxWg(g) * WG_Y * TM;
 
   if (S === 1) {
-    const pipe = g.pipeline('matmul', src, constants, entry);
+    const pipe = pipelineOf(g, MATMUL[entry], constants);
     for (let r0 = 0; r0 < M; r0 += rowsPerDispatch) {
       const rows = Math.min(rowsPerDispatch, M - r0);
       runMm(g, pipe, vec4, { M, N, K, kPer: K, rowOff: r0, accumulate: Number(accumulate), splitStride: 0, splits: 1, rowStride: 0 },
@@ -147,7 +146,7 @@ export function matmul(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numb
   const MN = M * N;
   const partial = g.pool.acquire(S * MN * 4, 'matmul.splitK');
   const slabEntry = vec4 ? 'mm_vec4' : 'mm_gen';
-  const pipe = g.pipeline('matmul', src, constants, slabEntry);
+  const pipe = pipelineOf(g, MATMUL[slabEntry], constants);
   for (let r0 = 0; r0 < M; r0 += rowsPerDispatch) {
     const rows = Math.min(rowsPerDispatch, M - r0);
     runMm(g, pipe, vec4, { M, N, K, kPer, rowOff: r0, accumulate: 0, splitStride: MN, splits: S, rowStride: 0 },
@@ -203,8 +202,7 @@ function sharedDispatch(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: num
   if (fy * colBlocks > maxWg(g)) throw new Error(`matmul: ${M}x${N} too large for one dispatch`);
   const { S, kPer } = splitPlan(M, N * batch.count, K, opts);
   if (S * batch.count > maxWg(g)) throw new Error(`matmul: ${batch.count} batches x ${S} splits too many for one dispatch`);
-  const name = share ? 'matmul_sg' : 'matmul_sg_plain';
-  const pipe = g.pipeline(name, withPrelude('matmul_sg', share), { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, VN, WG });
+  const pipe = pipelineOf(g, MATMUL_SG_SPEC.main, { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, VN, WG }, share);
   const grid: [number, number, number] = [gx, fy * colBlocks, S * batch.count];
   const strides = { aBatch: batch.a / 4, bBatch: batch.b / 4, cBatch: batch.c / 4 };
   if (S === 1) {

@@ -1,7 +1,6 @@
 // 2x2 / stride 2 max pooling (shaders/maxpool.wgsl), NHWC, floor for odd sizes (PyTorch MaxPool2d(2)).
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, grid, type BuffersOf, type EntrySpec } from './spec.js';
+import { kernelSpec, pipelineOf, struct, run, grid, type BuffersOf, type EntrySpec } from './spec.js';
 
 const WG = 64;
 
@@ -28,7 +27,7 @@ function launch<E extends 'forward' | 'backward'>(g: Gpu, op: string, entry: E, 
   const { wx, wy, stride } = grid(g, count, WG);
   const name = vec ? (`${entry}4` as const) : entry;
   const spec: EntrySpec = MAXPOOL[name];
-  run(g, g.pipeline(`maxpool.${name}`, shaderSource('maxpool'), {}, name), spec, { count, stride, H, W, Cv },
+  run(g, pipelineOf(g, spec), spec, { count, stride, H, W, Cv },
     vec ? Object.fromEntries(Object.entries(bufs).map(([k, b]) => [`${k}4`, b])) : bufs, [wx, wy]);
 }
 

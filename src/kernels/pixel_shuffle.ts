@@ -1,8 +1,7 @@
 // Pixel shuffle (shaders/pixel_shuffle.wgsl): NHWC [N, H, W, Cin] <-> [N, H*r, W*r, Cin/(r*r)],
 // PyTorch's PixelShuffle channel order.
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, grid } from './spec.js';
+import { kernelSpec, pipelineOf, struct, run, grid } from './spec.js';
 
 const WG = 64;
 
@@ -24,7 +23,7 @@ function launch(g: Gpu, src: GPUBuffer, dst: GPUBuffer, N: number, H: number, W:
   const invocations = vec ? count / (4 * r * r) : count;
   const entry = vec ? (backward ? 'unshuffle4' : 'shuffle4') : 'main';
   const { wx, wy, stride } = grid(g, invocations, WG);
-  const pipe = g.pipeline(`pixel_shuffle.${entry}`, shaderSource('pixel_shuffle'), {}, entry);
+  const pipe = pipelineOf(g, PIXEL_SHUFFLE[entry]);
   const params = { count: invocations, stride, H, W, Cin, r, backward };
   if (entry === 'shuffle4') run(g, pipe, PIXEL_SHUFFLE.shuffle4, params, { src, dst4: dst }, [wx, wy]);
   else if (entry === 'unshuffle4') run(g, pipe, PIXEL_SHUFFLE.unshuffle4, params, { src4: src, dst }, [wx, wy]);

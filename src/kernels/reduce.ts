@@ -1,8 +1,7 @@
 // Sums in a fixed order (deterministic: no atomics), as two passes of one column-sum kernel:
 // partial sums over chunks of rows, then the partials summed in order. See shaders/reduce.wgsl.
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, grid } from './spec.js';
+import { kernelSpec, pipelineOf, struct, run, grid } from './spec.js';
 
 const WG = 64;
 
@@ -20,7 +19,7 @@ const TARGET_PARTIALS = 16384;
 /** out[p*C + c] = scale * sum_{m in [p*R, (p+1)*R), m*C+c < n} x[m*C + c], for p*C + c < outs. */
 function columnSumsPass(g: Gpu, x: GPUBuffer, out: GPUBuffer, n: number, C: number, R: number, outs: number, scale = 1): void {
   const { wx, wy, stride } = grid(g, outs, WG);
-  run(g, g.pipeline('reduce', shaderSource('reduce'), { WG }, 'column_sums'), REDUCE.column_sums,
+  run(g, pipelineOf(g, REDUCE.column_sums, { WG }), REDUCE.column_sums,
     { n, C, R, outs, rowStride: stride, scale }, { x, out }, [wx, wy]);
 }
 

@@ -6,6 +6,7 @@
 // with the specs, so a field renamed, added or moved on one side fails there, not as wrong numbers.
 import type { Gpu } from '../gpu/gpu.js';
 import { GpuError } from '../gpu/gpu.js';
+import { shaderSource, withPrelude } from './shader.js';
 
 export type Scalar = 'u32' | 'i32' | 'f32';
 /** A storage binding: read, read_write, or read-only and optional (a dummy is bound when absent). */
@@ -66,6 +67,20 @@ export function packParams<F extends string>(s: StructSpec<F>, values: Record<F,
   return buf;
 }
 
+/** A pipeline's name, its profile row: `kernel.entry`, plus `.plain` for a prelude kernel built without subgroup sharing. */
+export function pipelineName(spec: EntrySpec, share = false): string {
+  return `${spec.kernel}.${spec.entry}${spec.prelude && !share ? '.plain' : ''}`;
+}
+
+/**
+ * The compute pipeline of `spec`'s entry point, identified by the spec: shaders/<kernel>.wgsl (for a
+ * prelude kernel behind the sharing or the plain prelude, `share`) with these override constants,
+ * named by pipelineName. The Gpu caches it on its source, entry and constants.
+ */
+export function pipelineOf(g: Gpu, spec: EntrySpec, constants: Record<string, number> = {}, share = false): Parameters<Gpu['dispatch']>[0] {
+  return g.pipeline(pipelineName(spec, share), spec.prelude ? withPrelude(spec.kernel, share) : shaderSource(spec.kernel), constants, spec.entry);
+}
+
 /**
  * Records one dispatch of `spec`'s entry point: uniforms packed by name, buffers bound by name in the
  * spec's binding order. Absent optional ('read?') buffers are bound to 16-byte dummies the kernel
@@ -75,6 +90,7 @@ export function packParams<F extends string>(s: StructSpec<F>, values: Record<F,
 export function run<F extends string, B extends string>(g: Gpu, pipe: Parameters<Gpu['dispatch']>[0], spec: EntrySpec<F, B>,
   params: Record<F, number>, buffers: { [K in B]: GPUBuffer | undefined }, workgroups: [number, number?, number?]): void {
   const where = `${spec.kernel}.${spec.entry}`;
+  if (pipe.name !== pipelineName(spec) && pipe.name !== pipelineName(spec, true)) throw new GpuError(`${where}: dispatched with the pipeline '${pipe.name}' (pipelineOf makes the spec's own)`);
   const names = Object.keys(spec.buffers) as B[];
   for (const k of Object.keys(buffers)) {
     if (!(k in spec.buffers)) throw new GpuError(`${where}: no binding '${k}'`);

@@ -11,8 +11,7 @@
 // multiplies per tap. Measured at 1x512x512 32->3: 590 ms direct, 269 ms for the 3x3 32->28 conv.
 import type { Gpu } from '../gpu/gpu.js';
 import { GpuError } from '../gpu/gpu.js';
-import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, fold } from './spec.js';
+import { kernelSpec, pipelineOf, struct, run, fold } from './spec.js';
 import { winogradBackwardInput, winogradBackwardWeight, winogradForward, type WinogradEpilogue } from './winograd.js';
 import { actCode, EPILOGUE_ACTS } from './activation.js';
 
@@ -31,7 +30,7 @@ export const SPLIT9 = kernelSpec('split9', {
   spread: { params: G_PARAMS, buffers: IO },
 });
 type Entry = keyof typeof SPLIT9;
-const pipe = (g: Gpu, entry: Entry) => g.pipeline(`split9_${entry}`, shaderSource('split9'), { WG }, entry);
+const pipe = (g: Gpu, entry: Entry) => pipelineOf(g, SPLIT9[entry], { WG });
 
 /** Image, channels of the 9x9 conv (Cin a multiple of 4, Cout <= 4). */
 export interface Split9Shape { N: number; H: number; W: number; Cin: number; Cout: number }

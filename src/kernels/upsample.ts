@@ -1,7 +1,6 @@
 // Nearest-neighbour upsampling by 2 (shaders/upsample.wgsl): NHWC [N, H, W, C] <-> [N, 2H, 2W, C].
 import type { Gpu } from '../gpu/gpu.js';
-import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, grid } from './spec.js';
+import { kernelSpec, pipelineOf, struct, run, grid } from './spec.js';
 
 const WG = 64;
 
@@ -25,7 +24,7 @@ function launch(g: Gpu, src: GPUBuffer, dst: GPUBuffer, N: number, H: number, W:
   const entry = `${backward ? 'down' : 'up'}${vec ? 4 : 1}` as 'up4' | 'down4' | 'up1' | 'down1';
   const invocations = N * H * W * C4;
   const { wx, wy, stride } = grid(g, invocations, WG);
-  const pipe = g.pipeline(`upsample.${entry}`, shaderSource('upsample'), {}, entry);
+  const pipe = pipelineOf(g, UPSAMPLE[entry]);
   const params = { count: invocations, stride, W, C4 };
   if (vec) run(g, pipe, UPSAMPLE[entry as 'up4' | 'down4'], params, { src4: src, dst4: dst }, [wx, wy]);
   else run(g, pipe, UPSAMPLE[entry as 'up1' | 'down1'], params, { src, dst }, [wx, wy]);
@@ -56,6 +55,6 @@ export function upsampleBilinear(g: Gpu, x: GPUBuffer, y: GPUBuffer, N: number, 
   const count = N * H * W * C * s * s;
   if (x.size < (count / (s * s)) * 4 || y.size < count * 4) throw new Error(`upsampleBilinear: buffers too small for [${N}, ${H}, ${W}, ${C}] and its x${s} upsampling`);
   const { wx, wy, stride } = grid(g, count, WG);
-  const pipe = g.pipeline(`upsample_bilinear.${mode}`, shaderSource('upsample_bilinear'), {}, mode);
+  const pipe = pipelineOf(g, UPSAMPLE_BILINEAR[mode]);
   run(g, pipe, UPSAMPLE_BILINEAR[mode], { count, stride, H, W, C, s, a, b }, { src: x, dst: y }, [wx, wy]);
 }

@@ -8,8 +8,7 @@
 // transformed back on its own (the weight gradient sums the chunks' products in chunk order).
 import type { Gpu } from '../gpu/gpu.js';
 import { GpuError } from '../gpu/gpu.js';
-import { shaderSource } from './shader.js';
-import { kernelSpec, struct, run, fold } from './spec.js';
+import { kernelSpec, pipelineOf, struct, run, fold } from './spec.js';
 import { matmulBatched } from './matmul.js';
 import { actCode, EPILOGUE_ACTS, type EpilogueAct } from './activation.js';
 
@@ -29,7 +28,7 @@ export const WINOGRAD = kernelSpec('winograd', {
   weight_grad_tf: { params: WEIGHT_PARAMS, buffers: { wsrc: 'read', wdst: 'read_write' } },
 });
 type Entry = keyof typeof WINOGRAD;
-const pipe = (g: Gpu, entry: Entry) => g.pipeline(`winograd_${entry}`, shaderSource('winograd'), { WG }, entry);
+const pipe = (g: Gpu, entry: Entry) => pipelineOf(g, WINOGRAD[entry], { WG });
 
 const grid = (g: Gpu, items: number): [number, number] => fold(g, ceilDiv(items, WG));
 

@@ -159,6 +159,14 @@ describe('kernel specs against the WGSL', () => {
     expect(launcherSpecs.every((s) => all.has(s))).toBe(true);
     expect(launcherSpecs.length).toBe(ALL_ENTRY_SPECS.length);
   });
+
+  test('every launcher takes its pipelines from its specs (pipelineOf), never from a name and a source of its own', () => {
+    const dir = fileURLToPath(new URL('../../src/kernels/', import.meta.url));
+    const own = readdirSync(dir).filter((f) => f.endsWith('.ts') && f !== 'spec.ts')
+      .filter((f) => /\.pipeline(Checked)?\(/.test(readFileSync(dir + f, 'utf8')));
+    expect(own).toEqual([]);
+    expect(readFileSync(dir + 'winograd.ts', 'utf8')).toMatch(/pipelineOf\(g, WINOGRAD\[entry\]/); // the check reads real launchers
+  });
 });
 
 describe('packing and binding by name', () => {
@@ -186,13 +194,17 @@ describe('packing and binding by name', () => {
     const fake = { pool: g.pool, dispatch: (_p: unknown, _u: unknown, bufs: GPUBuffer[]) => { calls.push({ bufs }); } } as unknown as Gpu;
     const x = g.pool.acquire(64), y = g.pool.acquire(64);
     const params = { n: 1, off: 0, a: 0 };
-    run(fake, null as never, spec.e, params, { x, opt: undefined, y }, [1]);
+    const pipe = { name: 'test_only.e' } as never;
+    run(fake, pipe, spec.e, params, { x, opt: undefined, y }, [1]);
     expect(calls[0].bufs[0]).toBe(x);
     expect(calls[0].bufs[2]).toBe(y);
     expect(calls[0].bufs[1].size).toBeGreaterThanOrEqual(16); // a dummy in the optional slot
-    expect(() => run(fake, null as never, spec.e, params, { x: y, opt: undefined, y }, [1])).toThrow(/'y' is written and also bound as 'x' \(no in-place use\)/);
-    expect(() => run(fake, null as never, spec.e, params, { x, opt: undefined, y: undefined }, [1])).toThrow(/binding 'y' not given/);
-    expect(() => run(fake, null as never, spec.e, params, { x, opt: undefined, y, z: x } as never, [1])).toThrow(/no binding 'z'/);
+    expect(() => run(fake, pipe, spec.e, params, { x: y, opt: undefined, y }, [1])).toThrow(/'y' is written and also bound as 'x' \(no in-place use\)/);
+    expect(() => run(fake, pipe, spec.e, params, { x, opt: undefined, y: undefined }, [1])).toThrow(/binding 'y' not given/);
+    expect(() => run(fake, pipe, spec.e, params, { x, opt: undefined, y, z: x } as never, [1])).toThrow(/no binding 'z'/);
+    // a pipeline of another entry (or kernel) is refused: the spec names the pipeline it binds for
+    expect(() => run(fake, { name: 'test_only.f' } as never, spec.e, params, { x, opt: undefined, y }, [1])).toThrow(/test_only\.e: dispatched with the pipeline 'test_only\.f'/);
+    expect(calls).toHaveLength(1);
     g.pool.release(x); g.pool.release(y);
   });
 });
