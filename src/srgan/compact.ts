@@ -113,3 +113,25 @@ export function compactTensorShapes(cfg: GeneratorConfig): Map<string, number[]>
   }
   return m;
 }
+
+/**
+ * Real-ESRGAN's compact network (SRVGGNetCompact: body.0 the first conv, body.1 its PReLU, ...,
+ * body.{2N+2} the last conv): channels from the first conv, the middle convs from the last index,
+ * the scale from the last conv's 3 * scale^2 outputs.
+ */
+export function compactConfigFromShapes(entries: ReadonlyMap<string, { shape: number[] }>, file: string): Record<string, unknown> {
+  const first = entries.get('body.0.weight')!.shape;
+  if (first.length !== 4 || first[1] !== 3 || first[2] !== 3 || first[3] !== 3) {
+    throw new Error(`${file}: tensor 'body.0.weight' has shape [${first}], a compact generator's (SRVGGNetCompact) is [channels, 3, 3, 3]`);
+  }
+  let last = 0;
+  for (const k of entries.keys()) {
+    const m = /^body\.(\d{1,6})\.weight$/.exec(k);
+    if (m) last = Math.max(last, Number(m[1]));
+  }
+  if (last % 2 !== 0 || last < 2) throw new Error(`${file}: body.${last}.weight is the last layer, expected an even index (a conv) of 2 or more (SRVGGNetCompact)`);
+  const out = entries.get(`${compactConvName(last / 2)}.weight`)!.shape[0];
+  const scale = Math.round(Math.sqrt(out / 3));
+  if (3 * scale * scale !== out || (scale !== 2 && scale !== 4)) throw new Error(`${file}: the last conv (body.${last}) has ${out} outputs, expected 12 (x2) or 48 (x4)`);
+  return { arch: 'compact', channels: first[0], blocks: last / 2 - 1, scale };
+}

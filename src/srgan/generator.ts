@@ -14,8 +14,8 @@ import * as ops from '../nn/ops.js';
 import { isGradEnabled, type Tensor } from '../nn/tensor.js';
 import { oihwToHwio } from '../nn/safetensors.js';
 import { czOf, split9Fits } from '../kernels/split9.js';
-import { CompactGenerator, compactMacsPerLrPixel, compactTensorShapes } from './compact.js';
-import { RRDBGenerator, growthOf, rrdbMacsPerLrPixel, rrdbTensorShapes } from './rrdb.js';
+import { CompactGenerator, compactConfigFromShapes, compactMacsPerLrPixel, compactTensorShapes } from './compact.js';
+import { RRDBGenerator, growthOf, rrdbConfigFromShapes, rrdbMacsPerLrPixel, rrdbTensorShapes } from './rrdb.js';
 
 export interface GeneratorConfig {
   /**
@@ -339,6 +339,38 @@ export class Generator extends Module {
   }
 }
 
+/**
+ * An SRResNet file's configuration read off its shapes (a PyTorch state_dict with these names):
+ * channels from conv_in, blocks and the upsampling steps from the indices, the tail from conv_out.
+ */
+function srresnetConfigFromShapes(entries: ReadonlyMap<string, { shape: number[] }>, file: string): Record<string, unknown> {
+  const cin = entries.get('conv_in.weight')!;
+  const [c, i3, k1, k2] = cin.shape;
+  if (cin.shape.length !== 4 || i3 !== 3 || k1 !== 9 || k2 !== 9) {
+    throw new Error(`${file}: not a generator: tensor 'conv_in.weight' has shape [${cin.shape}], a generator's is [channels, 3, 9, 9]`);
+  }
+  const count = (re: RegExp) => {
+    let n = 0;
+    for (const k of entries.keys()) { const m = re.exec(k); if (m) n = Math.max(n, Math.min(Number(m[1]) + 1, Number.MAX_SAFE_INTEGER)); }
+    return n;
+  };
+  const blocks = count(/^blocks\.(\d+)\./);
+  const ups = count(/^ups\.(\d+)\./);
+  // no BN statistics: a BN-free body (a skip leaves no tensor: such files need the metadata)
+  const norm = entries.has('bn_mid.weight') ? {} : { norm: 'none' };
+  // a 3x3 conv_out to 3 * r^2 channels and a pixel shuffle by r: an ESPCN output, after no
+  // upsampling step (ESPCN's tail, r the scale) or after one pixel-shuffle step (r = 2, scale 4)
+  const out = entries.get('conv_out.weight')?.shape;
+  if (out?.length === 4 && out[2] === 3 && out[3] === 3) {
+    if (ups === 0 && (out[0] === 12 || out[0] === 48)) return { channels: c, blocks, scale: Math.sqrt(out[0] / 3), upsample: 'espcn', ...norm };
+    if (ups === 1 && out[0] === 12) return { channels: c, blocks, scale: 4, upsample: 'shuffle-espcn', ...norm };
+  }
+  if (ups !== 1 && ups !== 2) throw new Error(`${file}: not a generator of scale 2 or 4: ${ups} upsampling stages (ups.N tensors), expected 1 or 2 (or none and a 3x3 conv_out to 12 or 48 channels)`);
+  // the upsampling conv's outputs: 4C before a pixel shuffle, C after a nearest-neighbour step
+  const up = entries.get('ups.0.conv.weight')?.shape[0];
+  return { channels: c, blocks, scale: 2 ** ups, ...(up === c ? { upsample: 'nearest' } : {}), ...norm };
+}
+
 /** A generator of any architecture: the same forward, body, tail and skip, tiling and module interface. */
 export type AnyGenerator = Generator | CompactGenerator | RRDBGenerator;
 
@@ -354,12 +386,35 @@ interface Architecture {
   make(config: GeneratorConfig, file?: GeneratorTensors): AnyGenerator;
   tensorShapes(config: GeneratorConfig): Map<string, number[]>;
   macsPerLrPixel(config: GeneratorConfig): { body: number; tail: number };
+  /** A tensor only this architecture's files have: how a file without metadata is recognised. */
+  marker: string;
+  /** The inverse of tensorShapes: the configuration read off a file's shapes (checked by the caller). */
+  configFromShapes(entries: ReadonlyMap<string, { shape: number[] }>, file: string): Record<string, unknown>;
 }
 const ARCHITECTURES: Record<Arch, Architecture> = {
-  srresnet: { make: (c, f) => new Generator(c, f), tensorShapes: srresnetTensorShapes, macsPerLrPixel: srresnetMacsPerLrPixel },
-  compact: { make: (c, f) => new CompactGenerator(c, f), tensorShapes: compactTensorShapes, macsPerLrPixel: compactMacsPerLrPixel },
-  rrdb: { make: (c, f) => new RRDBGenerator(c, f), tensorShapes: rrdbTensorShapes, macsPerLrPixel: rrdbMacsPerLrPixel },
+  srresnet: {
+    make: (c, f) => new Generator(c, f), tensorShapes: srresnetTensorShapes, macsPerLrPixel: srresnetMacsPerLrPixel,
+    marker: 'conv_in.weight', configFromShapes: srresnetConfigFromShapes,
+  },
+  compact: {
+    make: (c, f) => new CompactGenerator(c, f), tensorShapes: compactTensorShapes, macsPerLrPixel: compactMacsPerLrPixel,
+    marker: 'body.0.weight', configFromShapes: compactConfigFromShapes,
+  },
+  rrdb: {
+    make: (c, f) => new RRDBGenerator(c, f), tensorShapes: rrdbTensorShapes, macsPerLrPixel: rrdbMacsPerLrPixel,
+    marker: 'conv_first.weight', configFromShapes: rrdbConfigFromShapes,
+  },
 };
+
+/** The architecture whose marker tensor a file has (`has` tells a name), or null: none of ours. */
+export function architectureOfTensors(has: (name: string) => boolean): Arch | null {
+  return ARCHS.find((a) => has(ARCHITECTURES[a].marker)) ?? null;
+}
+
+/** A file's configuration read off its tensors' shapes by its architecture's inverse of tensorShapes (unchecked). */
+export function configFromTensorShapes(arch: Arch, entries: ReadonlyMap<string, { shape: number[] }>, file: string): Record<string, unknown> {
+  return ARCHITECTURES[arch].configFromShapes(entries, file);
+}
 
 /** The generator of a configuration's architecture: random (training graph) or from a file's tensors (inference). */
 export function makeGenerator(config: GeneratorConfig, file?: GeneratorTensors): AnyGenerator {

@@ -8,10 +8,9 @@ import { firstNonFinite, parseSafetensorsHeader, toFloat32, type StTensor } from
 import { parsePth, isZip } from '../nn/pth.js';
 import { parseNcnnParam, readNcnnWeights, type NcnnLayer } from '../nn/ncnn.js';
 import {
-  ARCHS, NORMS, SKIPS, UPSAMPLINGS, alternatives, archOf, generatorConfigError, generatorTensorShapes, normOf, normalGenerator, skipOf, tailOf, upsamplingOf,
+  ARCHS, NORMS, SKIPS, UPSAMPLINGS, alternatives, archOf, architectureOfTensors, configFromTensorShapes, generatorConfigError, generatorTensorShapes, normOf, normalGenerator, skipOf, tailOf, upsamplingOf,
   type Arch, type GeneratorConfig, type Norm, type Skip, type Upsampling,
 } from './generator.js';
-import { compactConvName } from './compact.js';
 import { growthOf } from './rrdb.js';
 import { FoldedGenerator } from './inference.js';
 
@@ -81,59 +80,12 @@ type Shaped = Pick<StTensor, 'dtype' | 'shape'>;
  * tensor names), read off its shapes: channels from conv_in, blocks and scale from the indices.
  */
 export function inferGeneratorConfig(entries: Map<string, Shaped>, file: string): GeneratorConfig {
-  if (entries.has('body.0.weight')) return inferCompactConfig(entries, file);
-  if (entries.has('conv_first.weight')) return inferRrdbConfig(entries, file);
-  const cin = entries.get('conv_in.weight');
-  if (!cin) {
+  const arch = architectureOfTensors((n) => entries.has(n));
+  if (!arch) {
     if (entries.has('generator.conv_in.weight')) throw new Error(`${file}: this is a full training checkpoint; pass the generator.safetensors beside it`);
-    throw new Error(`${file}: not a generator: no 'generator' metadata and no tensor 'conv_in.weight' (expected SRResNet names conv_in.weight, blocks.0.conv1.weight, ..., conv_out.weight)`);
+    throw new Error(`${file}: not a generator: no 'generator' metadata and no tensor 'conv_in.weight' (expected SRResNet names conv_in.weight, blocks.0.conv1.weight, ..., conv_out.weight; or Real-ESRGAN's body.0.weight (compact) or conv_first.weight (RRDBNet))`);
   }
-  const [c, i3, k1, k2] = cin.shape;
-  if (cin.shape.length !== 4 || i3 !== 3 || k1 !== 9 || k2 !== 9) {
-    throw new Error(`${file}: not a generator: tensor 'conv_in.weight' has shape [${cin.shape}], a generator's is [channels, 3, 9, 9]`);
-  }
-  const count = (re: RegExp) => {
-    let n = 0;
-    for (const k of entries.keys()) { const m = re.exec(k); if (m) n = Math.max(n, Math.min(Number(m[1]) + 1, Number.MAX_SAFE_INTEGER)); }
-    return n;
-  };
-  const blocks = count(/^blocks\.(\d+)\./);
-  const ups = count(/^ups\.(\d+)\./);
-  // no BN statistics: a BN-free body (a skip leaves no tensor: such files need the metadata)
-  const norm = entries.has('bn_mid.weight') ? {} : { norm: 'none' };
-  // a 3x3 conv_out to 3 * r^2 channels and a pixel shuffle by r: an ESPCN output, after no
-  // upsampling step (ESPCN's tail, r the scale) or after one pixel-shuffle step (r = 2, scale 4)
-  const out = entries.get('conv_out.weight')?.shape;
-  if (out?.length === 4 && out[2] === 3 && out[3] === 3) {
-    if (ups === 0 && (out[0] === 12 || out[0] === 48)) return checkGeneratorConfig({ channels: c, blocks, scale: Math.sqrt(out[0] / 3), upsample: 'espcn', ...norm }, file);
-    if (ups === 1 && out[0] === 12) return checkGeneratorConfig({ channels: c, blocks, scale: 4, upsample: 'shuffle-espcn', ...norm }, file);
-  }
-  if (ups !== 1 && ups !== 2) throw new Error(`${file}: not a generator of scale 2 or 4: ${ups} upsampling stages (ups.N tensors), expected 1 or 2 (or none and a 3x3 conv_out to 12 or 48 channels)`);
-  // the upsampling conv's outputs: 4C before a pixel shuffle, C after a nearest-neighbour step
-  const up = entries.get('ups.0.conv.weight')?.shape[0];
-  return checkGeneratorConfig({ channels: c, blocks, scale: 2 ** ups, ...(up === c ? { upsample: 'nearest' } : {}), ...norm }, file);
-}
-
-/**
- * Real-ESRGAN's compact network (SRVGGNetCompact: body.0 the first conv, body.1 its PReLU, ...,
- * body.{2N+2} the last conv): channels from the first conv, the middle convs from the last index,
- * the scale from the last conv's 3 * scale^2 outputs.
- */
-function inferCompactConfig(entries: Map<string, Shaped>, file: string): GeneratorConfig {
-  const first = entries.get('body.0.weight')!.shape;
-  if (first.length !== 4 || first[1] !== 3 || first[2] !== 3 || first[3] !== 3) {
-    throw new Error(`${file}: tensor 'body.0.weight' has shape [${first}], a compact generator's (SRVGGNetCompact) is [channels, 3, 3, 3]`);
-  }
-  let last = 0;
-  for (const k of entries.keys()) {
-    const m = /^body\.(\d{1,6})\.weight$/.exec(k);
-    if (m) last = Math.max(last, Number(m[1]));
-  }
-  if (last % 2 !== 0 || last < 2) throw new Error(`${file}: body.${last}.weight is the last layer, expected an even index (a conv) of 2 or more (SRVGGNetCompact)`);
-  const out = entries.get(`${compactConvName(last / 2)}.weight`)!.shape[0];
-  const scale = Math.round(Math.sqrt(out / 3));
-  if (3 * scale * scale !== out || (scale !== 2 && scale !== 4)) throw new Error(`${file}: the last conv (body.${last}) has ${out} outputs, expected 12 (x2) or 48 (x4)`);
-  return checkGeneratorConfig({ arch: 'compact', channels: first[0], blocks: last / 2 - 1, scale }, file);
+  return checkGeneratorConfig(configFromTensorShapes(arch, entries, file), file);
 }
 
 /** The largest ncnn model pair read whole (x4plus is 33 MB). */
@@ -196,23 +148,6 @@ export function parseNcnnGenerator(paramText: string, bin: Uint8Array, file: str
     if (w.bias) out.set(`body.${i}.bias`, w.bias);
   });
   return out;
-}
-
-/**
- * ESRGAN's RRDBNet (BasicSR's names: conv_first, body.N.rdbR.convK, conv_body, conv_up1/2, conv_hr,
- * conv_last): channels from conv_first, growth from the first dense conv, blocks from the indices.
- * The x2 variant is told by conv_first's 12 input channels (its input pixel-unshuffled by 2); the x1
- * (48 channels) is refused by name.
- */
-function inferRrdbConfig(entries: Map<string, Shaped>, file: string): GeneratorConfig {
-  const first = entries.get('conv_first.weight')!.shape;
-  // 3 input channels: the x4 network; 12: the x2 one (a pixel unshuffle by 2 first); 48 would be x1
-  if (first.length === 4 && first[1] === 48) throw new Error(`${file}: conv_first takes 48 channels: the x1 RRDBNet (a pixel unshuffle by 4) is not supported, only x4 and x2`);
-  if (first.length !== 4 || (first[1] !== 3 && first[1] !== 12) || first[2] !== 3 || first[3] !== 3) throw new Error(`${file}: tensor 'conv_first.weight' has shape [${first}], RRDBNet's is [channels, 3, 3, 3] (x4) or [channels, 12, 3, 3] (x2)`);
-  const g = entries.get('body.0.rdb1.conv1.weight')?.shape[0] ?? 32;
-  let blocks = 0;
-  for (const k of entries.keys()) { const m = /^body\.(\d{1,6})\./.exec(k); if (m) blocks = Math.max(blocks, Number(m[1]) + 1); }
-  return checkGeneratorConfig({ arch: 'rrdb', channels: first[0], blocks, growth: g, scale: first[1] === 12 ? 2 : 4 }, file);
 }
 
 /**

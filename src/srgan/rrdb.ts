@@ -245,3 +245,20 @@ export function rrdbTensorShapes(cfg: GeneratorConfig): Map<string, number[]> {
   conv('conv_last', c, 3);
   return m;
 }
+
+/**
+ * ESRGAN's RRDBNet (BasicSR's names: conv_first, body.N.rdbR.convK, conv_body, conv_up1/2, conv_hr,
+ * conv_last): channels from conv_first, growth from the first dense conv, blocks from the indices.
+ * The x2 variant is told by conv_first's 12 input channels (its input pixel-unshuffled by 2); the x1
+ * (48 channels) is refused by name.
+ */
+export function rrdbConfigFromShapes(entries: ReadonlyMap<string, { shape: number[] }>, file: string): Record<string, unknown> {
+  const first = entries.get('conv_first.weight')!.shape;
+  // 3 input channels: the x4 network; 12: the x2 one (a pixel unshuffle by 2 first); 48 would be x1
+  if (first.length === 4 && first[1] === 48) throw new Error(`${file}: conv_first takes 48 channels: the x1 RRDBNet (a pixel unshuffle by 4) is not supported, only x4 and x2`);
+  if (first.length !== 4 || (first[1] !== 3 && first[1] !== 12) || first[2] !== 3 || first[3] !== 3) throw new Error(`${file}: tensor 'conv_first.weight' has shape [${first}], RRDBNet's is [channels, 3, 3, 3] (x4) or [channels, 12, 3, 3] (x2)`);
+  const g = entries.get('body.0.rdb1.conv1.weight')?.shape[0] ?? 32;
+  let blocks = 0;
+  for (const k of entries.keys()) { const m = /^body\.(\d{1,6})\./.exec(k); if (m) blocks = Math.max(blocks, Number(m[1]) + 1); }
+  return { arch: 'rrdb', channels: first[0], blocks, growth: g, scale: first[1] === 12 ? 2 : 4 };
+}

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { testGpu, uniform, expectClose } from '../helpers.js';
 import {
-  Generator, PAPER_GENERATOR, generatorConfigError, generatorFlopsPerLrPixel, generatorParamCount, generatorTensorShapes, makeGenerator, normalGenerator,
+  Generator, PAPER_GENERATOR, archOf, architectureOfTensors, generatorConfigError, generatorFlopsPerLrPixel, generatorParamCount, generatorTensorShapes, makeGenerator, normalGenerator,
   type GeneratorConfig,
 } from '../../src/srgan/generator.js';
 import { inferGeneratorConfig } from '../../src/srgan/model.js';
@@ -299,6 +299,8 @@ describe('the architecture table (generator.ts) against the module trees, every 
     // the inverse: a file of these tensors (no metadata) reads back as the configuration
     const entries = new Map([...tree].map(([n, shape]) => [n, { dtype: 'F32' as const, shape }]));
     expect(inferGeneratorConfig(entries, 'x.safetensors')).toEqual(normalGenerator(cfg));
+    // told apart by its own marker tensor: its files have it, and no other architecture's marker
+    expect(architectureOfTensors((n) => tree.has(n))).toBe(archOf(cfg));
     // the network the table names: its forward gives the scale's output
     const x = fromArray(uniform(6 * 4 * 3, 3, 0, 1), [1, 4, 6, 3]);
     const out = noGrad(() => g.forward(x));
