@@ -6,7 +6,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { BENCH_HELP, parseBenchArgs, type BenchArgs } from './args.js';
 import { getGpu, destroyGpu, type Gpu } from '../src/node/gpu.js';
 import * as conv from '../src/kernels/conv2d.js';
 import { matmul } from '../src/kernels/matmul.js';
@@ -25,33 +25,12 @@ import { fromArray, tidy } from '../src/nn/tensor.js';
 import { Discriminator } from '../src/srgan/discriminator.js';
 import { VGG19Features } from '../src/srgan/vgg19.js';
 
-const HELP = `usage: npm run bench [-- --filter REGEX] [--quick] [--runs N]
-
-Measures the engine's ceilings (best f32 matmul, a large buffer copy), every kernel at the shapes
-SRGAN runs, whole training steps, upscaling end to end and the training data loader; prints a row
-each (median of warm runs, compilation timed apart) and writes bench/results/<adapter>.json.
-
-  --filter REGEX  only the rows whose name matches (e.g. conv, 'end-to-end', 'data loader')
-  --quick         fewer runs (3) and shorter loops, for a first look
-  --runs N        warm runs a row, 1 to 100 (default 5, 3 with --quick)
-  -h, --help      this text
-`;
-
 /** The command line, or one line on stderr and exit 2 (a stack trace is no answer to a typo). */
-function benchArgs(): { filter: RegExp | null; quick: boolean; runs: number } {
+function benchArgs(): BenchArgs {
   try {
-    const { values } = parseArgs({
-      options: { filter: { type: 'string' }, quick: { type: 'boolean' }, runs: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-    });
-    if (values.help) { process.stdout.write(HELP); process.exit(0); }
-    let filter: RegExp | null = null;
-    if (values.filter !== undefined) {
-      try { filter = new RegExp(values.filter); } catch { throw new Error(`--filter ${JSON.stringify(values.filter)}: not a regular expression`); }
-    }
-    const runs = values.runs === undefined ? (args.quick ? 3 : 5) : Number(values.runs);
-    if (!(Number.isInteger(runs) && runs >= 1 && runs <= 100)) throw new Error(`--runs ${JSON.stringify(values.runs)}: expected an integer in 1..100`);
-    return { filter, quick: Boolean(values.quick), runs };
+    const a = parseBenchArgs(process.argv.slice(2));
+    if (a === 'help') { process.stdout.write(BENCH_HELP); process.exit(0); }
+    return a;
   } catch (e) {
     process.stderr.write(`error: ${(e as Error).message.split('\n')[0]} (npm run bench -- --help)\n`);
     process.exit(2);

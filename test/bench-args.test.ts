@@ -3,6 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { parseBenchArgs } from '../bench/args.js';
 
 const script = fileURLToPath(new URL('../dist-bench/bench/bench.js', import.meta.url));
 
@@ -34,5 +35,14 @@ describe('npm run bench: its command line', () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stdout).toBe('');
+  });
+
+  it('the settings a valid command line gives (parsed without running the bench)', () => {
+    expect(parseBenchArgs([])).toEqual({ filter: null, quick: false, runs: 5 });
+    expect(parseBenchArgs(['--quick'])).toEqual({ filter: null, quick: true, runs: 3 });
+    expect(parseBenchArgs(['--quick', '--runs', '7'])).toEqual({ filter: null, quick: true, runs: 7 });
+    const a = parseBenchArgs(['--filter', 'inference|SRResNet step']);
+    expect(a !== 'help' && a.filter?.test('G inference 1x128x128') && !a.filter.test('conv 3x3 fwd')).toBe(true);
+    expect(parseBenchArgs(['-h'])).toBe('help');
   });
 });
