@@ -137,7 +137,7 @@ export class Trainer {
   async init(): Promise<void> {
     const out = this.opts.outDir;
     // the run folder inside --data (previews, plots) is never read back as training data
-    this.images = await loadImages(this.opts.dataDir, { minSize: this.cfg.crop, exclude: [out] });
+    this.images = await loadImages(this.opts.dataDir, { minSize: this.cfg.crop, exclude: [out], warn: (m) => this.say(`warning: ${m}`, 'warning') });
     this.say(`data: ${this.images.length} images from ${this.opts.dataDir}`);
     if (this.opts.valDir) await this.checkValidationFolder(this.opts.valDir);
     if (this.cfg.phase2Steps > 0) {
