@@ -2,6 +2,10 @@
 // entry, show it beside the input with a before/after slider, offer the PNG. Static files only.
 // `document.body.dataset.state` (idle, working, done, error, nowebgpu) lets tests wait on it.
 import { createUpscaler, hasWebGpu, type Upscaler } from '../browser.js';
+import { DEFAULT_MODEL } from '../srgan/model.js';
+
+/** How the page names the model it ships (models/default.safetensors is DEFAULT_MODEL's file). */
+const SHIPPED = `${DEFAULT_MODEL} (shipped)`;
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $('status'), progress = $<HTMLProgressElement>('progress');
@@ -28,7 +32,7 @@ let lastImage: File | null = null;
 const tile = () => Number(new URLSearchParams(location.search).get('tile')) || undefined;
 
 function newUpscaler(): Promise<Upscaler> {
-  model ??= { src: new URL('models/default.safetensors', document.baseURI), name: 'srgan (shipped)' };
+  model ??= { src: new URL('models/default.safetensors', document.baseURI), name: SHIPPED };
   const name = model.name;
   const p = createUpscaler({ model: model.src, tile: tile() }).catch((e: Error) => {
     // the library names bytes 'model bytes': name the user's file instead
@@ -65,6 +69,7 @@ async function useModelFile(files: File[]): Promise<void> {
   } catch (e) {
     model = null; // back to the shipped model for the next image
     upscaler = previous;
+    $('model-name').textContent = SHIPPED;
     setState('error', `Error: ${(e as Error).message}`);
   }
 }
@@ -124,7 +129,7 @@ function show(input: ImageData, output: ImageData, name: string): void {
   b.drawImage(inView, 0, 0, W, H);
   $('in-size').textContent = `${input.width}x${input.height}`;
   $('out-size').textContent = `${W}x${H}`;
-  $('out-model').textContent = model?.name.replace(/ \(shipped\)$/, '') ?? 'srgan';
+  $('out-model').textContent = model?.name.replace(/ \(shipped\)$/, '') ?? DEFAULT_MODEL;
   $('slider').style.width = `${W}px`;
   split();
   $('result').hidden = false;
@@ -148,6 +153,7 @@ function split(): void {
 
 function init(): void {
   $('slider').addEventListener('input', split);
+  $('model-name').textContent = SHIPPED;
   if (!hasWebGpu()) { noWebGpu('navigator.gpu is missing'); return; }
   const input = $<HTMLInputElement>('file'), drop = $('drop');
   input.addEventListener('change', () => { if (input.files?.[0]) void run(input.files[0]); });

@@ -128,6 +128,12 @@ try {
     if (worst > 1) fail(`${what}: the page's PNG differs from the CLI's by ${worst} levels (at most 1 allowed)`);
   };
   await compareDownload(cliOut, 'shipped model');
+  // the page names the shipped default as the library defines it (models/default.safetensors is its file)
+  const { DEFAULT_MODEL } = await import(join(root, 'dist/srgan/model.js'));
+  for (const [sel, want] of [['#model-name', `${DEFAULT_MODEL} (shipped)`], ['#out-model', DEFAULT_MODEL]]) {
+    const got = await page.$eval(sel, (e) => e.textContent);
+    if (got !== want) fail(`the page names the shipped model '${got}' in ${sel}, expected '${want}'`);
+  }
   // the user's own model file (.pth): the page reloads the model and upscales the same image again
   await page.evaluate(() => { document.body.dataset.state = 'loading-own'; document.getElementById('download').dataset.ready = ''; });
   await (await page.$('#modelfile')).uploadFile(ownModel);
