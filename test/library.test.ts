@@ -50,7 +50,7 @@ describe('library', () => {
     expect(new Set(Array.from({ length: 32 * 24 }, (_, i) => a.data[i * 4 + 3])).size).toBeGreaterThan(10);
     await expect(u.upscale({ width: 4, height: 4, data: new Uint8ClampedArray(10) })).rejects.toThrow(/RGBA/);
     u.dispose(); v.dispose();
-    await expect(createUpscaler({ model: 'no-such-model' })).rejects.toThrow(/model 'no-such-model': no such shipped model \(shipped: srgan, srresnet, or 'default'\)/);
+    await expect(createUpscaler({ model: 'no-such-model' })).rejects.toThrow(/model 'no-such-model': no such shipped model \(shipped: realworld, srgan, srresnet, or 'default'\)/);
     await expect(createUpscaler({ model: new Uint8Array(16) })).rejects.toThrow();
     // the tile rule in the library's words (no command-line flag named), as upscale.js states it with --tile
     await expect(createUpscaler({ model: 'srresnet', tile: 30 })).rejects.toThrow(/^tile 30 is too small: each tile carries 19 LR pixels of context on every side, so it must exceed 38$/);
