@@ -22,7 +22,15 @@ export function subgroupsCanShare(g: Gpu): boolean {
   return g.device.features.has('subgroups') && (info.subgroupMinSize ?? 0) >= 8;
 }
 
-/** shaders/<name>.wgsl behind the prelude that supplies its entry point `main` (sharing or not). */
+const preluded = new Map<string, string>();
+/**
+ * shaders/<name>.wgsl behind the prelude that supplies its entry point `main` (sharing or not). Made
+ * once per kernel and prelude: launchers ask for it at every dispatch, and the GPU's pipeline cache
+ * looks the source up by value, which a fresh concatenation would make it hash anew each time.
+ */
 export function withPrelude(name: string, share: boolean): string {
-  return shaderSource(share ? 'prelude_share' : 'prelude_noshare') + '\n' + shaderSource(name);
+  const key = `${name}\0${share}`;
+  let s = preluded.get(key);
+  if (s === undefined) preluded.set(key, (s = shaderSource(share ? 'prelude_share' : 'prelude_noshare') + '\n' + shaderSource(name)));
+  return s;
 }
