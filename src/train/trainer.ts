@@ -162,8 +162,8 @@ export class Trainer {
       const path = this.opts.initGenerator;
       const { config, tensors } = await readGeneratorFile(path);
       const { tensors: use, fresh } = initialGeneratorTensors(config, tensors, this.cfg.generator, path);
-      const layer = (n: string) => n.slice(0, n.lastIndexOf('.'));
-      loadTensors(this.G.stateEntries().filter(([n]) => !fresh.includes(layer(n))), use, path);
+      // the tensors kept are the network's own names outside the fresh layers: load just those
+      loadTensors(this.G.stateEntries().filter(([n]) => use.has(n)), use, path);
       this.say(fresh.length
         ? `generator initialised from ${path}, all but ${fresh.join(', ')} (the file's upsampling is '${upsamplingOf(config)}', this run's '${upsamplingOf(this.cfg.generator)}'; those start random)`
         : `generator initialised from ${path}`);
