@@ -15,7 +15,8 @@
 // the slabs in order (deterministic, no atomics).
 // Batches: workgroup z also picks one of `batch` independent products (z = split + S * batch index),
 // whose A, B and C start aBatch, bBatch and cBatch vec4s after the previous one's (Winograd's 36
-// per-position products, see winograd.wgsl).
+// per-position products, see winograd.wgsl). A's rows (not transposed) are lda4 vec4s apart, which may
+// exceed K/4: a product over the first K channels of a wider tensor (winograd.ts WinogradConcat).
 
 struct Params {
   M: u32, N: u32, K: u32,
@@ -27,6 +28,7 @@ struct Params {
   colBlocks: u32,   // column blocks (4*VN columns each)
   S: u32,           // K splits (grid z = S * batches)
   aBatch: u32, bBatch: u32, cBatch: u32,  // vec4s between consecutive batches' A, B, C
+  lda4: u32,        // vec4s between A's rows (>= K/4; TRANS_A: unused, rows are M/4 apart)
 }
 
 override TRANS_A: bool = false;
@@ -88,7 +90,7 @@ fn kernel(wid: vec3<u32>, lid: u32, lane: u32) {
         let m = transpose(mat4x4<f32>(a4[aOff + k * M4 + q], a4[aOff + (k + 1u) * M4 + q], a4[aOff + (k + 2u) * M4 + q], a4[aOff + (k + 3u) * M4 + q]));
         ar[g * 4u] = m[0]; ar[g * 4u + 1u] = m[1]; ar[g * 4u + 2u] = m[2]; ar[g * 4u + 3u] = m[3];
       } else {
-        for (var i = 0u; i < 4u; i++) { ar[g * 4u + i] = a4[aOff + (rg[g] + i) * K4 + kq]; }
+        for (var i = 0u; i < 4u; i++) { ar[g * 4u + i] = a4[aOff + (rg[g] + i) * p.lda4 + kq]; }
       }
     }
     // bk[v]: columns j = k-row 4kq+j of op(B), entries = the 4 output columns of vec4 v.

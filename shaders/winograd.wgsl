@@ -4,7 +4,9 @@
 // with d the 6x6 input patch around it and g the 3x3 kernel: 36 products per tile and channel pair
 // instead of 144. The launcher (src/kernels/winograd.ts) runs
 //   weight_tf:  U[xi][r][c] = (G g G^T)[xi]      (36 x Cin x Cout, once per call)
-//   input_tf:   V[xi][t][c] = (B^T d_t B)[xi]     (36 x tiles x Cin)
+//   input_tf:   V[xi][t][c] = (B^T d_t B)[xi]     (36 x tiles x Cin; or into a channel slice of a wider
+//               V: the transform is per channel, so V of a channel concatenation is the pieces' Vs side
+//               by side, each transformed once however many convs read it)
 //   36 GEMMs    O[xi] = V[xi] . U[xi]            (matmul_sg.wgsl, batched)
 //   output_tf:  y_t = A^T O_t A, then bias, activation and residual, stored NHWC
 // The input gradient is the same conv of dy with the kernel rotated by 180 degrees and its channel
@@ -28,6 +30,8 @@ struct Params {
   SH: u32, SW: u32, off: u32,        // the tensor read or written, SH x SW, holds grid pixel (h, w) at (h - off, w - off):
                                      // off 0 and SH x SW = H x W for a plain conv; off 3 reads the grid of a split 9x9
                                      // conv from the unpadded input (zeros around), or writes only its interior
+  dC4: u32, dOff: u32,               // input_tf: the transformed tensor's rows hold dC4 vec4s of channels, this
+                                     // input's from vec4 dOff on (a slice of a concatenation); else C4 and 0
 }
 
 struct WParams {
@@ -130,10 +134,11 @@ fn input_tf(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
     }
     e[a] = bt6(d);
   }
-  let plane = p.rows * p.C4;
+  let plane = p.rows * p.dC4;
+  let o = r * p.dC4 + p.dOff + c4;
   for (var c = 0u; c < 6u; c++) {
     let v = bt6(V6(e[0][c], e[1][c], e[2][c], e[3][c], e[4][c], e[5][c]));
-    for (var k = 0u; k < 6u; k++) { dst[(k * 6u + c) * plane + i] = v[k]; }
+    for (var k = 0u; k < 6u; k++) { dst[(k * 6u + c) * plane + o] = v[k]; }
   }
 }
 

@@ -60,7 +60,7 @@ export const MATMUL_SG_SPEC = kernelSpec('matmul_sg', {
   main: {
     params: struct('Params', {
       M: 'u32', N: 'u32', K: 'u32', kPer: 'u32', accumulate: 'u32', splitStride: 'u32', gx: 'u32', has_bias: 'u32',
-      colBlocks: 'u32', S: 'u32', aBatch: 'u32', bBatch: 'u32', cBatch: 'u32',
+      colBlocks: 'u32', S: 'u32', aBatch: 'u32', bBatch: 'u32', cBatch: 'u32', lda4: 'u32',
     }),
     buffers: { a4: 'read', b4: 'read', c4: 'read_write', bias4: 'read?' },
   },
@@ -172,8 +172,12 @@ function matmulShared(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: numbe
   sharedDispatch(g, a, b, c, M, N, K, { count: 1, a: 0, b: 0, c: 0 }, opts, t, t.WG, subgroupsCanShare(g));
 }
 
-/** Independent products in one buffer each, `a`, `b`, `c` floats apart (multiples of 4). */
-export interface MatmulBatch { count: number; a: number; b: number; c: number }
+/**
+ * Independent products in one buffer each, `a`, `b`, `c` floats apart (multiples of 4). `lda`: floats
+ * between A's rows (A not transposed; a multiple of 4, at least K; default K): the product over the
+ * first K columns of a wider A.
+ */
+export interface MatmulBatch { count: number; a: number; b: number; c: number; lda?: number }
 
 /**
  * `batch.count` products C_i = op(A_i)·op(B_i) (+ C_i when accumulating) in one dispatch, with the
@@ -185,6 +189,9 @@ export function matmulBatched(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, 
   batch: MatmulBatch, opts: Omit<MatmulOptions, 'bias'> = {}): void {
   if (![M, N, K, batch.a, batch.b, batch.c].every((v) => Number.isInteger(v) && v % 4 === 0) || !(M > 0 && N > 0 && K > 0)) {
     throw new Error(`matmulBatched: M=${M} N=${N} K=${K} and the batch strides must be positive multiples of 4`);
+  }
+  if (batch.lda !== undefined && (opts.transA || !Number.isInteger(batch.lda) || batch.lda % 4 !== 0 || batch.lda < K)) {
+    throw new Error(`matmulBatched: lda=${batch.lda} must be a multiple of 4 no less than K=${K}, A not transposed`);
   }
   const t = sgTiles(g, N, K, !!opts.transA);
   let WG = t.WG;
@@ -204,7 +211,7 @@ function sharedDispatch(g: Gpu, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, M: num
   if (S * batch.count > maxWg(g)) throw new Error(`matmul: ${batch.count} batches x ${S} splits too many for one dispatch`);
   const pipe = pipelineOf(g, MATMUL_SG_SPEC.main, { TRANS_A: Number(transA), TRANS_B: Number(transB), TM, VN, WG }, share);
   const grid: [number, number, number] = [gx, fy * colBlocks, S * batch.count];
-  const strides = { aBatch: batch.a / 4, bBatch: batch.b / 4, cBatch: batch.c / 4 };
+  const strides = { aBatch: batch.a / 4, bBatch: batch.b / 4, cBatch: batch.c / 4, lda4: (batch.lda ?? K) / 4 };
   if (S === 1) {
     run(g, pipe, MATMUL_SG_SPEC.main, { M, N, K, kPer: K, accumulate: Number(accumulate), splitStride: 0, gx, has_bias: bias ? 1 : 0, colBlocks, S: 1, ...strides },
       { a4: a, b4: b, c4: c, bias4: bias }, grid);

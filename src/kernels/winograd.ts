@@ -17,7 +17,7 @@ const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
 
 const TILE_PARAMS = struct('Params', {
   N: 'u32', H: 'u32', W: 'u32', C4: 'u32', TH: 'u32', TW: 'u32', t0: 'u32', rows: 'u32', T: 'u32', gx: 'u32',
-  act: 'u32', has_bias: 'u32', has_res: 'u32', alpha: 'f32', SH: 'u32', SW: 'u32', off: 'u32',
+  act: 'u32', has_bias: 'u32', has_res: 'u32', alpha: 'f32', SH: 'u32', SW: 'u32', off: 'u32', dC4: 'u32', dOff: 'u32',
 });
 const WEIGHT_PARAMS = struct('WParams', { Cin: 'u32', Cout: 'u32', R: 'u32', C4: 'u32', flip: 'u32', gx: 'u32' });
 export const WINOGRAD = kernelSpec('winograd', {
@@ -60,7 +60,7 @@ function tileParams(s: WinogradShape, p: ReturnType<typeof plan>, c: { t0: numbe
   return {
     N: s.N, H: s.H, W: s.W, C4, TH: p.TH, TW: p.TW, t0: c.t0, rows: c.rows, T: p.T, gx,
     act: actCode('winograd', e.act ?? 'none', EPILOGUE_ACTS), has_bias: e.bias ? 1 : 0, has_res: e.res ? 1 : 0, alpha: e.alpha ?? 0.2,
-    SH: s.H - 2 * off, SW: s.W - 2 * off, off,
+    SH: s.H - 2 * off, SW: s.W - 2 * off, off, dC4: C4, dOff: 0,
   };
 }
 
@@ -138,4 +138,68 @@ export function winogradBackwardWeight(g: Gpu, s: WinogradShape, x: GPUBuffer, d
   const [gx, gy] = grid(g, s.Cin * Co4);
   run(g, pipe(g, 'weight_grad_tf'), WINOGRAD.weight_grad_tf, { Cin: s.Cin, Cout: s.Cout, R: s.Cin, C4: Co4, flip: 0, gx }, { wsrc: du, wdst: dw }, [gx, gy]);
   for (const b of [v, d, du]) g.pool.release(b);
+}
+
+/**
+ * Inference: 3x3 convs over a channel concatenation that grows piece by piece, as in ESRGAN's dense
+ * blocks (conv k reads the block's input and every earlier conv's output). The input transform is
+ * per channel, so the transform of a concatenation is its pieces' transforms side by side: each
+ * piece is transformed once, into its channel slice of V [36, rows, channels], and each conv is one
+ * GEMM over V's first K channels (rows `channels` apart) and one output transform. Built as a sum of
+ * one conv per piece instead, conv k would transform every earlier piece again and run k GEMMs and
+ * k output transforms. No gradient: training builds the concatenation (ops.concatChannels).
+ * `s.Cin` is the concatenation's full width, `s.Cout` the widest conv output; all multiples of 4.
+ */
+export class WinogradConcat {
+  private readonly p: ReturnType<typeof plan>;
+  /** One V per chunk of tiles: [36, rows, channels]. */
+  private readonly vs: GPUBuffer[] = [];
+  private readonly parts: Array<{ t0: number; rows: number }>;
+  private filled = 0;
+
+  constructor(private readonly g: Gpu, private readonly s: WinogradShape, maxRows?: number) {
+    if (s.Cin % 4 || s.Cout % 4) throw new GpuError(`winograd: ${s.Cin} -> ${s.Cout} channels are not multiples of 4`);
+    this.p = plan(g, s, maxRows);
+    this.parts = [...chunks(this.p.T, this.p.rows)];
+    for (const c of this.parts) this.vs.push(g.pool.acquire(36 * c.rows * s.Cin * 4, 'winograd V (concatenation)'));
+  }
+
+  /** Channels transformed so far. */
+  get channels(): number { return this.filled; }
+
+  /** Transforms x [N, H, W, C] into the next C channels. */
+  add(x: GPUBuffer, C: number): void {
+    const { g, s, p } = this;
+    if (C % 4 || this.filled + C > s.Cin) throw new GpuError(`winograd: ${C} more channels do not fit the concatenation (${this.filled} of ${s.Cin} filled)`);
+    this.parts.forEach((c, j) => {
+      const [ix, iy] = grid(g, c.rows * C / 4);
+      run(g, pipe(g, 'input_tf'), WINOGRAD.input_tf, { ...tileParams(s, p, c, C / 4, ix), dC4: s.Cin / 4, dOff: this.filled / 4 },
+        { src: x, dst: this.vs[j] }, [ix, iy]);
+    });
+    this.filled += C;
+  }
+
+  /** out [N, H, W, Cout] = conv3x3(the concatenation so far, w) + epilogue; w HWIO [3, 3, channels, Cout]. */
+  conv(w: GPUBuffer, Cout: number, out: GPUBuffer, e: WinogradEpilogue = {}): void {
+    const { g, s, p } = this;
+    const K = this.filled;
+    if (!K || Cout % 4 || Cout > s.Cout) throw new GpuError(`winograd: a conv of ${K} -> ${Cout} channels does not fit this concatenation`);
+    if (e.act === 'prelu' && !e.slope) throw new GpuError('winograd: prelu needs a slope buffer');
+    const u = weightTransform(g, w, K, Cout, false);
+    const slope = e.act === 'prelu' ? e.slope : undefined;
+    const conv: WinogradShape = { ...s, Cin: K, Cout };
+    this.parts.forEach((c, j) => {
+      const o = g.pool.acquire(36 * c.rows * Cout * 4, 'winograd O');
+      matmulBatched(g, this.vs[j], u, o, c.rows, Cout, K, { count: 36, a: c.rows * s.Cin, b: K * Cout, c: c.rows * Cout, lda: s.Cin });
+      const [ox, oy] = grid(g, c.rows * Cout / 4);
+      run(g, pipe(g, 'output_tf'), WINOGRAD.output_tf, tileParams(conv, p, c, Cout / 4, ox, { act: e.act, alpha: e.alpha, bias: !!e.bias, res: !!e.residual }),
+        { src: o, dst: out, bias: e.bias, slope, res: e.residual }, [ox, oy]);
+      g.pool.release(o);
+    });
+    g.pool.release(u);
+  }
+
+  release(): void {
+    for (const v of this.vs.splice(0)) this.g.pool.release(v);
+  }
 }

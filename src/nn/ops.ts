@@ -13,7 +13,8 @@ import * as bn from '../kernels/batchnorm.js';
 import * as mm from '../kernels/matmul.js';
 import * as red from '../kernels/reduce.js';
 import { broadcastScalar } from '../kernels/broadcast.js';
-import { Tensor, empty, fromArray, needsGrad, record } from './tensor.js';
+import { WinogradConcat } from '../kernels/winograd.js';
+import { Tensor, empty, fromArray, needsGrad, record, isGradEnabled } from './tensor.js';
 
 function sameShape(a: Tensor, b: Tensor, op: string): void {
   if (a.size !== b.size || a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
@@ -304,6 +305,76 @@ export function concatChannels(inputs: readonly Tensor[]): Tensor {
     });
   }
   return y;
+}
+
+/**
+ * 3x3 stride-1 'same' convs over the channel concatenation of a growing list of tensors (ESRGAN's
+ * dense block: conv k reads the block's input and every earlier conv's output): `conv` is
+ * conv2d(concatChannels(the pieces so far), w, b, 1, epi). `layout` gives every piece's width and
+ * every conv's output width, in order. Without gradients (isGradEnabled false) and where Winograd
+ * takes all the convs, the concatenation is never built: each piece is transformed once
+ * (kernels/winograd.ts WinogradConcat) and may be disposed once added. Otherwise the pieces are
+ * concatenated (concatChannels, then conv2d, with their backward rules). dispose() when done.
+ */
+export class ConcatConv {
+  private readonly wino: WinogradConcat | null = null;
+  private whole: Tensor | null = null;
+  /** Whether `whole` is a concatenation made here (not the caller's first piece). */
+  private owned = false;
+  private readonly shape: readonly number[];
+  private added = 0;
+
+  constructor(first: Tensor, readonly layout: { widths: readonly number[]; couts: readonly number[] }) {
+    const [N, H, W, C] = nhwc(first, 'ConcatConv');
+    const { widths, couts } = layout;
+    if (widths[0] !== C) throw new Error(`ConcatConv: the first piece has ${C} channels, the layout says ${widths[0]}`);
+    this.shape = [N, H, W];
+    const width = widths.reduce((a, b) => a + b, 0);
+    let cin = 0;
+    const all = widths.every((cw, k) => {
+      cin += cw;
+      return k >= couts.length || conv.usesWinograd({ N, H, W, Cin: cin, Cout: couts[k], K: 3, stride: 1 });
+    });
+    if (!isGradEnabled() && all && widths.every((cw) => cw % 4 === 0)) {
+      this.wino = new WinogradConcat(gpu(), { N, H, W, Cin: width, Cout: Math.max(...couts) });
+    }
+    this.add(first);
+  }
+
+  /** The next piece [N, H, W, widths[k]]. */
+  add(t: Tensor): void {
+    const [n, h, w, c] = nhwc(t, 'ConcatConv');
+    const want = this.layout.widths[this.added];
+    if (n !== this.shape[0] || h !== this.shape[1] || w !== this.shape[2] || c !== want) {
+      throw new Error(`ConcatConv: piece ${this.added} is [${t.shape}], expected [${this.shape}, ${want ?? 'none'}]`);
+    }
+    this.added++;
+    if (this.wino) { this.wino.add(t.buffer, c); return; }
+    if (!this.whole) { this.whole = t; return; }
+    const next = concatChannels([this.whole, t]);
+    if (this.owned && !isGradEnabled()) this.whole.dispose();
+    this.whole = next;
+    this.owned = true;
+  }
+
+  /** conv2d(the concatenation so far, w, b, 1, epi), w HWIO [3, 3, channels so far, Cout]. */
+  conv(w: Tensor, b: Tensor | null, epi: ConvEpilogue = {}): Tensor {
+    if (!this.wino) return conv2d(this.whole!, w, b, 1, epi);
+    const [K, K2, Cin, Cout] = w.shape;
+    if (K !== 3 || K2 !== 3 || Cin !== this.wino.channels) throw new Error(`ConcatConv: weight [${w.shape}] does not fit ${this.wino.channels} channels`);
+    if (b && b.size !== Cout) throw new Error(`ConcatConv: bias has ${b.size} values for ${Cout} channels`);
+    const y = empty([...this.shape, Cout]);
+    if (epi.residual && epi.residual.size !== y.size) throw new Error(`ConcatConv: residual [${epi.residual.shape}] does not match the output [${y.shape}]`);
+    if (epi.act === 'prelu' && epi.slope?.size !== Cout) throw new Error('ConcatConv: a prelu epilogue needs a slope per channel');
+    this.wino.conv(w.buffer, Cout, y.buffer, { bias: b?.buffer, act: epi.act, alpha: epi.alpha, slope: epi.slope?.buffer, residual: epi.residual?.buffer });
+    return y;
+  }
+
+  dispose(): void {
+    this.wino?.release();
+    if (this.whole && this.owned && !isGradEnabled()) this.whole.dispose();
+    this.whole = null;
+  }
 }
 
 export function maxPool2(x: Tensor): Tensor {

@@ -5,13 +5,12 @@
 // dense block's + its input), conv_body plus the skip from conv_first, then two nearest x2 + conv +
 // LeakyReLU steps, conv_hr + LeakyReLU and conv_last. Tensor names are BasicSR's (conv_first,
 // body.N.rdb1.conv1, ..., conv_body, conv_up1, conv_up2, conv_hr, conv_last).
-// Two graphs from one description. Training (random weights): each dense conv reads the channel
-// concatenation of its inputs (ops.concatChannels), the residual scalings and the [0, 1] -> [-1, 1]
-// output map as separate ops, so the parameters are BasicSR's tensors as they are. Inference (built
-// from a file's tensors): the concatenation is never built: conv(cat(x, x1, ..., xk)) is the sum of
-// one conv per piece, each with its slice of the weights, the running sum carried in the conv
-// kernel's residual epilogue; the 0.2 of the dense block's residual is folded into conv5's weights,
-// and the output map into conv_last's.
+// Two graphs from one description. Training (random weights): the residual scalings and the
+// [0, 1] -> [-1, 1] output map are separate ops, so the parameters are BasicSR's tensors as they
+// are. Inference (built from a file's tensors): the 0.2 of the dense block's residual is folded into
+// conv5's weights, and the output map into conv_last's. Both run the dense convs through
+// ops.ConcatConv: with gradients it concatenates the pieces; at inference it never builds the
+// concatenation and transforms each piece once for all the convs that read it.
 import { Module } from '../nn/module.js';
 import { Conv2d } from '../nn/layers.js';
 import * as ops from '../nn/ops.js';
@@ -46,71 +45,32 @@ function fileConv(file: GeneratorTensors, name: string, cin: number, cout: numbe
   return new Conv2d(cin, cout, 3, { weights: { weight: w, bias: b } });
 }
 
-/**
- * A conv over the channel concatenation of `pieces` inputs (widths `widths`), as one conv per piece:
- * piece j gets input channels [sum of earlier widths, + widths[j]) of the file's weight. Only the
- * first piece carries the bias.
- */
-class DenseConv extends Module {
-  readonly parts: Conv2d[];
-  constructor(file: GeneratorTensors, name: string, widths: number[], cout: number, scale = 1) {
-    super();
-    const cin = widths.reduce((a, b) => a + b, 0);
-    const w = file(`${name}.weight`), b = file(`${name}.bias`);
-    let c0 = 0;
-    this.parts = widths.map((cw, j) => {
-      // OIHW [cout, cin, 3, 3] -> the slice [cout, cw, 3, 3]
-      const slice = new Float32Array(cout * cw * 9);
-      for (let o = 0; o < cout; o++) slice.set(w.subarray((o * cin + c0) * 9, (o * cin + c0 + cw) * 9), o * cw * 9);
-      c0 += cw;
-      const hw = oihwToHwio(slice, 3, cw, cout);
-      for (let i = 0; i < hw.length; i++) hw[i] *= scale;
-      const bias = j === 0 ? Float32Array.from(b, (v) => v * scale) : new Float32Array(cout);
-      return this.child(`part${j}`, new Conv2d(cw, cout, 3, { weights: { weight: hw, bias } }));
-    });
-  }
-  /** sum_j conv_j(xs[j]) (+ residual); the pieces run last to first so that the bias-carrying one ends the sum. */
-  forward(x: Tensor): Tensor { return this.sum([x]); }
-  sum(xs: Tensor[], residual?: Tensor): Tensor {
-    const free = !isGradEnabled();
-    let acc = residual;
-    for (let j = xs.length - 1; j >= 0; j--) {
-      const next = this.parts[j].forward(xs[j], acc ? { residual: acc } : undefined);
-      if (free && acc && acc !== residual) acc.dispose();
-      acc = next;
-    }
-    return acc!;
-  }
-}
-
 class DenseBlock extends Module {
-  readonly convs: DenseConv[] = [];
-  /** The training graph's convs, each over the whole concatenation. */
-  readonly plain: Conv2d[] = [];
+  readonly convs: Conv2d[] = [];
+  /** Built from a file: RES_SCALE folded into conv5's weights. */
+  readonly folded: boolean;
   constructor(file: GeneratorTensors | undefined, p: string, c: number, g: number) {
     super();
+    this.folded = !!file;
     for (let k = 1; k <= 5; k++) {
       const cin = c + (k - 1) * g, cout = k === 5 ? c : g;
-      if (file) this.convs.push(this.child(`conv${k}`, new DenseConv(file, `${p}.conv${k}`, [c, ...new Array(k - 1).fill(g)], cout, k === 5 ? RES_SCALE : 1)));
-      else this.plain.push(this.child(`conv${k}`, new Conv2d(cin, cout, 3, { bias: true })));
+      this.convs.push(this.child(`conv${k}`, file ? fileConv(file, `${p}.conv${k}`, cin, cout, k === 5 ? RES_SCALE : 1)
+        : new Conv2d(cin, cout, 3, { bias: true })));
     }
   }
-  /** RES_SCALE x conv5(cat(x, x1..x4)) + x (in the inference graph the scale is folded into conv5). */
+  /** RES_SCALE x conv5(cat(x, x1..x4)) + x. */
   forward(x: Tensor): Tensor {
-    if (this.plain.length) {
-      const xs = [x];
-      for (let k = 0; k < 4; k++) xs.push(ops.leakyRelu(this.plain[k].forward(ops.concatChannels(xs)), SLOPE));
-      return ops.add(ops.scale(this.plain[4].forward(ops.concatChannels(xs)), RES_SCALE), x);
-    }
     const free = !isGradEnabled();
-    const xs = [x];
-    for (let k = 0; k < 4; k++) {
-      const s = this.convs[k].sum(xs);
-      xs.push(ops.leakyRelu(s, SLOPE));
-      if (free) s.dispose();
+    const c = this.convs[4].cout, g = this.convs[0].cout;
+    const cat = new ops.ConcatConv(x, { widths: [c, g, g, g, g], couts: [g, g, g, g, c] });
+    for (const conv of this.convs.slice(0, 4)) {
+      const xk = cat.conv(conv.weight, conv.bias, { act: 'lrelu', alpha: SLOPE });
+      cat.add(xk);
+      if (free) xk.dispose();
     }
-    const y = this.convs[4].sum(xs, x);
-    if (free) for (const t of xs.slice(1)) t.dispose();
+    const last = this.convs[4];
+    const y = this.folded ? cat.conv(last.weight, last.bias, { residual: x }) : ops.add(ops.scale(cat.conv(last.weight, last.bias), RES_SCALE), x);
+    cat.dispose();
     return y;
   }
 }

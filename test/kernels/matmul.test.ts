@@ -4,7 +4,7 @@
 // magnitude: a bound on the dot product's rounding, independent of cancellation in the result).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { testGpu, uniform, upload, download } from '../helpers.js';
-import { matmul, matmulSplits, MATMUL_SG, sharedFits, type MatmulOptions } from '../../src/kernels/matmul.js';
+import { matmul, matmulBatched, matmulSplits, MATMUL_SG, sharedFits, type MatmulOptions } from '../../src/kernels/matmul.js';
 import { subgroupsCanShare } from '../../src/kernels/shader.js';
 import { matmulRef } from '../../src/kernels/ref/matmul.js';
 
@@ -106,6 +106,37 @@ describe('matmul kernel choice', () => {
     expect(sharedFits(16)).toBe(false);
     expect(sharedFits(18432)).toBe(true);
     expect(sharedFits(1024)).toBe(true);
+  });
+});
+
+describe('matmulBatched with A rows wider than K (lda: the product over the first K columns)', () => {
+  // 3 products of A [20 x K] (rows 28 floats apart, only the first K read), B [K x 12]; the floats
+  // past K in each row are huge, so reading one of them shows.
+  for (const K of [8, 28]) {
+    it(`K=${K}, lda=28, split ${K === 28 ? 'in 2' : 'none'}`, async () => {
+      const M = 20, N = 12, lda = 28, count = 3;
+      const a = uniform(count * M * lda, 31 + K), b = uniform(count * K * N, 32 + K);
+      for (let i = 0; i < a.length; i++) if (i % lda >= K) a[i] = 1e6;
+      const ab = upload(g, a), bb = upload(g, b), cb = g.pool.acquire(count * M * N * 4);
+      matmulBatched(g, ab, bb, cb, M, N, K, { count, a: M * lda, b: K * N, c: M * N, lda }, { splits: K === 28 ? 2 : undefined });
+      const got = await download(g, cb, count * M * N);
+      for (let q = 0; q < count; q++) {
+        const aq = new Float64Array(M * K);
+        for (let m = 0; m < M; m++) for (let k = 0; k < K; k++) aq[m * K + k] = a[q * M * lda + m * lda + k];
+        const want = new Float64Array(M * N);
+        matmulRef(aq, b.subarray(q * K * N, (q + 1) * K * N), want, M, N, K);
+        for (let i = 0; i < M * N; i++) expect(Math.abs(got[q * M * N + i] - want[i])).toBeLessThan(4e-7 * K + 1e-6);
+      }
+      for (const x of [ab, bb, cb]) g.pool.release(x);
+    });
+  }
+  it('refuses an lda under K, not a multiple of 4, or with A transposed', () => {
+    const a = g.pool.acquire(1024), b = g.pool.acquire(1024), c = g.pool.acquire(1024);
+    const batch = { count: 1, a: 0, b: 0, c: 0 };
+    expect(() => matmulBatched(g, a, b, c, 4, 4, 8, { ...batch, lda: 4 })).toThrow(/lda=4/);
+    expect(() => matmulBatched(g, a, b, c, 4, 4, 8, { ...batch, lda: 10 })).toThrow(/lda=10/);
+    expect(() => matmulBatched(g, a, b, c, 4, 4, 8, { ...batch, lda: 12 }, { transA: true })).toThrow(/not transposed/);
+    for (const x of [a, b, c]) g.pool.release(x);
   });
 });
 

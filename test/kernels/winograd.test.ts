@@ -9,7 +9,7 @@
 // tanh). Asserted bound: 1e-5 (2e-5 with tanh).
 import { describe, it, expect } from 'vitest';
 import { testGpu, uniform, upload, download, relErr } from '../helpers.js';
-import { winogradForward, winogradBackwardInput, winogradBackwardWeight, type WinogradShape } from '../../src/kernels/winograd.js';
+import { winogradForward, winogradBackwardInput, winogradBackwardWeight, WinogradConcat, type WinogradShape } from '../../src/kernels/winograd.js';
 import { conv2dForwardRef, conv2dBackwardInputRef, conv2dBackwardWeightRef } from '../../src/kernels/ref/conv2d.js';
 import type { ConvShape } from '../../src/kernels/conv2d.js';
 import type { EpilogueAct } from '../../src/kernels/activation.js';
@@ -73,6 +73,54 @@ describe('winograd fused epilogue', () => {
       const er = relErr(await download(g, y, M * s.Cout), want);
       expect(er).toBeLessThan(c.act === 'tanh' ? 2e-5 : 1e-5);
       for (const buf of [x, w, b, sl, r, y]) g.pool.release(buf);
+    });
+  }
+});
+
+describe('WinogradConcat: convs over a growing channel concatenation, each piece transformed once', () => {
+  // Pieces of 8, 4 and 12 channels; conv k reads the first k + 1 pieces (8, 12, 24 channels) with
+  // its own epilogue. Reference: the float64 direct conv of the concatenation built on the CPU.
+  const widths = [8, 4, 12], couts = [4, 12, 8];
+  const epis: Array<{ act: EpilogueAct; alpha?: number; bias: boolean; residual: boolean }> = [
+    { act: 'lrelu', alpha: 0.2, bias: true, residual: false },
+    { act: 'none', bias: true, residual: true },
+    { act: 'prelu', bias: false, residual: true },
+  ];
+  for (const [N, H, W, rows] of [[2, 9, 7, undefined], [1, 13, 11, 8]] as const) {
+    it(`N${N} ${H}x${W}${rows ? `, chunks of ${rows} tiles` : ''}`, async () => {
+      const P = N * H * W, total = widths.reduce((a, b) => a + b, 0);
+      const live = g.pool.liveCount;
+      const pieces = widths.map((c, j) => uniform(P * c, 40 + j));
+      const cat = new WinogradConcat(g, { N, H, W, Cin: total, Cout: Math.max(...couts) }, rows);
+      const bufs: GPUBuffer[] = [];
+      let C = 0;
+      for (let k = 0; k < widths.length; k++) {
+        const xb = upload(g, pieces[k]);
+        cat.add(xb, widths[k]);
+        g.pool.release(xb); // transformed: the piece is not read again
+        C += widths[k];
+        expect(cat.channels).toBe(C);
+        // the concatenation so far, NHWC
+        const xd = new Float64Array(P * C);
+        for (let p = 0; p < P; p++) {
+          let o = 0;
+          for (let j = 0; j <= k; j++) { for (let c = 0; c < widths[j]; c++) xd[p * C + o + c] = pieces[j][p * widths[j] + c]; o += widths[j]; }
+        }
+        const Co = couts[k], e = epis[k];
+        const wd = uniform(9 * C * Co, 50 + k).map((v) => v * 0.3), bd = uniform(Co, 60 + k), sd = uniform(Co, 70 + k, 0, 0.5), rd = uniform(P * Co, 80 + k);
+        const w = upload(g, wd), b = upload(g, bd), sl = upload(g, sd), r = upload(g, rd), y = g.pool.acquire(P * Co * 4);
+        cat.conv(w, Co, y, { act: e.act, alpha: e.alpha, bias: e.bias ? b : undefined, slope: sl, residual: e.residual ? r : undefined });
+        const want = conv2dForwardRef({ N, H, W, Cin: C, Cout: Co, K: 3, stride: 1 }, xd, wd, {
+          act: e.act, alpha: e.alpha, bias: e.bias ? bd : undefined, slope: sd, residual: e.residual ? rd : undefined,
+        });
+        expect(relErr(await download(g, y, P * Co), want)).toBeLessThan(1e-5);
+        bufs.push(w, b, sl, r, y);
+      }
+      bufs.push(g.pool.acquire(16));
+      expect(() => cat.add(bufs[bufs.length - 1], 4)).toThrow(/do not fit/);
+      cat.release();
+      for (const x of bufs) g.pool.release(x);
+      expect(g.pool.liveCount).toBe(live);
     });
   }
 });
