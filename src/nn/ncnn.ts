@@ -85,18 +85,18 @@ export function readNcnnWeights(layers: NcnnLayer[], bin: Uint8Array, file: stri
       need(4, l.name);
       const tag = dv.getUint32(at, true);
       at += 4;
-      let w: Float32Array;
+      let w: StTensor;
       if (tag === F16_TAG) {
+        // kept as float16 (a view of the .bin): decoded once, where the network is built (toFloat32)
         need(2 * size, l.name);
-        w = new Float32Array(size);
-        for (let i = 0; i < size; i++) w[i] = half(dv.getUint16(at + 2 * i, true));
+        w = { dtype: 'F16', shape: [cout, cin, k, k], data: bin.subarray(at, at + 2 * size) };
         at += (2 * size + 3) & ~3; // padded to 4 bytes
       } else if (tag === 0) {
-        w = f32(size, l.name);
+        w = tensor(f32(size, l.name), [cout, cin, k, k]);
       } else {
         fail(file, `layer ${l.name}: weight storage tag 0x${tag.toString(16)} is not float16 (0x01306b47) or float32 (0); quantised ncnn models are not supported`);
       }
-      out.set(l.name, { weight: tensor(w!, [cout, cin, k, k]), ...(bias ? { bias: tensor(f32(cout, l.name), [cout]) } : {}) });
+      out.set(l.name, { weight: w!, ...(bias ? { bias: tensor(f32(cout, l.name), [cout]) } : {}) });
     } else if (l.type === 'PReLU') {
       const n = num(l, 0, file);
       out.set(l.name, { weight: tensor(f32(n, l.name), [n]) });
@@ -110,12 +110,4 @@ function num(l: NcnnLayer, k: number, file: string): number {
   const v = l.params.get(k);
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 2 ** 28) fail(file, `layer ${l.name}: parameter ${k} is ${JSON.stringify(v) ?? 'missing'}, expected a positive integer`);
   return v as number;
-}
-
-/** IEEE half-precision bits to a number. */
-export function half(h: number): number {
-  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }

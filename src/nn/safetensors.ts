@@ -176,9 +176,33 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): { tensors
 
 /** The first element of a float tensor that is NaN or infinite (as float32), or -1. */
 export function firstNonFinite(t: StTensor, name: string): number {
-  const v = toFloat32(t, name);
-  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return i;
-  return -1;
+  // from the bits (exponent all ones), without decoding: a model's weights are checked whole
+  const dv = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const scan = (size: number, mask: number, read: (o: number) => number): number => {
+    const n = t.data.length / size;
+    for (let i = 0; i < n; i++) if ((read(i * size) & mask) === mask) return i;
+    return -1;
+  };
+  switch (t.dtype) {
+    case 'F16': toFloat32Check(t, name); return scan(2, 0x7c00, (o) => dv.getUint16(o, true));
+    case 'BF16': toFloat32Check(t, name); return scan(2, 0x7f80, (o) => dv.getUint16(o, true));
+    case 'F32': toFloat32Check(t, name); return scan(4, 0x7f800000, (o) => dv.getUint32(o, true));
+    default: {
+      const v = toFloat32(t, name);
+      for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return i;
+      return -1;
+    }
+  }
+}
+
+/** The checks toFloat32 makes (a known dtype whose byte count fits the shape), without decoding. */
+function toFloat32Check(t: StTensor, name: string): void {
+  const size = DTYPE_SIZE[t.dtype];
+  if (size === undefined) throw new Error(`tensor ${q(name)}: unknown dtype ${String(t.dtype)}`);
+  const n = t.data.length / size;
+  if (!Number.isInteger(n) || n !== elementCount(t.shape)) {
+    throw new Error(`tensor ${q(name)}: ${t.data.length} bytes do not match shape [${t.shape}] of ${t.dtype}`);
+  }
 }
 
 /**
@@ -292,12 +316,8 @@ function alignedCopy(bytes: Uint8Array): ArrayBuffer {
 
 /** Decodes a tensor to float32: F32 copied, F16/BF16 widened exactly, F64 rounded. Other dtypes throw. */
 export function toFloat32(t: StTensor, name: string): Float32Array {
-  const size = DTYPE_SIZE[t.dtype];
-  if (size === undefined) throw new Error(`tensor ${q(name)}: unknown dtype ${String(t.dtype)}`);
-  const n = t.data.length / size;
-  if (!Number.isInteger(n) || n !== elementCount(t.shape)) {
-    throw new Error(`tensor ${q(name)}: ${t.data.length} bytes do not match shape [${t.shape}] of ${t.dtype}`);
-  }
+  toFloat32Check(t, name);
+  const n = t.data.length / DTYPE_SIZE[t.dtype]!;
   const dv = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   switch (t.dtype) {
     case 'F32': {

@@ -316,6 +316,16 @@ describe('header alone, checksum, atomic write', () => {
     expect(firstNonFinite(fromFloat32(Float32Array.from([0, 1, NaN]), [3]), 'n')).toBe(2);
     expect(firstNonFinite(fromFloat32(Float32Array.from([0, -Infinity]), [2], 'F16'), 'h')).toBe(1);
     expect(firstNonFinite(fromFloat32(Float32Array.from([1e5]), [1], 'F16'), 'h')).toBe(0); // overflows half: inf
+    // read from the bits: the largest finite values, subnormals and -0 pass; BF16 and F64 too
+    expect(firstNonFinite(fromFloat32(Float32Array.from([65504, -65504, 6e-8, -0]), [4], 'F16'), 'h')).toBe(-1);
+    expect(firstNonFinite(fromFloat32(Float32Array.from([3.4e38, 1e-45, -0, Infinity]), [4]), 'f')).toBe(3);
+    const bf = (bits: number[]) => ({ dtype: 'BF16' as const, shape: [bits.length], data: new Uint8Array(Uint16Array.from(bits).buffer) });
+    expect(firstNonFinite(bf([0x3f80, 0x7f7f, 0xff80]), 'b')).toBe(2); // 1, the largest finite, -inf
+    expect(firstNonFinite(bf([0x3f80, 0x7fc0]), 'b')).toBe(1); // NaN
+    const f64 = (v: number[]) => ({ dtype: 'F64' as const, shape: [v.length], data: new Uint8Array(Float64Array.from(v).buffer) });
+    expect(firstNonFinite(f64([1, 1e30, NaN]), 'd')).toBe(2);
+    expect(firstNonFinite(f64([1, 1e300]), 'd')).toBe(1); // judged as the engine reads it: rounded to float32, infinite
+    expect(() => firstNonFinite({ dtype: 'F16', shape: [3], data: new Uint8Array(4) }, 'short')).toThrow(/4 bytes do not match shape \[3\]/);
   });
 });
 
