@@ -125,12 +125,25 @@ fn input_tf(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_ind
   let c4 = i % p.C4;
   let r = i / p.C4;
   let tl = tile_of(r);
-  // rows of d B (each input row transformed along W); zeros for padding rows past the last tile
+  // rows of d B (each input row transformed along W); zeros outside the tensor read and for padding
+  // rows past the last tile. Which columns exist is worked out once, not per load.
+  let w0 = i32(tl.z) - 1 - i32(p.off);
+  var cols: array<i32, 6>;   // offset of column b in a row, or -1 where it lies outside
+  for (var b = 0; b < 6; b++) {
+    let w = w0 + b;
+    cols[b] = select(-1, w * i32(p.C4), w >= 0 && w < i32(p.SW));
+  }
   var e: array<V6, 6>;
   for (var a = 0u; a < 6u; a++) {
     var d: V6;
-    for (var b = 0u; b < 6u; b++) {
-      d[b] = select(vec4<f32>(0.0), src_at(tl.x, i32(tl.y + a) - 1, i32(tl.z + b) - 1, c4), tl.w == 1u);
+    let h = i32(tl.y + a) - 1 - i32(p.off);
+    if (tl.w == 1u && h >= 0 && h < i32(p.SH)) {
+      let row = i32(((tl.x * p.SH + u32(h)) * p.SW) * p.C4 + c4);
+      for (var b = 0u; b < 6u; b++) {
+        d[b] = select(vec4<f32>(0.0), src[max(row + cols[b], 0)], cols[b] >= 0);
+      }
+    } else {
+      d = V6(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
     }
     e[a] = bt6(d);
   }
