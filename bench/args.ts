@@ -6,7 +6,8 @@ export const BENCH_HELP = `usage: npm run bench [-- --filter REGEX] [--quick] [-
 
 Measures the engine's ceilings (best f32 matmul, a large buffer copy), every kernel at the shapes
 SRGAN runs, whole training steps, upscaling end to end and the training data loader; prints a row
-each (median of warm runs, compilation timed apart) and writes bench/results/<adapter>.json.
+each (median of warm runs, compilation timed apart) and writes bench/results/<adapter>.json
+(with --filter, only the rows measured are replaced there; the others are kept).
 
   --filter REGEX  only the rows whose name matches (e.g. conv, 'inference', 'data loader')
   --quick         fewer runs (3) and shorter loops, for a first look

@@ -3,7 +3,8 @@
 // then every kernel at the shapes SRGAN runs: median of warm runs (compilation timed separately),
 // GFLOPS or GB/s from analytically counted work, % of the measured ceiling. Writes
 // bench/results/<adapter>.json so two runs can be compared.
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, existsSync, readFileSync, renameSync } from 'node:fs';
+import { mergeResults } from './results-file.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_HELP, parseBenchArgs, type BenchArgs } from './args.js';
@@ -333,6 +334,11 @@ const out = { date: new Date().toISOString(), adapter: info, ceilingGflops: ceil
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, `${(info.description || info.device || 'adapter').replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 60)}.json`);
-writeFileSync(file, JSON.stringify(out, null, 2));
-process.stdout.write(`\nwrote ${file}\n`);
+let prev: unknown = null;
+if (args.filter && existsSync(file)) {
+  try { prev = JSON.parse(readFileSync(file, 'utf8')); } catch { process.stdout.write(`\n${file} is not readable JSON: written anew\n`); }
+}
+writeFileSync(`${file}.tmp`, JSON.stringify(mergeResults(prev, out, !!args.filter), null, 2));
+renameSync(`${file}.tmp`, file);
+process.stdout.write(`\nwrote ${file}${args.filter ? ' (the rows measured; the others kept)' : ''}\n`);
 destroyGpu();

@@ -4,6 +4,7 @@ import { describe, it, expect } from 'vitest';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs } from '../bench/args.js';
+import { mergeResults } from '../bench/results-file.js';
 
 const script = fileURLToPath(new URL('../dist-bench/bench/bench.js', import.meta.url));
 
@@ -44,5 +45,29 @@ describe('npm run bench: its command line', () => {
     const a = parseBenchArgs(['--filter', 'inference|SRResNet step']);
     expect(a !== 'help' && a.filter?.test('G inference 1x128x128') && !a.filter.test('conv 3x3 fwd')).toBe(true);
     expect(parseBenchArgs(['-h'])).toBe('help');
+  });
+});
+
+describe('bench/results/<adapter>.json across runs (mergeResults)', () => {
+  const prev = {
+    date: '2026-12-01T00:00:00Z', adapter: 'a', ceilingGflops: 18.8, runs: 5,
+    rows: [{ name: 'ceiling: matmul', ms: 1 }, { name: 'conv x', ms: 10 }, { name: 'inference y', ms: 20 }],
+  };
+  const run = { date: '2026-12-07T00:00:00Z', adapter: 'a', ceilingGflops: 0, runs: 3, rows: [{ name: 'inference y', ms: 15 }, { name: 'new z', ms: 5 }] };
+
+  it('a filtered run replaces only the rows it measured, keeps the others with their own date, and appends new ones', () => {
+    const m = mergeResults(prev, run, true);
+    expect(m.rows.map((r) => [r.name, r.ms, r.date, r.runs])).toEqual([
+      ['ceiling: matmul', 1, prev.date, 5], ['conv x', 10, prev.date, 5], ['inference y', 15, run.date, 3], ['new z', 5, run.date, 3],
+    ]);
+    expect(m.ceilingGflops).toBe(18.8); // not measured in this run: kept
+    expect(m.date).toBe(run.date);
+  });
+
+  it('a full run, or no readable previous file, writes only what was measured', () => {
+    for (const m of [mergeResults(prev, run, false), mergeResults(null, run, true), mergeResults({ rows: 'x' }, run, true)]) {
+      expect(m.rows.map((r) => r.name)).toEqual(['inference y', 'new z']);
+      expect(m.ceilingGflops).toBe(0);
+    }
   });
 });
