@@ -9,6 +9,17 @@ import {
 import { sha256Hex } from './sha256.js';
 import type { Tensor } from './tensor.js';
 
+/**
+ * The highest index N among state-dict names that `re` matches (its first group: N's digits, e.g.
+ * /^body\.(\d+)\./), capped so that N + 1 is a safe integer; -1 when none matches. Counts numbered
+ * children (blocks.N, body.N) when a file's configuration is read off its names.
+ */
+export function highestIndex(names: Iterable<string>, re: RegExp): number {
+  let n = -1;
+  for (const k of names) { const m = re.exec(k); if (m) n = Math.max(n, Math.min(Number(m[1]), Number.MAX_SAFE_INTEGER - 1)); }
+  return n;
+}
+
 /** The on-disk shape of an engine tensor. */
 export function diskShape(t: Tensor, layout: DiskLayout): number[] {
   const s = [...t.shape];

@@ -12,6 +12,7 @@ import { Conv2d, PReLU } from '../nn/layers.js';
 import * as ops from '../nn/ops.js';
 import { isGradEnabled, type Tensor } from '../nn/tensor.js';
 import { oihwToHwio } from '../nn/safetensors.js';
+import { highestIndex } from '../nn/state.js';
 import type { GeneratorConfig, GeneratorTensors, NetTiling } from './generator.js';
 
 /** Index in Real-ESRGAN's body list of the conv of stage i (0: the first conv, blocks + 1: the last). */
@@ -124,11 +125,7 @@ export function compactConfigFromShapes(entries: ReadonlyMap<string, { shape: nu
   if (first.length !== 4 || first[1] !== 3 || first[2] !== 3 || first[3] !== 3) {
     throw new Error(`${file}: tensor 'body.0.weight' has shape [${first}], a compact generator's (SRVGGNetCompact) is [channels, 3, 3, 3]`);
   }
-  let last = 0;
-  for (const k of entries.keys()) {
-    const m = /^body\.(\d{1,6})\.weight$/.exec(k);
-    if (m) last = Math.max(last, Number(m[1]));
-  }
+  const last = Math.max(0, highestIndex(entries.keys(), /^body\.(\d{1,6})\.weight$/));
   if (last % 2 !== 0 || last < 2) throw new Error(`${file}: body.${last}.weight is the last layer, expected an even index (a conv) of 2 or more (SRVGGNetCompact)`);
   const out = entries.get(`${compactConvName(last / 2)}.weight`)!.shape[0];
   const scale = Math.round(Math.sqrt(out / 3));

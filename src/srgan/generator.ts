@@ -13,6 +13,7 @@ import { BatchNorm2d, Conv2d, PReLU } from '../nn/layers.js';
 import * as ops from '../nn/ops.js';
 import { isGradEnabled, type Tensor } from '../nn/tensor.js';
 import { oihwToHwio } from '../nn/safetensors.js';
+import { highestIndex } from '../nn/state.js';
 import { czOf, split9Fits } from '../kernels/split9.js';
 import { CompactGenerator, compactConfigFromShapes, compactMacsPerLrPixel, compactTensorShapes } from './compact.js';
 import { RRDBGenerator, growthOf, rrdbConfigFromShapes, rrdbMacsPerLrPixel, rrdbTensorShapes } from './rrdb.js';
@@ -349,11 +350,7 @@ function srresnetConfigFromShapes(entries: ReadonlyMap<string, { shape: number[]
   if (cin.shape.length !== 4 || i3 !== 3 || k1 !== 9 || k2 !== 9) {
     throw new Error(`${file}: not a generator: tensor 'conv_in.weight' has shape [${cin.shape}], a generator's is [channels, 3, 9, 9]`);
   }
-  const count = (re: RegExp) => {
-    let n = 0;
-    for (const k of entries.keys()) { const m = re.exec(k); if (m) n = Math.max(n, Math.min(Number(m[1]) + 1, Number.MAX_SAFE_INTEGER)); }
-    return n;
-  };
+  const count = (re: RegExp) => highestIndex(entries.keys(), re) + 1;
   const blocks = count(/^blocks\.(\d+)\./);
   const ups = count(/^ups\.(\d+)\./);
   // no BN statistics: a BN-free body (a skip leaves no tensor: such files need the metadata)

@@ -16,6 +16,7 @@ import { Conv2d } from '../nn/layers.js';
 import * as ops from '../nn/ops.js';
 import { fromArray, isGradEnabled, type Tensor } from '../nn/tensor.js';
 import { oihwToHwio } from '../nn/safetensors.js';
+import { highestIndex } from '../nn/state.js';
 import type { GeneratorConfig, GeneratorTensors, NetTiling } from './generator.js';
 
 const SLOPE = 0.2;
@@ -218,7 +219,6 @@ export function rrdbConfigFromShapes(entries: ReadonlyMap<string, { shape: numbe
   if (first.length === 4 && first[1] === 48) throw new Error(`${file}: conv_first takes 48 channels: the x1 RRDBNet (a pixel unshuffle by 4) is not supported, only x4 and x2`);
   if (first.length !== 4 || (first[1] !== 3 && first[1] !== 12) || first[2] !== 3 || first[3] !== 3) throw new Error(`${file}: tensor 'conv_first.weight' has shape [${first}], RRDBNet's is [channels, 3, 3, 3] (x4) or [channels, 12, 3, 3] (x2)`);
   const g = entries.get('body.0.rdb1.conv1.weight')?.shape[0] ?? 32;
-  let blocks = 0;
-  for (const k of entries.keys()) { const m = /^body\.(\d{1,6})\./.exec(k); if (m) blocks = Math.max(blocks, Number(m[1]) + 1); }
+  const blocks = highestIndex(entries.keys(), /^body\.(\d{1,6})\./) + 1;
   return { arch: 'rrdb', channels: first[0], blocks, growth: g, scale: first[1] === 12 ? 2 : 4 };
 }

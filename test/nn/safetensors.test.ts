@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rng } from '../../src/nn/random.js';
 import { readSafetensors, readSafetensorsHeader, serializeChecked, writeAtomic } from '../../src/node/state.js';
-import { toDisk, fromDisk, diskShape, CHECKSUM_KEY } from '../../src/nn/state.js';
+import { toDisk, fromDisk, diskShape, CHECKSUM_KEY, highestIndex } from '../../src/nn/state.js';
 import { firstNonFinite, parseSafetensorsHeader } from '../../src/nn/safetensors.js';
 import type { Tensor } from '../../src/nn/tensor.js';
 
@@ -326,6 +326,16 @@ describe('header alone, checksum, atomic write', () => {
     expect(firstNonFinite(f64([1, 1e30, NaN]), 'd')).toBe(2);
     expect(firstNonFinite(f64([1, 1e300]), 'd')).toBe(1); // judged as the engine reads it: rounded to float32, infinite
     expect(() => firstNonFinite({ dtype: 'F16', shape: [3], data: new Uint8Array(4) }, 'short')).toThrow(/4 bytes do not match shape \[3\]/);
+  });
+});
+
+describe('highestIndex (numbered children read off state-dict names)', () => {
+  it('the highest N, not the count of matches; -1 for none; capped so that N + 1 stays a safe integer', () => {
+    const names = ['body.0.weight', 'body.10.weight', 'body.2.bias', 'body.x.weight', 'tail.99.weight'];
+    expect(highestIndex(names, /^body\.(\d+)\./)).toBe(10);
+    expect(highestIndex(names, /^body\.(\d+)\.bias$/)).toBe(2);
+    expect(highestIndex(names, /^head\.(\d+)\./)).toBe(-1);
+    expect(highestIndex(['blocks.99999999999999999999.w'], /^blocks\.(\d+)\./) + 1).toBe(Number.MAX_SAFE_INTEGER);
   });
 });
 
