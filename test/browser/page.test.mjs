@@ -45,11 +45,14 @@ else {
 
 // The Node CLI's answer, on Dawn over whatever Vulkan driver this machine has; and with a model
 // file the user brings (Real-ESRGAN's compact network, a small random one saved by PyTorch)
-const cliOut = join(tmp, 'cli.png'), cliOwn = join(tmp, 'cli-own.png'), cliNcnn = join(tmp, 'cli-ncnn.png');
+const cliOut = join(tmp, 'cli.png'), cliOwn = join(tmp, 'cli-own.png'), cliNcnn = join(tmp, 'cli-ncnn.png'), cliRrdb = join(tmp, 'cli-rrdb.png');
 const ownModel = join(root, 'test/fixtures/compact_x4.pth'), ncnnParam = join(root, 'test/fixtures/compact_x4.param');
+// and ESRGAN's RRDBNet (a small random one saved by PyTorch): its dense blocks' convs over growing concatenations
+const rrdbModel = join(root, 'test/fixtures/rrdb_x4.pth');
 await promisify(execFile)('node', [join(root, 'dist/upscale.js'), input, '-o', cliOut, '--quiet'], { timeout: 300_000 });
 await promisify(execFile)('node', [join(root, 'dist/upscale.js'), input, '-o', cliOwn, '--quiet', '--model', ownModel], { timeout: 300_000 });
 await promisify(execFile)('node', [join(root, 'dist/upscale.js'), input, '-o', cliNcnn, '--quiet', '--model', ncnnParam], { timeout: 300_000 });
+await promisify(execFile)('node', [join(root, 'dist/upscale.js'), input, '-o', cliRrdb, '--quiet', '--model', rrdbModel], { timeout: 300_000 });
 
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json', '.safetensors': 'application/octet-stream' };
 const server = createServer((req, res) => {
@@ -151,6 +154,15 @@ try {
   if (!nc.startsWith('done')) fail(`the page failed with an ncnn model: ${nc}\n${logs.join('\n')}`);
   await page.waitForSelector('#download[data-ready="1"]');
   await compareDownload(cliNcnn, 'ncnn .param + .bin');
+  // an RRDBNet .pth
+  await page.evaluate(() => { document.body.dataset.state = 'loading-rrdb'; document.getElementById('download').dataset.ready = ''; });
+  await (await page.$('#modelfile')).uploadFile(rrdbModel);
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), { timeout: 480_000, polling: 500 });
+  const rr = await page.$eval('#status', (e) => `${document.body.dataset.state}: ${e.textContent}`);
+  if (!rr.startsWith('done')) fail(`the page failed with an RRDBNet model: ${rr}\n${logs.join('\n')}`);
+  if ((await page.$eval('#model-name', (e) => e.textContent)) !== 'rrdb_x4.pth') fail('the page does not name the RRDBNet model in use');
+  await page.waitForSelector('#download[data-ready="1"]');
+  await compareDownload(cliRrdb, 'RRDBNet .pth');
   // a file that is no model: one error naming it, and the page stays usable
   const bad = join(tmp, 'notes.pth');
   writeFileSync(bad, 'not a model');
