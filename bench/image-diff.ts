@@ -7,22 +7,19 @@
 import { readFileSync } from 'node:fs';
 import { decodeImage } from '../src/image/image.js';
 import type { Image } from '../src/image/pixels.js';
+import { rgb255, shave } from '../src/image/metrics.js';
 
 /** Mean and largest |a - b| in levels over the RGB values at least `edge` pixels from every side. */
 export function levelDiff(a: Image, b: Image, edge = 0): { mean: number; max: number; values: number } {
   if (a.width !== b.width || a.height !== b.height) throw new Error(`the images differ in size: ${a.width}x${a.height} and ${b.width}x${b.height}`);
-  const level = (im: Image, i: number, c: number) => Math.round(255 * im.data[i * im.channels + (im.channels < 3 ? 0 : c)]);
-  let sum = 0, max = 0, values = 0;
-  for (let y = edge; y < a.height - edge; y++) {
-    for (let x = edge; x < a.width - edge; x++) {
-      const i = y * a.width + x;
-      for (let c = 0; c < 3; c++) {
-        const d = Math.abs(level(a, i, c) - level(b, i, c));
-        sum += d; max = Math.max(max, d); values++;
-      }
-    }
+  const levels = (im: Image) => shave(rgb255(im), im.width, im.height, 3, edge).data;
+  const la = levels(a), lb = levels(b);
+  let sum = 0, max = 0;
+  for (let i = 0; i < la.length; i++) {
+    const d = Math.abs(Math.round(la[i]) - Math.round(lb[i]));
+    sum += d; max = Math.max(max, d);
   }
-  return { mean: values ? sum / values : 0, max, values };
+  return { mean: la.length ? sum / la.length : 0, max, values: la.length };
 }
 
 const isMain = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;

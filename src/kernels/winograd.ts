@@ -83,22 +83,31 @@ function weightTransform(g: Gpu, w: GPUBuffer, Cin: number, Cout: number, flip: 
 
 export interface WinogradEpilogue { bias?: GPUBuffer; act?: EpilogueAct; slope?: GPUBuffer; alpha?: number; residual?: GPUBuffer }
 
+/**
+ * One chunk of a conv s.Cin -> s.Cout from its transformed input: the 36 GEMMs O = V . U (V's rows
+ * `ldv` floats apart: s.Cin, or the width of a concatenation whose first s.Cin channels the conv
+ * reads) and the output transform with the epilogue into out (placed as `off` says).
+ */
+function multiplyAndStore(g: Gpu, s: WinogradShape, p: ReturnType<typeof plan>, c: { t0: number; rows: number }, v: GPUBuffer, u: GPUBuffer,
+  out: GPUBuffer, e: WinogradEpilogue, ldv = s.Cin, off = 0): void {
+  const o = g.pool.acquire(36 * c.rows * s.Cout * 4, 'winograd O');
+  matmulBatched(g, v, u, o, c.rows, s.Cout, s.Cin, { count: 36, a: c.rows * ldv, b: s.Cin * s.Cout, c: c.rows * s.Cout, lda: ldv });
+  const [ox, oy] = grid(g, c.rows * s.Cout / 4);
+  run(g, pipe(g, 'output_tf'), WINOGRAD.output_tf, tileParams(s, p, c, s.Cout / 4, ox, { act: e.act, alpha: e.alpha, bias: !!e.bias, res: !!e.residual }, off),
+    { src: o, dst: out, bias: e.bias, slope: e.act === 'prelu' ? e.slope : undefined, res: e.residual }, [ox, oy]);
+  g.pool.release(o);
+}
+
 /** The conv with transformed weights U [36, Cin, Cout]: x [N,H,W,Cin] -> out [N,H,W,Cout] (as `at` places them). */
 function convWithU(g: Gpu, s: WinogradShape, x: GPUBuffer, u: GPUBuffer, out: GPUBuffer, e: WinogradEpilogue, maxRows?: number, at: WinogradOffsets = {}): void {
   const p = plan(g, s, maxRows);
-  const Ci4 = s.Cin / 4, Co4 = s.Cout / 4;
   const v = g.pool.acquire(36 * p.rows * s.Cin * 4, 'winograd V');
-  const o = g.pool.acquire(36 * p.rows * s.Cout * 4, 'winograd O');
-  const slope = e.act === 'prelu' ? e.slope : undefined;
   for (const c of chunks(p.T, p.rows)) {
-    const [ix, iy] = grid(g, c.rows * Ci4);
-    run(g, pipe(g, 'input_tf'), WINOGRAD.input_tf, tileParams(s, p, c, Ci4, ix, {}, at.input), { src: x, dst: v }, [ix, iy]);
-    matmulBatched(g, v, u, o, c.rows, s.Cout, s.Cin, { count: 36, a: c.rows * s.Cin, b: s.Cin * s.Cout, c: c.rows * s.Cout });
-    const [ox, oy] = grid(g, c.rows * Co4);
-    run(g, pipe(g, 'output_tf'), WINOGRAD.output_tf, tileParams(s, p, c, Co4, ox, { act: e.act, alpha: e.alpha, bias: !!e.bias, res: !!e.residual }, at.output),
-      { src: o, dst: out, bias: e.bias, slope, res: e.residual }, [ox, oy]);
+    const [ix, iy] = grid(g, c.rows * s.Cin / 4);
+    run(g, pipe(g, 'input_tf'), WINOGRAD.input_tf, tileParams(s, p, c, s.Cin / 4, ix, {}, at.input), { src: x, dst: v }, [ix, iy]);
+    multiplyAndStore(g, s, p, c, v, u, out, e, s.Cin, at.output);
   }
-  for (const b of [v, o]) g.pool.release(b);
+  g.pool.release(v);
 }
 
 /** out = conv3x3(x, w) + epilogue; w HWIO [3, 3, Cin, Cout]. `maxRows` forces small chunks (tests). */
@@ -186,16 +195,7 @@ export class WinogradConcat {
     if (!K || Cout % 4 || Cout > s.Cout) throw new GpuError(`winograd: a conv of ${K} -> ${Cout} channels does not fit this concatenation`);
     if (e.act === 'prelu' && !e.slope) throw new GpuError('winograd: prelu needs a slope buffer');
     const u = weightTransform(g, w, K, Cout, false);
-    const slope = e.act === 'prelu' ? e.slope : undefined;
-    const conv: WinogradShape = { ...s, Cin: K, Cout };
-    this.parts.forEach((c, j) => {
-      const o = g.pool.acquire(36 * c.rows * Cout * 4, 'winograd O');
-      matmulBatched(g, this.vs[j], u, o, c.rows, Cout, K, { count: 36, a: c.rows * s.Cin, b: K * Cout, c: c.rows * Cout, lda: s.Cin });
-      const [ox, oy] = grid(g, c.rows * Cout / 4);
-      run(g, pipe(g, 'output_tf'), WINOGRAD.output_tf, tileParams(conv, p, c, Cout / 4, ox, { act: e.act, alpha: e.alpha, bias: !!e.bias, res: !!e.residual }),
-        { src: o, dst: out, bias: e.bias, slope, res: e.residual }, [ox, oy]);
-      g.pool.release(o);
-    });
+    this.parts.forEach((c, j) => multiplyAndStore(g, { ...s, Cin: K, Cout }, p, c, this.vs[j], u, out, e, s.Cin));
     g.pool.release(u);
   }
 

@@ -176,27 +176,22 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): { tensors
 
 /** The first element of a float tensor that is NaN or infinite (as float32), or -1. */
 export function firstNonFinite(t: StTensor, name: string): number {
-  // from the bits (exponent all ones), without decoding: a model's weights are checked whole
-  const dv = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  const scan = (size: number, mask: number, read: (o: number) => number): number => {
-    const n = t.data.length / size;
-    for (let i = 0; i < n; i++) if ((read(i * size) & mask) === mask) return i;
+  // float16, bfloat16, float32: from the bits (exponent all ones), without decoding a model's weights
+  const bits = ({ F16: [2, 0x7c00], BF16: [2, 0x7f80], F32: [4, 0x7f800000] } as Partial<Record<StDtype, [number, number]>>)[t.dtype];
+  if (!bits) {
+    const v = toFloat32(t, name);
+    for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return i;
     return -1;
-  };
-  switch (t.dtype) {
-    case 'F16': toFloat32Check(t, name); return scan(2, 0x7c00, (o) => dv.getUint16(o, true));
-    case 'BF16': toFloat32Check(t, name); return scan(2, 0x7f80, (o) => dv.getUint16(o, true));
-    case 'F32': toFloat32Check(t, name); return scan(4, 0x7f800000, (o) => dv.getUint32(o, true));
-    default: {
-      const v = toFloat32(t, name);
-      for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return i;
-      return -1;
-    }
   }
+  checkTensorBytes(t, name);
+  const [size, mask] = bits, n = t.data.length / size;
+  const dv = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  for (let i = 0; i < n; i++) if (((size === 2 ? dv.getUint16(2 * i, true) : dv.getUint32(4 * i, true)) & mask) === mask) return i;
+  return -1;
 }
 
-/** The checks toFloat32 makes (a known dtype whose byte count fits the shape), without decoding. */
-function toFloat32Check(t: StTensor, name: string): void {
+/** A known dtype whose byte count fits the shape (toFloat32's checks), without decoding. */
+function checkTensorBytes(t: StTensor, name: string): void {
   const size = DTYPE_SIZE[t.dtype];
   if (size === undefined) throw new Error(`tensor ${q(name)}: unknown dtype ${String(t.dtype)}`);
   const n = t.data.length / size;
@@ -316,7 +311,7 @@ function alignedCopy(bytes: Uint8Array): ArrayBuffer {
 
 /** Decodes a tensor to float32: F32 copied, F16/BF16 widened exactly, F64 rounded. Other dtypes throw. */
 export function toFloat32(t: StTensor, name: string): Float32Array {
-  toFloat32Check(t, name);
+  checkTensorBytes(t, name);
   const n = t.data.length / DTYPE_SIZE[t.dtype]!;
   const dv = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   switch (t.dtype) {
